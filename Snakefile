@@ -1,0 +1,31 @@
+# gpgcn: genomic prediction of Arabidopsis flowering time with a GCN, against GBLUP.
+# The pipeline's shape is `ls rules/`: data -> kinship -> split -> train / baseline -> report.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+validate(config, "config.schema.yaml")
+
+
+report: "report/workflow.rst"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/kinship.smk"
+include: "rules/split.smk"
+include: "rules/train.smk"
+include: "rules/baseline.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    input:
+        "results/summary/accuracy.tsv",
+        "results/plots/predicted_vs_observed.png",
+        "results/plots/learning_curves.png",
+        "results/summary/data.tsv",

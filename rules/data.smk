@@ -1,0 +1,66 @@
+rule simulate_cohort:
+    output:
+        vcf="results/cohort/cohort.vcf.gz",
+        index="results/cohort/cohort.vcf.gz.tbi",
+        samples="results/cohort/study_accessions.txt",
+        phenotypes="results/cohort/phenotypes.tsv",
+        genetic_values="results/cohort/genetic_values.tsv",
+    params:
+        chromosomes=CHROMOSOMES,
+        trait=config["input"]["trait"],
+        simulate=config["simulate"],
+    log:
+        "logs/simulate_cohort.log",
+    benchmark:
+        "results/benchmarks/simulate_cohort.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../envs/gpgcn.yaml"
+    script:
+        "../workflow/scripts/simulate_cohort.py"
+
+
+rule subset_vcf:
+    input:
+        unpack(cohort_files),
+    output:
+        temp("results/vcf/{chrom}.bcf"),
+    log:
+        "logs/subset_vcf/{chrom}.log",
+    benchmark:
+        "results/benchmarks/subset_vcf/{chrom}.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=120,
+    conda:
+        "../envs/gpgcn.yaml"
+    script:
+        "../workflow/scripts/subset_vcf.py"
+
+
+rule genotype_matrix:
+    input:
+        "results/vcf/{chrom}.bcf",
+    output:
+        matrix="results/genotypes/{chrom}.npy",
+        snps="results/genotypes/{chrom}.snps.tsv",
+        accessions="results/genotypes/{chrom}.accessions.txt",
+    params:
+        maf=config["genotype"]["maf"],
+        max_missing=config["genotype"]["max_missing"],
+    log:
+        "logs/genotype_matrix/{chrom}.log",
+    benchmark:
+        "results/benchmarks/genotype_matrix/{chrom}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    conda:
+        "../envs/gpgcn.yaml"
+    script:
+        "../workflow/scripts/genotype_matrix.py"

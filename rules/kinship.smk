@@ -1,0 +1,40 @@
+rule kinship:
+    input:
+        matrices=per_chromosome("results/genotypes/{chrom}.npy"),
+        accessions=per_chromosome("results/genotypes/{chrom}.accessions.txt"),
+    output:
+        "results/kinship/grm.tsv",
+    log:
+        "logs/kinship.log",
+    benchmark:
+        "results/benchmarks/kinship.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    conda:
+        "../envs/gpgcn.yaml"
+    script:
+        "../workflow/scripts/kinship.py"
+
+
+rule kinship_graph:
+    input:
+        "results/kinship/grm.tsv",
+    output:
+        graph="results/graph/knn_graph.tsv",
+        summary="results/graph/summary.json",
+    params:
+        k=config["graph"]["k"],
+    log:
+        "logs/kinship_graph.log",
+    benchmark:
+        "results/benchmarks/kinship_graph.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../envs/gpgcn.yaml"
+    script:
+        "../workflow/scripts/kinship_graph.py"

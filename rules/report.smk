@@ -1,0 +1,49 @@
+GCN_RUNS = ["results/train/serial/1"]
+
+
+rule report:
+    input:
+        gcn_metrics=[f"{run}/metrics.json" for run in GCN_RUNS],
+        gcn_predictions=[f"{run}/predictions.tsv" for run in GCN_RUNS],
+        gcn_epochs=[f"{run}/epochs.tsv" for run in GCN_RUNS],
+        gblup_metrics="results/baseline/gblup/metrics.json",
+        gblup_predictions="results/baseline/gblup/predictions.tsv",
+        snps=per_chromosome("results/genotypes/{chrom}.snps.tsv"),
+        graph_summary="results/graph/summary.json",
+        split_summary="results/split/summary.json",
+        genetic_values=(
+            ["results/cohort/genetic_values.tsv"] if SIMULATED else []
+        ),
+    output:
+        accuracy=report(
+            "results/summary/accuracy.tsv",
+            caption="../report/accuracy.rst",
+            category="Accuracy",
+        ),
+        scatter=report(
+            "results/plots/predicted_vs_observed.png",
+            caption="../report/predicted_vs_observed.rst",
+            category="Accuracy",
+        ),
+        learning_curves=report(
+            "results/plots/learning_curves.png",
+            caption="../report/learning_curves.rst",
+            category="Training",
+        ),
+        data=report(
+            "results/summary/data.tsv",
+            caption="../report/data.rst",
+            category="Data",
+        ),
+    log:
+        "logs/report.log",
+    benchmark:
+        "results/benchmarks/report.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../envs/gpgcn.yaml"
+    script:
+        "../workflow/scripts/report.py"

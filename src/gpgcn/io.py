@@ -1,0 +1,75 @@
+"""Small file helpers shared by every stage: atomic writes and ID lists."""
+
+import contextlib
+import csv
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from .errors import InputError
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside `path`; rename it into place only if the block succeeds.
+
+    A stage that fails half-way therefore never leaves a truncated output behind.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_text(path, text):
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_json(path, obj):
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def write_tsv(path, frame, **kwargs):
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, sep="\t", index=False, **kwargs)
+
+
+def read_ids(path):
+    """Read one accession ID per line; blank lines and '#' comments are skipped, duplicates refused."""
+    ids, seen = [], {}
+    with open(path) as handle:
+        for lineno, line in enumerate(handle, 1):
+            value = line.strip()
+            if not value or value.startswith("#"):
+                continue
+            if value in seen:
+                raise InputError(path, f"line {lineno}: duplicate ID {value!r} (first on line {seen[value]})")
+            seen[value] = lineno
+            ids.append(value)
+    if not ids:
+        raise InputError(path, "no accession IDs")
+    return ids
+
+
+def write_ids(path, ids):
+    write_text(path, "".join(f"{i}\n" for i in ids))
+
+
+def sniff_delimiter(path):
+    """Tell a CSV from a TSV by its header line."""
+    with open(path, newline="") as handle:
+        header = handle.readline()
+    if not header.strip():
+        raise InputError(path, "empty file")
+    try:
+        return csv.Sniffer().sniff(header, delimiters=",\t;").delimiter
+    except csv.Error:
+        return "\t" if "\t" in header else ","

@@ -1,0 +1,44 @@
+"""The GCN regression models: a stack of graph convolutions with ReLU, and a linear head.
+
+Graph inputs are the normalised adjacency (self-loops included, symmetric GCN normalisation),
+computed once per dataset, so every convolution runs with `normalize=False`.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch_geometric.nn import GCNConv
+from torch_geometric.nn.conv.gcn_conv import gcn_norm
+
+
+def normalised_adjacency(edge_index, edge_weight, n_nodes):
+    """Â = D^-1/2 (A + I) D^-1/2 as (edge_index, edge_weight), the GCN propagation matrix."""
+    return gcn_norm(edge_index, edge_weight, n_nodes, add_self_loops=True)
+
+
+class GCNStack(nn.Module):
+    """`num_layers` graph convolutions, each followed by ReLU and dropout."""
+
+    def __init__(self, in_channels: int, hidden_channels: int, num_layers: int, dropout: float):
+        super().__init__()
+        sizes = [in_channels] + [hidden_channels] * num_layers
+        self.convs = nn.ModuleList(GCNConv(a, b, normalize=False) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.dropout = dropout
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_weight: torch.Tensor) -> torch.Tensor:
+        for conv in self.convs:
+            x = F.relu(conv(x, edge_index, edge_weight))
+            x = F.dropout(x, p=self.dropout, training=self.training)
+        return x
+
+
+class GCN(nn.Module):
+    """The mission's model: a GCN stack over all SNPs and a linear regression head."""
+
+    def __init__(self, in_channels: int, hidden_channels: int = 64, num_layers: int = 3, dropout: float = 0.5):
+        super().__init__()
+        self.stack = GCNStack(in_channels, hidden_channels, num_layers, dropout)
+        self.head = nn.Linear(hidden_channels, 1)
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_weight: torch.Tensor) -> torch.Tensor:
+        return self.head(self.stack(x, edge_index, edge_weight)).squeeze(-1)

@@ -1,0 +1,190 @@
+"""Simulate an Arabidopsis-like cohort: a VCF of inbred accessions, study list, phenotypes.
+
+The coalescent runs in msprime under stdpopsim's AraTha demography with uniform recombination
+(no genetic-map download, so it works offline). Accessions are inbred: each is one haploid
+genome written as a homozygous diploid, as in the 1001 Genomes VCF.
+"""
+
+import logging
+import os
+
+import msprime
+import numpy as np
+import pandas as pd
+import pysam
+import stdpopsim
+import tskit
+
+from .io import atomic_path, write_ids, write_tsv
+
+log = logging.getLogger(__name__)
+
+# Real 1001 Genomes accession IDs are integers in this range.
+ID_RANGE = (88, 10020)
+FT10_MEAN, FT10_SD = 60.0, 15.0
+CHUNK_SITES = 20_000
+
+
+def simulate_chromosome(chrom, *, n_accessions, length_scale, model_id, seed):
+    """One chromosome's tree sequence with mutations, scaled to `length_scale` of its real length."""
+    species = stdpopsim.get_species("AraTha")
+    contig = species.genome.get_chromosome(chrom)
+    demography = species.get_demographic_model(model_id).model
+    length = max(1000, int(round(contig.length * length_scale)))
+    ts = msprime.sim_ancestry(
+        samples=[msprime.SampleSet(n_accessions, population=demography.populations[0].name, ploidy=1)],
+        demography=demography,
+        sequence_length=length,
+        recombination_rate=contig.recombination_rate,
+        ploidy=2,
+        random_seed=seed,
+    )
+    return msprime.sim_mutations(ts, rate=contig.mutation_rate, random_seed=seed + 1)
+
+
+def site_alleles(ts):
+    """Per site: allele list and per-sample allele index, in chunks of sites (bounded memory)."""
+    variant = tskit.Variant(ts)
+    for start in range(0, ts.num_sites, CHUNK_SITES):
+        stop = min(ts.num_sites, start + CHUNK_SITES)
+        alleles, genotypes = [], np.empty((stop - start, ts.num_samples), dtype=np.int8)
+        for row, site_id in enumerate(range(start, stop)):
+            variant.decode(site_id)
+            alleles.append(list(variant.alleles))
+            genotypes[row] = variant.genotypes
+        positions = ts.sites_position[start:stop].astype(np.int64) + 1
+        yield positions, alleles, genotypes
+
+
+def add_vcf_quirks(alleles, genotypes, rng, *, indel_fraction, multiallelic_fraction, missing_rate):
+    """Make a chunk look like a real call set: a few indels, extra alleles and missing calls.
+
+    Returns the quirk kind of each site ('snp', 'indel', 'multi') so that causal variants
+    can be drawn from plain biallelic SNPs only.
+    """
+    kinds = np.full(len(alleles), "snp", dtype=object)
+    for i, site in enumerate(alleles):
+        if len(site) > 2:
+            kinds[i] = "multi"
+            continue
+        u = rng.random()
+        if u < indel_fraction:
+            site[1] = site[0] + site[1]  # an insertion after the reference base
+            kinds[i] = "indel"
+        elif u < indel_fraction + multiallelic_fraction:
+            third = next(b for b in "ACGT" if b not in site)
+            carriers = rng.random(genotypes.shape[1]) < 0.03
+            if carriers.any():
+                genotypes[i, carriers] = 2
+                site.append(third)
+                kinds[i] = "multi"
+    missing = rng.random(genotypes.shape) < missing_rate
+    return kinds, missing
+
+
+def vcf_header(chrom_lengths, sample_ids):
+    lines = [
+        "##fileformat=VCFv4.2",
+        "##source=gpgcn.simulate (msprime, stdpopsim AraTha)",
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+    ]
+    lines += [f"##contig=<ID={c},length={n}>" for c, n in chrom_lengths.items()]
+    lines.append("\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT", *sample_ids]))
+    return "\n".join(lines) + "\n"
+
+
+def genotype_text(genotypes, missing):
+    """Homozygous diploid GT fields, vectorised: one byte array per site row."""
+    n_sites, n_samples = genotypes.shape
+    codes = (genotypes.astype(np.uint8) + ord("0")).astype(np.uint8)
+    codes[missing] = ord(".")
+    cells = np.empty((n_sites, n_samples, 4), dtype=np.uint8)
+    cells[:, :, 0] = codes
+    cells[:, :, 1] = ord("/")
+    cells[:, :, 2] = codes
+    cells[:, :, 3] = ord("\t")
+    cells[:, -1, 3] = ord("\n")
+    return cells.reshape(n_sites, -1)
+
+
+def simulate_cohort(
+    vcf_path,
+    study_path,
+    phenotypes_path,
+    genetic_values_path,
+    *,
+    chromosomes,
+    n_accessions,
+    n_study,
+    length_scale,
+    h2,
+    n_causal,
+    trait,
+    missing_rate,
+    indel_fraction,
+    multiallelic_fraction,
+    seed,
+    model_id="African3Epoch_1H18",
+):
+    rng = np.random.default_rng(seed)
+    sample_ids = [str(i) for i in np.sort(rng.choice(np.arange(*ID_RANGE), n_accessions, replace=False))]
+    study = sorted(rng.choice(sample_ids, n_study, replace=False), key=int)
+
+    tree_seqs = {}
+    for k, chrom in enumerate(chromosomes):
+        tree_seqs[chrom] = simulate_chromosome(
+            chrom, n_accessions=n_accessions, length_scale=length_scale, model_id=model_id, seed=seed * 100 + k + 1
+        )
+        log.info("chromosome %s: %d bp, %d sites", chrom, tree_seqs[chrom].sequence_length, tree_seqs[chrom].num_sites)
+
+    candidates = []  # (chrom, row) of biallelic SNPs with MAF >= 0.05 over all accessions
+    with atomic_path(vcf_path) as tmp:
+        with pysam.BGZFile(str(tmp), "wb") as out:
+            lengths = {c: int(ts.sequence_length) for c, ts in tree_seqs.items()}
+            out.write(vcf_header(lengths, sample_ids).encode())
+            for chrom, ts in tree_seqs.items():
+                quirk_rng = np.random.default_rng([seed, int(chrom) if chrom.isdigit() else len(chrom)])
+                row0 = 0
+                for positions, alleles, genotypes in site_alleles(ts):
+                    kinds, missing = add_vcf_quirks(
+                        alleles,
+                        genotypes,
+                        quirk_rng,
+                        indel_fraction=indel_fraction,
+                        multiallelic_fraction=multiallelic_fraction,
+                        missing_rate=missing_rate,
+                    )
+                    freq = (genotypes == 1).mean(axis=1)
+                    maf = np.minimum(freq, 1 - freq)
+                    for row in np.flatnonzero((kinds == "snp") & (maf >= 0.05)):
+                        candidates.append((chrom, row0 + row))
+                    gt = genotype_text(genotypes, missing)
+                    for i, pos in enumerate(positions):
+                        prefix = f"{chrom}\t{pos}\t.\t{alleles[i][0]}\t{','.join(alleles[i][1:])}\t.\tPASS\t.\tGT\t"
+                        out.write(prefix.encode() + gt[i].tobytes())
+                    row0 += len(positions)
+        pysam.tabix_index(str(tmp), preset="vcf", force=True)
+        os.replace(f"{tmp}.tbi", f"{vcf_path}.tbi")
+
+    genetic = genetic_values(tree_seqs, candidates, n_causal, rng)
+    genetic = (genetic - genetic.mean()) / genetic.std() * FT10_SD * np.sqrt(h2)
+    noise = rng.normal(0.0, FT10_SD * np.sqrt(1 - h2), size=n_accessions)
+    phenotype = np.round(FT10_MEAN + genetic + noise, 2)
+
+    write_ids(study_path, study)
+    write_tsv(phenotypes_path, pd.DataFrame({"ID": sample_ids, trait: phenotype}))
+    write_tsv(genetic_values_path, pd.DataFrame({"ID": sample_ids, "genetic_value": FT10_MEAN + genetic}))
+
+
+def genetic_values(tree_seqs, candidates, n_causal, rng):
+    """Additive genetic values from `n_causal` random biallelic SNPs with normal effects."""
+    if len(candidates) < n_causal:
+        raise ValueError(f"only {len(candidates)} common biallelic SNPs for {n_causal} causal variants")
+    chosen = rng.choice(len(candidates), n_causal, replace=False)
+    values = 0.0
+    for idx in chosen:
+        chrom, site_id = candidates[idx]
+        variant = tskit.Variant(tree_seqs[chrom])
+        variant.decode(site_id)
+        values = values + rng.normal() * 2.0 * (variant.genotypes == 1)
+    return np.asarray(values, dtype=float)

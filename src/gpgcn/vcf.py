@@ -1,0 +1,78 @@
+"""VCF access through bcftools (compiled into pysam): subsetting and genotype queries."""
+
+import os
+from pathlib import Path
+
+import pysam
+from pysam import bcftools
+
+from .errors import InputError
+from .io import atomic_path, read_ids
+
+
+def vcf_samples(vcf_path):
+    """Sample IDs from a VCF/BCF header; a file that is not a VCF is an InputError."""
+    verbosity = pysam.set_verbosity(0)  # an unindexed BCF is fine here; hide htslib's notice
+    try:
+        with pysam.VariantFile(str(vcf_path)) as vcf:
+            return list(vcf.header.samples)
+    except (ValueError, OSError) as error:
+        raise InputError(vcf_path, f"not a readable VCF/BCF ({error})") from None
+    finally:
+        pysam.set_verbosity(verbosity)
+
+
+def check_requested_samples(vcf_path, samples_path):
+    """Stop with the list of requested accessions that the VCF lacks."""
+    requested = read_ids(samples_path)
+    present = set(vcf_samples(vcf_path))
+    missing = [s for s in requested if s not in present]
+    if missing:
+        shown = ", ".join(missing[:20]) + (f" and {len(missing) - 20} more" if len(missing) > 20 else "")
+        raise InputError(vcf_path, f"{len(missing)} requested accession(s) from {samples_path} are missing: {shown}")
+    return requested
+
+
+def run_bcftools(command, *args, source):
+    """Run a bcftools subcommand; its own error message names the record that broke."""
+    try:
+        getattr(bcftools, command)(*map(str, args), catch_stdout=False)
+    except pysam.utils.SamtoolsError as error:
+        message = str(error).split("stderr=", 1)[-1].strip().strip("'\"").replace("\\n", " ").strip()
+        raise InputError(source, f"bcftools {command} failed: {message}") from None
+
+
+def has_index(vcf_path):
+    return any(Path(f"{vcf_path}{ext}").exists() for ext in (".tbi", ".csi"))
+
+
+def subset_vcf(vcf_path, samples_path, chrom, out_path, threads=1):
+    """Keep the study accessions and biallelic SNPs of one chromosome, as uncompressed BCF.
+
+    `-m2 -M2` counts the alleles listed in the record, not those carried by the subset, so sites
+    monomorphic among the study accessions survive here and are dropped by the MAF filter later.
+    """
+    check_requested_samples(vcf_path, samples_path)
+    # With an index, read only this chromosome's blocks; without one, stream and filter.
+    region = ["-r", chrom] if has_index(vcf_path) else ["-t", chrom]
+    with atomic_path(out_path) as tmp:
+        run_bcftools(
+            "view",
+            "--no-version",
+            "-S", samples_path,
+            *region,
+            "-m2", "-M2", "-v", "snps",
+            "--threads", max(0, threads - 1),
+            "-Ou", "-o", tmp,
+            vcf_path,
+            source=vcf_path,
+        )
+        if os.path.getsize(tmp) == 0:
+            raise InputError(vcf_path, "bcftools view wrote nothing (truncated or unreadable input)")
+
+
+def query_genotypes(bcf_path, out_path):
+    """Write `CHROM POS ID REF ALT` and every sample's GT, one line per record, as text."""
+    run_bcftools(
+        "query", "-f", r"%CHROM\t%POS\t%ID\t%REF\t%ALT[\t%GT]\n", "-o", out_path, bcf_path, source=bcf_path
+    )

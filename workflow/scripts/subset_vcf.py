@@ -1,0 +1,12 @@
+from gpgcn.stage import run_stage
+from gpgcn.vcf import subset_vcf
+
+run_stage(
+    snakemake.log[0],
+    subset_vcf,
+    snakemake.input.vcf,
+    snakemake.input.samples,
+    snakemake.wildcards.chrom,
+    snakemake.output[0],
+    threads=snakemake.threads,
+)

@@ -1,0 +1,15 @@
+from gpgcn.stage import run_stage
+from gpgcn.strategies import train_stage
+
+run_stage(
+    snakemake.log[0],
+    train_stage,
+    strategy=snakemake.rule.removeprefix("train_"),
+    n_devices=int(snakemake.wildcards.ndev),
+    matrix_paths=snakemake.input.matrices,
+    accessions_paths=snakemake.input.accessions,
+    graph_path=snakemake.input.graph,
+    split_path=snakemake.input.split,
+    settings=snakemake.params.settings,
+    outputs=snakemake.output,
+)
