@@ -10,6 +10,7 @@ rule train_serial:
         epochs="results/train/serial/{ndev}/epochs.tsv",
     params:
         settings=config["train"],
+        self_loop_weight=config["graph"]["self_loop_weight"],
     wildcard_constraints:
         ndev="1",
     log:

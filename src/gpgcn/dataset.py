@@ -7,7 +7,7 @@ import pandas as pd
 import torch
 
 from .errors import InputError
-from .genotypes import load_accessions, standardised
+from .genotypes import feature_blocks, load_accessions
 from .graph import read_graph
 from .model import normalised_adjacency
 
@@ -15,47 +15,53 @@ from .model import normalised_adjacency
 @dataclass
 class Problem:
     ids: list  # accession IDs, node order
-    x: torch.Tensor  # [nodes, SNPs] standardised dosages, float32
+    x: torch.Tensor  # [nodes, SNPs] node features, float32
     chrom_sizes: list  # SNP columns per chromosome, in order
     edge_index: torch.Tensor  # normalised adjacency Â (self-loops included)
     edge_weight: torch.Tensor
     y: torch.Tensor  # standardised trait (NaN where unlabelled)
     y_mean: float
     y_sd: float
-    fit_idx: torch.Tensor  # training nodes the loss is taken on
-    val_idx: torch.Tensor  # inner validation fold (early stopping)
+    train_idx: torch.Tensor
     test_idx: torch.Tensor
+    fold: np.ndarray  # CV fold of each node (0: not a training node)
     observed: np.ndarray  # trait on its own scale
 
     @property
     def n_snps(self):
         return self.x.shape[1]
 
+    @property
+    def folds(self):
+        return sorted(set(self.fold[self.fold > 0].tolist()))
+
+    def validation_split(self, val_fold):
+        """(nodes the loss is taken on, nodes early stopping watches) for one inner fold."""
+        device = self.train_idx.device
+        fit = torch.from_numpy(np.flatnonzero((self.fold > 0) & (self.fold != val_fold))).to(device)
+        val = torch.from_numpy(np.flatnonzero(self.fold == val_fold)).to(device)
+        return fit, val
+
     def to(self, device):
-        for name in ("x", "edge_index", "edge_weight", "y", "fit_idx", "val_idx", "test_idx"):
+        for name in ("x", "edge_index", "edge_weight", "y", "train_idx", "test_idx"):
             setattr(self, name, getattr(self, name).to(device))
         return self
 
 
-def load_problem(matrix_paths, accessions_paths, graph_path, split_path, val_fold):
+def load_problem(matrix_paths, accessions_paths, graph_path, split_path, *, features="centred", self_loop_weight=1.0):
     ids = load_accessions(accessions_paths)
-    blocks = [standardised(np.load(path)) for path in matrix_paths]
+    blocks = feature_blocks([np.load(path) for path in matrix_paths], features)
     x = torch.from_numpy(np.concatenate(blocks, axis=1))
     split = pd.read_csv(split_path, sep="\t", dtype={"ID": str})
     if list(split["ID"]) != ids:
         raise InputError(split_path, "accession order differs from the genotype matrices'")
     edge_index, edge_weight = read_graph(graph_path, ids)
     edge_index, edge_weight = normalised_adjacency(
-        torch.from_numpy(edge_index).long(), torch.from_numpy(edge_weight).float(), len(ids)
+        torch.from_numpy(edge_index).long(), torch.from_numpy(edge_weight).float(), len(ids), self_loop_weight
     )
     train = split["set"].eq("train").to_numpy()
-    fold = split["fold"].to_numpy()
     observed = split["y"].to_numpy(dtype=float)
     y_mean, y_sd = observed[train].mean(), observed[train].std()
-
-    def index(mask):
-        return torch.from_numpy(np.flatnonzero(mask)).long()
-
     return Problem(
         ids=ids,
         x=x,
@@ -65,8 +71,8 @@ def load_problem(matrix_paths, accessions_paths, graph_path, split_path, val_fol
         y=torch.from_numpy((observed - y_mean) / y_sd).float(),
         y_mean=float(y_mean),
         y_sd=float(y_sd),
-        fit_idx=index(train & (fold != val_fold)),
-        val_idx=index(train & (fold == val_fold)),
-        test_idx=index(split["set"].eq("test").to_numpy()),
+        train_idx=torch.from_numpy(np.flatnonzero(train)),
+        test_idx=torch.from_numpy(np.flatnonzero(split["set"].eq("test").to_numpy())),
+        fold=np.where(train, split["fold"].to_numpy(), 0),
         observed=observed,
     )

@@ -146,9 +146,19 @@ def centred(dosage):
     return z, freq
 
 
-def standardised(dosage):
-    """Features for the GCN: centred dosages scaled to unit variance per SNP, float32."""
-    z, _ = centred(dosage)
-    observed = np.asarray(dosage) != MISSING
-    sd = np.sqrt((z**2).sum(axis=0) / np.maximum(observed.sum(axis=0), 1))
-    return (z / np.where(sd > 0, sd, 1.0)).astype(np.float32)
+def feature_blocks(dosage_blocks, scaling):
+    """GCN node features per chromosome block, float32.
+
+    'standardised': each SNP centred and scaled to unit variance (every SNP weighs the same);
+    'centred': centred dosages with one genome-wide scale (mean square 1), so common SNPs weigh
+    more, as in VanRaden's GRM.
+    """
+    blocks = [centred(d)[0] for d in dosage_blocks]
+    if scaling == "standardised":
+        blocks = [z / np.where((s := z.std(axis=0)) > 0, s, 1.0) for z in blocks]
+    elif scaling == "centred":
+        mean_square = sum(float((z**2).sum()) for z in blocks) / max(sum(z.size for z in blocks), 1)
+        blocks = [z / np.sqrt(mean_square or 1.0) for z in blocks]
+    else:
+        raise ValueError(f"unknown feature scaling {scaling!r}")
+    return [z.astype(np.float32) for z in blocks]

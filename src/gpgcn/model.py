@@ -11,9 +11,16 @@ from torch_geometric.nn import GCNConv
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 
-def normalised_adjacency(edge_index, edge_weight, n_nodes):
-    """Â = D^-1/2 (A + I) D^-1/2 as (edge_index, edge_weight), the GCN propagation matrix."""
-    return gcn_norm(edge_index, edge_weight, n_nodes, add_self_loops=True)
+def normalised_adjacency(edge_index, edge_weight, n_nodes, self_loop_weight=1.0):
+    """Â = D^-1/2 (A + wI) D^-1/2 as (edge_index, edge_weight), the GCN propagation matrix.
+
+    A self-loop weight w above 1 keeps more of each accession's own genotype in every layer
+    (w = 1 is Kipf and Welling's GCN).
+    """
+    loops = torch.arange(n_nodes, dtype=edge_index.dtype)
+    edge_index = torch.cat([edge_index, torch.stack([loops, loops])], dim=1)
+    edge_weight = torch.cat([edge_weight, torch.full((n_nodes,), float(self_loop_weight), dtype=edge_weight.dtype)])
+    return gcn_norm(edge_index, edge_weight, n_nodes, add_self_loops=False)
 
 
 class GCNStack(nn.Module):

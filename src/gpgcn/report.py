@@ -56,7 +56,7 @@ def save_figure(fig, path):
 def plot_predicted_vs_observed(models, path):
     fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 4), squeeze=False)
     for ax, (metrics, predictions) in zip(axes[0], models):
-        for name, colour in (("train", "#bbbbbb"), ("validation", "#88aadd"), ("test", "#d62728")):
+        for name, colour in (("train", "#bbbbbb"), ("test", "#d62728")):
             part = predictions[predictions["set"] == name]
             if len(part):
                 ax.scatter(part["observed"], part["predicted"], s=10, c=colour, label=name, alpha=0.8)

@@ -12,21 +12,25 @@ from .dataset import load_problem
 from .io import write_json, write_tsv
 from .metrics import accuracy, host_info, versions
 from .model import GCN
-from .train import TrainSettings, fit, seconds_per_epoch
+from .train import TrainSettings, fit_ensemble, seconds_per_epoch
 
 log = logging.getLogger(__name__)
 
 
-def build_gcn(problem, settings):
-    torch.manual_seed(settings.seed)
-    return GCN(problem.n_snps, settings.hidden, settings.layers, settings.dropout)
+def gcn_builder(problem, settings):
+    """A function returning a fresh GCN, identically initialised every time (same seed)."""
+
+    def build():
+        torch.manual_seed(settings.seed)
+        return GCN(problem.n_snps, settings.hidden, settings.layers, settings.dropout)
+
+    return build
 
 
 def train_serial(problem, settings, n_devices):
     """The reference: one process on one CPU core."""
     torch.set_num_threads(1)
-    model = build_gcn(problem, settings)
-    return fit(model, problem, settings), {"device": "cpu", "threads": 1}
+    return fit_ensemble(gcn_builder(problem, settings), problem, settings), {"device": "cpu", "threads": 1}
 
 
 STRATEGIES = {"serial": train_serial}
@@ -34,8 +38,7 @@ STRATEGIES = {"serial": train_serial}
 
 def node_sets(problem):
     sets = np.full(len(problem.ids), "unlabelled", dtype=object)
-    sets[problem.fit_idx.cpu().numpy()] = "train"
-    sets[problem.val_idx.cpu().numpy()] = "validation"
+    sets[problem.train_idx.cpu().numpy()] = "train"
     sets[problem.test_idx.cpu().numpy()] = "test"
     return sets
 
@@ -54,13 +57,15 @@ def write_training_outputs(outputs, problem, settings, result, strategy, n_devic
         "strategy": strategy,
         "n_devices": n_devices,
         **accuracy(problem.observed[test], predicted[test]),
-        "n_train": int(len(problem.fit_idx) + len(problem.val_idx)),
-        "n_fit": int(len(problem.fit_idx)),
-        "n_validation": int(len(problem.val_idx)),
+        "n_train": int(len(problem.train_idx)),
         "n_test": int(test.sum()),
         "n_snps": int(problem.n_snps),
         "epochs": len(result.epochs),
-        "best_epoch": result.best_epoch,
+        "ensemble_members": len(result.best_epochs),
+        "best_epochs": result.best_epochs,
+        # Each member's r on the fold that also chose its stopping epoch: slightly optimistic.
+        "validation_pearson_r_mean": float(np.mean(result.validation_r)),
+        "validation_pearson_r_sd": float(np.std(result.validation_r)),
         "seconds_total": seconds_total,
         "seconds_per_epoch_median": seconds_per_epoch(result.epochs, settings.warmup_epochs),
         "seed": settings.seed,
@@ -73,12 +78,21 @@ def write_training_outputs(outputs, problem, settings, result, strategy, n_devic
     write_json(outputs.metrics, metrics)
 
 
-def train_stage(*, strategy, n_devices, matrix_paths, accessions_paths, graph_path, split_path, settings, outputs):
+def train_stage(
+    *, strategy, n_devices, matrix_paths, accessions_paths, graph_path, split_path, settings, self_loop_weight, outputs
+):
     settings = TrainSettings(**settings)
-    problem = load_problem(matrix_paths, accessions_paths, graph_path, split_path, settings.val_fold)
+    problem = load_problem(
+        matrix_paths,
+        accessions_paths,
+        graph_path,
+        split_path,
+        features=settings.features,
+        self_loop_weight=self_loop_weight,
+    )
     log.info("%s on %d device(s): %d accessions, %d SNPs", strategy, n_devices, len(problem.ids), problem.n_snps)
     start = time.perf_counter()
     result, run_info = STRATEGIES[strategy](problem, settings, n_devices)
     seconds_total = time.perf_counter() - start
-    log.info("stopped after %d epochs (best %d)", len(result.epochs), result.best_epoch)
+    log.info("%d epochs over %d member(s), best epochs %s", len(result.epochs), len(result.best_epochs), result.best_epochs)
     write_training_outputs(outputs, problem, settings, result, strategy, n_devices, run_info, seconds_total)

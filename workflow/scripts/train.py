@@ -11,5 +11,6 @@ run_stage(
     graph_path=snakemake.input.graph,
     split_path=snakemake.input.split,
     settings=snakemake.params.settings,
+    self_loop_weight=snakemake.params.self_loop_weight,
     outputs=snakemake.output,
 )
