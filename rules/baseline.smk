@@ -9,11 +9,11 @@ rule gblup:
         "logs/gblup.log",
     benchmark:
         "results/benchmarks/gblup.tsv"
+    conda:
+        "../envs/gpgcn.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../envs/gpgcn.yaml"
     script:
         "../workflow/scripts/gblup.py"

@@ -5,20 +5,20 @@ rule simulate_cohort:
         samples="results/cohort/study_accessions.txt",
         phenotypes="results/cohort/phenotypes.tsv",
         genetic_values="results/cohort/genetic_values.tsv",
-    params:
-        chromosomes=CHROMOSOMES,
-        trait=config["input"]["trait"],
-        simulate=config["simulate"],
     log:
         "logs/simulate_cohort.log",
     benchmark:
         "results/benchmarks/simulate_cohort.tsv"
+    conda:
+        "../envs/gpgcn.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        "../envs/gpgcn.yaml"
+    params:
+        chromosomes=CHROMOSOMES,
+        trait=config["input"]["trait"],
+        simulate=config["simulate"],
     script:
         "../workflow/scripts/simulate_cohort.py"
 
@@ -32,12 +32,12 @@ rule subset_vcf:
         "logs/subset_vcf/{chrom}.log",
     benchmark:
         "results/benchmarks/subset_vcf/{chrom}.tsv"
+    conda:
+        "../envs/gpgcn.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=120,
-    conda:
-        "../envs/gpgcn.yaml"
     script:
         "../workflow/scripts/subset_vcf.py"
 
@@ -49,18 +49,18 @@ rule genotype_matrix:
         matrix="results/genotypes/{chrom}.npy",
         snps="results/genotypes/{chrom}.snps.tsv",
         accessions="results/genotypes/{chrom}.accessions.txt",
-    params:
-        maf=config["genotype"]["maf"],
-        max_missing=config["genotype"]["max_missing"],
     log:
         "logs/genotype_matrix/{chrom}.log",
     benchmark:
         "results/benchmarks/genotype_matrix/{chrom}.tsv"
+    conda:
+        "../envs/gpgcn.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=60,
-    conda:
-        "../envs/gpgcn.yaml"
+    params:
+        maf=config["genotype"]["maf"],
+        max_missing=config["genotype"]["max_missing"],
     script:
         "../workflow/scripts/genotype_matrix.py"

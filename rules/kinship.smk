@@ -8,12 +8,12 @@ rule kinship:
         "logs/kinship.log",
     benchmark:
         "results/benchmarks/kinship.tsv"
+    conda:
+        "../envs/gpgcn.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=60,
-    conda:
-        "../envs/gpgcn.yaml"
     script:
         "../workflow/scripts/kinship.py"
 
@@ -24,17 +24,17 @@ rule kinship_graph:
     output:
         graph="results/graph/knn_graph.tsv",
         summary="results/graph/summary.json",
-    params:
-        k=config["graph"]["k"],
     log:
         "logs/kinship_graph.log",
     benchmark:
         "results/benchmarks/kinship_graph.tsv"
+    conda:
+        "../envs/gpgcn.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../envs/gpgcn.yaml"
+    params:
+        k=config["graph"]["k"],
     script:
         "../workflow/scripts/kinship_graph.py"

@@ -11,9 +11,7 @@ rule report:
         snps=per_chromosome("results/genotypes/{chrom}.snps.tsv"),
         graph_summary="results/graph/summary.json",
         split_summary="results/split/summary.json",
-        genetic_values=(
-            ["results/cohort/genetic_values.tsv"] if SIMULATED else []
-        ),
+        genetic_values=(["results/cohort/genetic_values.tsv"] if SIMULATED else []),
     output:
         accuracy=report(
             "results/summary/accuracy.tsv",
@@ -39,11 +37,11 @@ rule report:
         "logs/report.log",
     benchmark:
         "results/benchmarks/report.tsv"
+    conda:
+        "../envs/gpgcn.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../envs/gpgcn.yaml"
     script:
         "../workflow/scripts/report.py"

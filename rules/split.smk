@@ -5,21 +5,21 @@ rule split:
     output:
         split="results/split/split.tsv",
         summary="results/split/summary.json",
+    log:
+        "logs/split.log",
+    benchmark:
+        "results/benchmarks/split.tsv"
+    conda:
+        "../envs/gpgcn.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
     params:
         trait=config["input"]["trait"],
         id_column=config["input"]["id_column"],
         test_fraction=config["split"]["test_fraction"],
         folds=config["split"]["folds"],
         seed=config["split"]["seed"],
-    log:
-        "logs/split.log",
-    benchmark:
-        "results/benchmarks/split.tsv"
-    threads: 1
-    resources:
-        mem_mb=500,
-        runtime=5,
-    conda:
-        "../envs/gpgcn.yaml"
     script:
         "../workflow/scripts/split.py"

@@ -8,20 +8,20 @@ rule train_serial:
         metrics="results/train/serial/{ndev}/metrics.json",
         predictions="results/train/serial/{ndev}/predictions.tsv",
         epochs="results/train/serial/{ndev}/epochs.tsv",
-    params:
-        settings=config["train"],
-        self_loop_weight=config["graph"]["self_loop_weight"],
-    wildcard_constraints:
-        ndev="1",
     log:
         "logs/train/serial/{ndev}.log",
     benchmark:
         "results/benchmarks/train/serial/{ndev}.tsv"
+    wildcard_constraints:
+        ndev="1",
+    conda:
+        "../envs/gpgcn.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
-    conda:
-        "../envs/gpgcn.yaml"
+    params:
+        settings=config["train"],
+        self_loop_weight=config["graph"]["self_loop_weight"],
     script:
         "../workflow/scripts/train.py"

@@ -16,6 +16,8 @@ def vcf_samples(vcf_path):
     try:
         with pysam.VariantFile(str(vcf_path)) as vcf:
             return list(vcf.header.samples)
+    except NotImplementedError:
+        raise InputError(vcf_path, "compressed with plain gzip; recompress it with bgzip (and index it with tabix)") from None
     except (ValueError, OSError) as error:
         raise InputError(vcf_path, f"not a readable VCF/BCF ({error})") from None
     finally:

@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+
+from gpgcn.errors import InputError
+from gpgcn.phenotypes import make_split, read_phenotypes
+
+
+def table(tmp_path, text, name="pheno.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_csv_and_tsv_are_sniffed(tmp_path):
+    csv = table(tmp_path, "ID,FT10_mean,CL\n1,50.5,3\n2,61,4\n")
+    tsv = table(tmp_path, "ID\tFT10_mean\n1\t50.5\n2\t61\n", "pheno.tsv")
+    for path in (csv, tsv):
+        values, missing = read_phenotypes(path, "FT10_mean")
+        assert values.to_dict() == {"1": 50.5, "2": 61.0}
+        assert missing == []
+
+
+def test_missing_values_are_dropped_and_listed(tmp_path):
+    path = table(tmp_path, "accession,FT10_mean\n1,50\n2,NA\n3,\n4,70\n")
+    values, missing = read_phenotypes(path, "FT10_mean", "accession")
+    assert list(values.index) == ["1", "4"]
+    assert missing == ["2", "3"]
+
+
+def test_non_numeric_value_names_line_and_id(tmp_path):
+    path = table(tmp_path, "ID,FT10_mean\n1,50\n2,early\n")
+    with pytest.raises(InputError, match=r"pheno.csv: line 3: ID '2' has non-numeric FT10_mean value 'early'"):
+        read_phenotypes(path, "FT10_mean")
+
+
+def test_duplicate_ids(tmp_path):
+    path = table(tmp_path, "ID,FT10_mean\n1,50\n2,60\n1,55\n")
+    with pytest.raises(InputError, match=r"duplicate ID '1' on lines 2, 4"):
+        read_phenotypes(path, "FT10_mean")
+
+
+def test_unknown_columns(tmp_path):
+    path = table(tmp_path, "ID,FT10_mean\n1,50\n")
+    with pytest.raises(InputError, match="no trait column 'FT16'; columns are: ID, FT10_mean"):
+        read_phenotypes(path, "FT16")
+    with pytest.raises(InputError, match="no ID column 'accession'"):
+        read_phenotypes(path, "FT10_mean", "accession")
+
+
+def test_split_is_seeded_and_balanced(tmp_path):
+    accessions = [str(i) for i in range(100)]
+    import pandas as pd
+
+    values = pd.Series(np.arange(90.0), index=[str(i) for i in range(90)])  # 10 unphenotyped
+    a = make_split(accessions, values, test_fraction=0.2, n_folds=5, seed=3)
+    b = make_split(accessions, values, test_fraction=0.2, n_folds=5, seed=3)
+    assert a.equals(b)
+    assert (a["set"] == "test").sum() == 18
+    assert (a["set"] == "unlabelled").sum() == 10
+    train = a[a["set"] == "train"]
+    assert sorted(train["fold"].value_counts().tolist()) == [14, 14, 14, 15, 15]
+    assert (a.loc[a["set"] != "train", "fold"] == 0).all()

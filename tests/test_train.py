@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+import torch
+
+from gpgcn.metrics import pearson_r
+from gpgcn.model import GCN
+from gpgcn.train import Strategy, TrainingDiverged, TrainSettings, fit, fit_ensemble
+from toy import toy_problem
+
+
+def settings(**kw):
+    base = dict(hidden=32, dropout=0.1, lr=0.005, weight_decay=1e-4, max_epochs=80, patience=80, ensemble=False)
+    return TrainSettings(**{**base, **kw})
+
+
+def builder(problem, s):
+    def build():
+        torch.manual_seed(s.seed)
+        return GCN(problem.n_snps, s.hidden, s.layers, s.dropout)
+
+    return build
+
+
+def test_model_shape():
+    model = GCN(10, hidden_channels=8, num_layers=3)
+    assert len(model.stack.convs) == 3
+    problem = toy_problem(n=20, p=10)
+    out = model(problem.x, problem.edge_index, problem.edge_weight)
+    assert out.shape == (20,)
+
+
+def test_loss_falls_and_the_model_learns():
+    problem = toy_problem()
+    s = settings()
+    pred, best_epoch, best_r, records = fit(builder(problem, s)(), problem, s, Strategy(), val_fold=1)
+    losses = [r["train_loss"] for r in records]
+    assert losses[-1] < 0.3 * losses[0]
+    test = problem.test_idx.numpy()
+    assert pearson_r(pred[test], problem.y.numpy()[test]) > 0.5
+
+
+def test_same_seed_same_result():
+    problem = toy_problem()
+    s = settings(max_epochs=10)
+    a = fit(builder(problem, s)(), problem, s, Strategy(), 1)[0]
+    b = fit(builder(problem, s)(), problem, s, Strategy(), 1)[0]
+    np.testing.assert_array_equal(a, b)
+
+
+def test_ensemble_has_a_member_per_fold():
+    problem = toy_problem()
+    s = settings(max_epochs=5, ensemble=True)
+    result = fit_ensemble(builder(problem, s), problem, s)
+    assert len(result.best_epochs) == 4
+    assert sorted({r["fold"] for r in result.epochs}) == [1, 2, 3, 4]
+    assert result.predictions.shape == (len(problem.ids),)
+
+
+def test_divergence_names_the_epoch():
+    problem = toy_problem()
+    problem.x[0, 0] = float("nan")
+    s = settings()
+    with pytest.raises(TrainingDiverged, match="at epoch 0"):
+        fit(builder(problem, s)(), problem, s, Strategy(), 1)

@@ -1,0 +1,135 @@
+"""The workflow as users run it: dry run, lint, config validation, a tiny end-to-end run."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+
+TINY = {
+    "simulate": {"n_accessions": 150, "n_study": 100, "length_scale": 0.003, "n_causal": 20},
+    "chromosomes": ["1", "2"],
+    "train": {"hidden": 16, "max_epochs": 25, "patience": 10, "ensemble": False},
+}
+
+
+def merged(base, override):
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = merged(base.get(key, {}), value) if isinstance(value, dict) else value
+    return out
+
+
+def write_config(directory, override):
+    config = merged(yaml.safe_load((REPO / "config.yaml").read_text()), override)
+    path = Path(directory) / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def snakemake(directory, *args, timeout=600):
+    command = [*SNAKEMAKE, "--directory", str(directory), "--configfile", str(Path(directory) / "config.yaml"), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+
+
+def test_dry_run_of_the_default_config(tmp_path):
+    write_config(tmp_path, {})
+    run = snakemake(tmp_path, "-n")
+    assert run.returncode == 0, run.stderr
+    for rule in ("simulate_cohort", "subset_vcf", "genotype_matrix", "kinship", "kinship_graph", "split",
+                 "train_serial", "gblup", "report"):
+        assert rule in run.stdout
+
+
+def test_lint_is_clean():
+    run = subprocess.run([*SNAKEMAKE, "--lint"], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "Congratulations" in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [({"graph": {"k": 10, "self_loop_weight": 50, "kk": 3}}, "kk"), ({"graph": {"k": "ten", "self_loop_weight": 50}}, "ten")],
+)
+def test_config_is_validated(tmp_path, override, message):
+    write_config(tmp_path, override)
+    run = snakemake(tmp_path, "-n")
+    assert run.returncode != 0
+    assert message in run.stdout + run.stderr
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("tiny")
+    write_config(directory, TINY)
+    run = snakemake(directory, "--cores", "2")
+    assert run.returncode == 0, run.stderr[-3000:]
+    return directory
+
+
+def test_tiny_workflow_end_to_end(tiny_run):
+    results = tiny_run / "results"
+    for path in ("summary/accuracy.tsv", "summary/data.tsv", "plots/predicted_vs_observed.png",
+                 "plots/learning_curves.png", "kinship/grm.tsv", "graph/knn_graph.tsv"):
+        assert (results / path).stat().st_size > 0, path
+    metrics = json.loads((results / "train/serial/1/metrics.json").read_text())
+    for key in ("strategy", "n_devices", "device", "test_pearson_r", "test_r2", "test_rmse", "n_train", "n_test",
+                "n_snps", "epochs", "seconds_total", "seconds_per_epoch_median", "seed", "versions"):
+        assert key in metrics, key
+    for key in ("test_pearson_r", "test_r2", "test_rmse", "seconds_per_epoch_median"):
+        assert math.isfinite(metrics[key]), key
+    assert metrics["n_train"] + metrics["n_test"] == 100
+    gblup = json.loads((results / "baseline/gblup/metrics.json").read_text())
+    assert math.isfinite(gblup["test_pearson_r"])
+    assert not list(results.glob("vcf/*.bcf")), "subset BCFs are temporary"
+
+
+def test_report_renders(tiny_run):
+    run = snakemake(tiny_run, "--report", "report.html")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert (tiny_run / "report.html").stat().st_size > 10_000
+
+
+def test_bad_phenotypes_stop_the_run_without_output(tiny_run, tmp_path):
+    cohort = tiny_run / "results" / "cohort"
+    phenotypes = tmp_path / "pheno.tsv"
+    lines = (cohort / "phenotypes.tsv").read_text().splitlines()
+    accession = lines[5].split("\t")[0]
+    lines[5] = f"{accession}\tlate"
+    phenotypes.write_text("\n".join(lines) + "\n")
+    write_config(tmp_path, merged(TINY, {"input": {
+        "mode": "vcf", "vcf": str(cohort / "cohort.vcf.gz"), "samples": str(cohort / "study_accessions.txt"),
+        "phenotypes": str(phenotypes)}}))
+    run = snakemake(tmp_path, "--cores", "1", "results/split/split.tsv")
+    assert run.returncode != 0
+    assert f"pheno.tsv: line 6: ID '{accession}' has non-numeric FT10_mean value 'late'" in run.stdout + run.stderr
+    assert not (tmp_path / "results" / "split" / "split.tsv").exists()
+    assert not list((tmp_path / "results" / "split").glob("*"))
+
+
+def test_missing_accessions_stop_the_run(tiny_run, tmp_path):
+    cohort = tiny_run / "results" / "cohort"
+    samples = tmp_path / "samples.txt"
+    samples.write_text((cohort / "study_accessions.txt").read_text() + "99999\n")
+    write_config(tmp_path, merged(TINY, {"input": {
+        "mode": "vcf", "vcf": str(cohort / "cohort.vcf.gz"), "samples": str(samples),
+        "phenotypes": str(cohort / "phenotypes.tsv")}}))
+    run = snakemake(tmp_path, "--cores", "1", "results/genotypes/1.npy")
+    assert run.returncode != 0
+    output = run.stdout + run.stderr
+    assert "1 requested accession(s)" in output and "missing: 99999" in output
+    assert not (tmp_path / "results" / "vcf" / "1.bcf").exists()
+
+
+def test_snakefmt_formatted():
+    files = [str(REPO / "Snakefile"), *map(str, sorted((REPO / "rules").glob("*.smk")))]
+    run = subprocess.run([sys.executable, "-m", "snakefmt", "--check", *files], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
