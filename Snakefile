@@ -29,3 +29,5 @@ rule all:
         "results/plots/predicted_vs_observed.png",
         "results/plots/learning_curves.png",
         "results/summary/data.tsv",
+        "results/summary/timings.tsv",
+        "results/plots/speedup.png",

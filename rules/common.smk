@@ -1,4 +1,7 @@
+import json
+import os
 import re
+import sys
 
 CHROMOSOMES = config["chromosomes"]
 SIMULATED = config["input"]["mode"] == "simulate"
@@ -22,3 +25,16 @@ def cohort_files(wildcards=None):
 
 def per_chromosome(pattern):
     return expand(pattern, chrom=CHROMOSOMES)
+
+
+def train_inputs(wildcards):
+    return {
+        "matrices": per_chromosome("results/genotypes/{chrom}.npy"),
+        "accessions": per_chromosome("results/genotypes/{chrom}.accessions.txt"),
+        "graph": "results/graph/knn_graph.tsv",
+        "split": "results/split/split.tsv",
+    }
+
+
+def ndev_threads(wildcards):
+    return int(wildcards.ndev)

@@ -1,4 +1,60 @@
+STRATEGY_RUNS = [
+    f"results/train/{strategy}/{ndev}"
+    for strategy, counts in config["strategies"].items()
+    for ndev in counts
+]
 GCN_RUNS = ["results/train/serial/1"]
+
+
+rule aggregate_timings:
+    input:
+        runs=[
+            f"{run}/{name}"
+            for run in STRATEGY_RUNS
+            for name in ("metrics.json", "predictions.tsv", "epochs.tsv")
+        ],
+        gblup="results/baseline/gblup/metrics.json",
+    output:
+        timings=report(
+            "results/summary/timings.tsv",
+            caption="../report/timings.rst",
+            category="Scaling",
+        ),
+        speedup=report(
+            "results/plots/speedup.png",
+            caption="../report/speedup.rst",
+            category="Scaling",
+        ),
+        efficiency=report(
+            "results/plots/efficiency.png",
+            caption="../report/efficiency.rst",
+            category="Scaling",
+        ),
+        accuracy=report(
+            "results/plots/accuracy_by_strategy.png",
+            caption="../report/accuracy_by_strategy.rst",
+            category="Scaling",
+        ),
+        summary=report(
+            "results/summary/scaling.html",
+            caption="../report/scaling.rst",
+            category="Scaling",
+        ),
+    log:
+        "logs/aggregate_timings.log",
+    benchmark:
+        "results/benchmarks/aggregate_timings.tsv"
+    conda:
+        "../envs/gpgcn.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        run_dirs=STRATEGY_RUNS,
+        planned=config["strategies"],
+    script:
+        "../workflow/scripts/aggregate_timings.py"
 
 
 rule report:

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from gpgcn.errors import InputError
-from gpgcn.genotypes import Filters, centred, extract_dosages, feature_blocks, parse_genotype_lines
+from gpgcn.genotypes import Filters, centred, extract_dosages, load_features, parse_genotype_lines
 from gpgcn.io import write_ids
 from gpgcn.vcf import subset_vcf
 
@@ -64,11 +64,18 @@ def test_centring_imputes_missing_with_the_mean():
     assert z[1, 1] == 0
 
 
-def test_feature_scalings():
+def test_feature_scalings_and_column_shards(tmp_path):
     rng = np.random.default_rng(0)
-    blocks = [rng.integers(0, 3, size=(50, 20)).astype(np.int8) for _ in range(2)]
-    standardised = np.hstack(feature_blocks(blocks, "standardised"))
+    paths = []
+    for i, width in enumerate((20, 13)):
+        paths.append(tmp_path / f"{i}.npy")
+        np.save(paths[-1], rng.integers(0, 3, size=(50, width)).astype(np.int8))
+    standardised, sizes = load_features(paths, "standardised")
+    assert sizes == [20, 13]
     np.testing.assert_allclose(standardised.std(axis=0), 1, rtol=1e-5)
-    centred_features = np.hstack(feature_blocks(blocks, "centred"))
+    centred_features, _ = load_features(paths, "centred")
     np.testing.assert_allclose((centred_features**2).mean(), 1, rtol=1e-5)
     np.testing.assert_allclose(centred_features.mean(axis=0), 0, atol=1e-6)
+    shard, sizes = load_features(paths, "centred", range(15, 27))
+    assert sizes == [20, 13]
+    np.testing.assert_array_equal(shard, centred_features[:, 15:27])

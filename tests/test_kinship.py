@@ -27,7 +27,7 @@ def test_grm_matches_direct_formula_across_blocks(tmp_path, monkeypatch):
         np.save(paths[-1], dosage[:, cols])
     grm, n_snps = vanraden_grm(paths)
     assert n_snps == 250
-    np.testing.assert_allclose(grm, direct_vanraden(dosage), rtol=1e-10)
+    np.testing.assert_allclose(grm, direct_vanraden(dosage), rtol=1e-5, atol=1e-6)  # float32 products
 
 
 def test_empty_accumulator_refuses():

@@ -45,7 +45,8 @@ def test_dry_run_of_the_default_config(tmp_path):
     run = snakemake(tmp_path, "-n")
     assert run.returncode == 0, run.stderr
     for rule in ("simulate_cohort", "subset_vcf", "genotype_matrix", "kinship", "kinship_graph", "split",
-                 "train_serial", "gblup", "report"):
+                 "train_serial", "train_intraop", "train_interop", "train_ddp", "train_snpshard", "gblup",
+                 "aggregate_timings", "report"):
         assert rule in run.stdout
 
 
@@ -78,7 +79,8 @@ def tiny_run(tmp_path_factory):
 def test_tiny_workflow_end_to_end(tiny_run):
     results = tiny_run / "results"
     for path in ("summary/accuracy.tsv", "summary/data.tsv", "plots/predicted_vs_observed.png",
-                 "plots/learning_curves.png", "kinship/grm.tsv", "graph/knn_graph.tsv"):
+                 "plots/learning_curves.png", "kinship/grm.tsv", "graph/knn_graph.tsv", "summary/timings.tsv",
+                 "plots/speedup.png", "plots/efficiency.png", "plots/accuracy_by_strategy.png", "summary/scaling.html"):
         assert (results / path).stat().st_size > 0, path
     metrics = json.loads((results / "train/serial/1/metrics.json").read_text())
     for key in ("strategy", "n_devices", "device", "test_pearson_r", "test_r2", "test_rmse", "n_train", "n_test",
@@ -90,6 +92,20 @@ def test_tiny_workflow_end_to_end(tiny_run):
     gblup = json.loads((results / "baseline/gblup/metrics.json").read_text())
     assert math.isfinite(gblup["test_pearson_r"])
     assert not list(results.glob("vcf/*.bcf")), "subset BCFs are temporary"
+    assert not (results / "checkpoints").exists() or not any((results / "checkpoints").rglob("*.pt"))
+
+
+def test_timings_cover_every_strategy(tiny_run):
+    import pandas as pd
+
+    timings = pd.read_csv(tiny_run / "results/summary/timings.tsv", sep="\t")
+    ran = timings[timings["status"] == "ok"]
+    assert sorted(zip(ran["strategy"], ran["n_devices"])) == [
+        ("ddp", 2), ("interop", 1), ("interop", 2), ("intraop", 2), ("serial", 1), ("snpshard", 2)]
+    assert (ran["seconds_per_epoch_median"] > 0).all()
+    assert timings.loc[timings["strategy"] == "dataparallel", "status"].str.contains("no CUDA device").all()
+    same_model = ran[ran["strategy"].isin(["intraop", "ddp", "snpshard"])]
+    assert (same_model["r_with_serial_predictions"] >= 0.99).all()
 
 
 def test_report_renders(tiny_run):

@@ -7,7 +7,7 @@ import pandas as pd
 import torch
 
 from .errors import InputError
-from .genotypes import feature_blocks, load_accessions
+from .genotypes import load_accessions, load_features
 from .graph import read_graph
 from .model import normalised_adjacency
 
@@ -15,8 +15,8 @@ from .model import normalised_adjacency
 @dataclass
 class Problem:
     ids: list  # accession IDs, node order
-    x: torch.Tensor  # [nodes, SNPs] node features, float32
-    chrom_sizes: list  # SNP columns per chromosome, in order
+    x: torch.Tensor  # [nodes, SNPs] node features, float32 (a column shard for snpshard)
+    chrom_sizes: list  # SNPs per chromosome, in order (all of them, also for a shard)
     edge_index: torch.Tensor  # normalised adjacency Â (self-loops included)
     edge_weight: torch.Tensor
     y: torch.Tensor  # standardised trait (NaN where unlabelled)
@@ -29,7 +29,7 @@ class Problem:
 
     @property
     def n_snps(self):
-        return self.x.shape[1]
+        return sum(self.chrom_sizes)
 
     @property
     def folds(self):
@@ -48,10 +48,11 @@ class Problem:
         return self
 
 
-def load_problem(matrix_paths, accessions_paths, graph_path, split_path, *, features="centred", self_loop_weight=1.0):
+def load_problem(
+    matrix_paths, accessions_paths, graph_path, split_path, *, features="centred", self_loop_weight=1.0, columns=None
+):
     ids = load_accessions(accessions_paths)
-    blocks = feature_blocks([np.load(path) for path in matrix_paths], features)
-    x = torch.from_numpy(np.concatenate(blocks, axis=1))
+    x, chrom_sizes = load_features(matrix_paths, features, columns)
     split = pd.read_csv(split_path, sep="\t", dtype={"ID": str})
     if list(split["ID"]) != ids:
         raise InputError(split_path, "accession order differs from the genotype matrices'")
@@ -64,8 +65,8 @@ def load_problem(matrix_paths, accessions_paths, graph_path, split_path, *, feat
     y_mean, y_sd = observed[train].mean(), observed[train].std()
     return Problem(
         ids=ids,
-        x=x,
-        chrom_sizes=[b.shape[1] for b in blocks],
+        x=torch.from_numpy(x),
+        chrom_sizes=chrom_sizes,
         edge_index=edge_index,
         edge_weight=edge_weight,
         y=torch.from_numpy((observed - y_mean) / y_sd).float(),

@@ -142,23 +142,48 @@ def centred(dosage):
     dosage = np.asarray(dosage)
     observed = dosage != MISSING
     freq = np.where(observed, dosage, 0).sum(axis=0) / np.maximum(2 * observed.sum(axis=0), 1)
-    z = np.where(observed, dosage - 2.0 * freq, 0.0)
-    return z, freq
+    z = np.where(observed, dosage - np.float32(2.0) * freq.astype(np.float32), np.float32(0.0))
+    return z.astype(np.float32, copy=False), freq
 
 
-def feature_blocks(dosage_blocks, scaling):
-    """GCN node features per chromosome block, float32.
+def _scaled_blocks(matrix_paths, scaling):
+    """Yield (first column, features float32) per chromosome, loading one matrix at a time."""
+    if scaling not in ("centred", "standardised"):
+        raise ValueError(f"unknown feature scaling {scaling!r}")
+    scale = 1.0
+    if scaling == "centred":
+        total, count = 0.0, 0
+        for path in matrix_paths:
+            z = centred(np.load(path, mmap_mode="r"))[0]
+            total, count = total + float(np.square(z).sum()), count + z.size
+        scale = np.sqrt(total / count) if total > 0 else 1.0
+    first = 0
+    for path in matrix_paths:
+        z = centred(np.load(path, mmap_mode="r"))[0]
+        if scaling == "standardised":
+            sd = z.std(axis=0)
+            z /= np.where(sd > 0, sd, 1.0)
+        else:
+            z /= scale
+        yield first, z
+        first += z.shape[1]
+
+
+def load_features(matrix_paths, scaling, columns=None):
+    """GCN node features (accessions x SNPs, float32) and the SNP count of each chromosome.
 
     'standardised': each SNP centred and scaled to unit variance (every SNP weighs the same);
     'centred': centred dosages with one genome-wide scale (mean square 1), so common SNPs weigh
-    more, as in VanRaden's GRM.
+    more, as in VanRaden's GRM. `columns` (a range over all chromosomes' SNPs) keeps only those
+    columns, so a process that needs a shard never holds the whole matrix.
     """
-    blocks = [centred(d)[0] for d in dosage_blocks]
-    if scaling == "standardised":
-        blocks = [z / np.where((s := z.std(axis=0)) > 0, s, 1.0) for z in blocks]
-    elif scaling == "centred":
-        mean_square = sum(float((z**2).sum()) for z in blocks) / max(sum(z.size for z in blocks), 1)
-        blocks = [z / np.sqrt(mean_square or 1.0) for z in blocks]
-    else:
-        raise ValueError(f"unknown feature scaling {scaling!r}")
-    return [z.astype(np.float32) for z in blocks]
+    kept, sizes = [], []
+    for first, z in _scaled_blocks(matrix_paths, scaling):
+        sizes.append(z.shape[1])
+        if columns is None:
+            kept.append(z)
+        else:
+            lo, hi = max(columns.start - first, 0), min(columns.stop - first, z.shape[1])
+            if lo < hi:
+                kept.append(z[:, lo:hi])
+    return np.ascontiguousarray(np.concatenate(kept, axis=1)), sizes

@@ -10,6 +10,8 @@ from torch import nn
 from torch_geometric.nn import GCNConv
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
+from .distributed import AllReduceSum
+
 
 def normalised_adjacency(edge_index, edge_weight, n_nodes, self_loop_weight=1.0):
     """Â = D^-1/2 (A + wI) D^-1/2 as (edge_index, edge_weight), the GCN propagation matrix.
@@ -49,3 +51,56 @@ class GCN(nn.Module):
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_weight: torch.Tensor) -> torch.Tensor:
         return self.head(self.stack(x, edge_index, edge_weight)).squeeze(-1)
+
+
+class ChromosomeBranchGCN(nn.Module):
+    """One GCN stack per chromosome over that chromosome's SNPs, joined at a linear head.
+
+    With `parallel`, the scripted model forks the branches with `torch.jit.fork` so they run on
+    the inter-op thread pool; without it, it is the sequential twin used as its baseline.
+    """
+
+    def __init__(self, chrom_sizes, hidden_channels: int = 64, num_layers: int = 3, dropout: float = 0.5, parallel: bool = False):
+        super().__init__()
+        self.chrom_sizes = list(chrom_sizes)
+        self.branches = nn.ModuleList(GCNStack(size, hidden_channels, num_layers, dropout) for size in chrom_sizes)
+        self.head = nn.Linear(hidden_channels * len(self.chrom_sizes), 1)
+        self.parallel = parallel
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_weight: torch.Tensor) -> torch.Tensor:
+        blocks = torch.split(x, self.chrom_sizes, dim=1)
+        outputs: list[torch.Tensor] = []
+        if self.parallel:
+            futures: list[torch.jit.Future[torch.Tensor]] = []
+            for i, branch in enumerate(self.branches):
+                futures.append(torch.jit.fork(branch, blocks[i], edge_index, edge_weight))
+            for future in futures:
+                outputs.append(torch.jit.wait(future))
+        else:
+            for i, branch in enumerate(self.branches):
+                outputs.append(branch(blocks[i], edge_index, edge_weight))
+        return self.head(torch.cat(outputs, dim=1)).squeeze(-1)
+
+
+class SNPShardConv(nn.Module):
+    """The first graph convolution with its weight split by SNP columns across processes.
+
+    Each rank multiplies its block of the genotypes by its block of the weight and propagates
+    it over the graph; the partial results are summed over ranks (Â X W = Σ_r Â X_r W_r) and the
+    bias, replicated on every rank, is added once.
+    """
+
+    def __init__(self, conv: GCNConv, columns: range):
+        super().__init__()
+        # Leave the global RNG where serial's model left it, so dropout masks stay the same.
+        with torch.random.fork_rng(devices=[]):
+            self.conv = GCNConv(len(columns), conv.out_channels, normalize=False, bias=False)
+        with torch.no_grad():
+            self.conv.lin.weight.copy_(conv.lin.weight[:, columns.start : columns.stop])
+        self.bias = nn.Parameter(conv.bias.detach().clone())
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_weight: torch.Tensor) -> torch.Tensor:
+        return AllReduceSum.apply(self.conv(x, edge_index, edge_weight)) + self.bias
+
+    def sharded_parameters(self):
+        return [self.conv.lin.weight]

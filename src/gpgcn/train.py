@@ -5,14 +5,21 @@ through a `Strategy`: the forward pass, which nodes this process takes the loss 
 what weight, what to do with gradients before the optimiser step, and how to wait for the device.
 """
 
+import hashlib
+import json
+import logging
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from .io import atomic_path
 from .metrics import pearson_r
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -29,6 +36,8 @@ class TrainSettings:
     features: str = "centred"
     ensemble: bool = True
     val_fold: int = 1
+    checkpoint_every: int = 25
+    device: str = "cpu"
 
     def validation_folds(self, problem):
         """Every CV fold in turn (an ensemble over folds), or the one `val_fold`."""
@@ -64,18 +73,32 @@ class TrainResult:
     epochs: list = field(default_factory=list)  # per-epoch records of every member
 
 
-def fit(model, problem, settings, strategy, val_fold):
+def fit(model, problem, settings, strategy, val_fold, checkpointer=None):
     """Full-batch transductive training, early-stopped on one inner validation fold.
 
     Returns the predictions for every node at the best validation epoch, and per-epoch records.
+    With a checkpointer, the state is saved every `checkpoint_every` epochs and a rerun resumes
+    from it, ending exactly as an uninterrupted run would.
     """
     fit_idx, val_idx = problem.validation_split(val_fold)
     loss_idx, loss_weight = strategy.loss_nodes(fit_idx)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     y = problem.y
-    best_loss, best_epoch, best_pred, waited = math.inf, -1, None, 0
-    records = []
-    for epoch in range(settings.max_epochs):
+    state = {"epoch": 0, "best_loss": math.inf, "best_epoch": -1, "best_pred": None, "waited": 0, "records": []}
+    saved = checkpointer.load(val_fold) if checkpointer else None
+    if saved:
+        model.load_state_dict(saved.pop("model"))
+        optimizer.load_state_dict(saved.pop("optimizer"))
+        torch.set_rng_state(saved.pop("rng"))
+        if torch.cuda.is_available() and "cuda_rng" in saved:
+            torch.cuda.set_rng_state_all(saved.pop("cuda_rng"))
+        state = saved
+        log.info("fold %d: resumed from the checkpoint at epoch %d", val_fold, state["epoch"])
+    best_loss, best_epoch, best_pred, waited = state["best_loss"], state["best_epoch"], state["best_pred"], state["waited"]
+    records = state["records"]
+    for epoch in range(state["epoch"], settings.max_epochs):
+        if waited >= settings.patience:
+            break
         strategy.synchronize()
         start = time.perf_counter()
         model.train()
@@ -95,20 +118,26 @@ def fit(model, problem, settings, strategy, val_fold):
         strategy.synchronize()
         seconds = time.perf_counter() - start
         if val_loss < best_loss:
-            best_loss, best_epoch, best_pred, waited = val_loss, epoch, pred.cpu().numpy().copy(), 0
+            best_loss, best_epoch, best_pred, waited = val_loss, epoch, pred.detach().cpu().numpy().copy(), 0
         else:
             waited += 1
-        val_r = pearson_r(pred[val_idx].cpu().numpy(), y[val_idx].cpu().numpy())
+        val_r = pearson_r(pred[val_idx].detach().cpu().numpy(), y[val_idx].cpu().numpy())
         records.append(
             {"fold": val_fold, "epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "val_r": val_r, "seconds": seconds}
         )
-        if waited >= settings.patience:
-            break
+        if checkpointer and (epoch + 1) % checkpointer.every == 0:
+            checkpointer.save(
+                val_fold,
+                model,
+                optimizer,
+                {"epoch": epoch + 1, "best_loss": best_loss, "best_epoch": best_epoch, "best_pred": best_pred,
+                 "waited": waited, "records": records},
+            )
     best_r = records[best_epoch]["val_r"]
     return best_pred, best_epoch, best_r, records
 
 
-def fit_ensemble(build_model, problem, settings, strategy=None):
+def fit_ensemble(build_model, problem, settings, strategy=None, checkpointer=None):
     """Train one model per validation fold (same seed) and average their predictions.
 
     Each member learns from the other folds and stops early on its own, so together they use
@@ -117,7 +146,7 @@ def fit_ensemble(build_model, problem, settings, strategy=None):
     strategy = strategy or Strategy()
     predictions, best_epochs, validation_r, records = [], [], [], []
     for val_fold in settings.validation_folds(problem):
-        pred, best_epoch, best_r, member_records = fit(build_model(), problem, settings, strategy, val_fold)
+        pred, best_epoch, best_r, member_records = fit(build_model(), problem, settings, strategy, val_fold, checkpointer)
         predictions.append(pred)
         best_epochs.append(best_epoch)
         validation_r.append(best_r)
@@ -129,3 +158,42 @@ def seconds_per_epoch(records, warmup_epochs):
     """Median epoch wall time, each member's warm-up epochs excluded."""
     timed = [r["seconds"] for r in records if r["epoch"] >= warmup_epochs] or [r["seconds"] for r in records]
     return float(np.median(timed))
+
+
+class Checkpointer:
+    """Atomic per-member training checkpoints, valid only for the run that wrote them."""
+
+    def __init__(self, directory, every, rank, fingerprint):
+        self.directory = Path(directory)
+        self.every = max(1, int(every))
+        self.rank = rank
+        self.key = hashlib.sha256(json.dumps(fingerprint, sort_keys=True, default=str).encode()).hexdigest()
+
+    def path(self, val_fold):
+        return self.directory / f"fold{val_fold}.rank{self.rank}.pt"
+
+    def save(self, val_fold, model, optimizer, state):
+        payload = {**state, "key": self.key, "model": model.state_dict(), "optimizer": optimizer.state_dict()}
+        payload["rng"] = torch.get_rng_state()
+        if torch.cuda.is_available():
+            payload["cuda_rng"] = torch.cuda.get_rng_state_all()
+        with atomic_path(self.path(val_fold)) as tmp:
+            torch.save(payload, tmp)
+
+    def load(self, val_fold):
+        path = self.path(val_fold)
+        if not path.exists():
+            return None
+        payload = torch.load(path, weights_only=False)
+        if payload.pop("key") != self.key:
+            log.warning("ignoring %s: written by a run with other settings", path)
+            return None
+        return payload
+
+    def clear(self):
+        for path in self.directory.glob(f"fold*.rank{self.rank}.pt"):
+            path.unlink()
+        try:
+            self.directory.rmdir()
+        except OSError:
+            pass  # other ranks' files, or not empty yet

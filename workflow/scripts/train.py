@@ -12,5 +12,6 @@ run_stage(
     split_path=snakemake.input.split,
     settings=snakemake.params.settings,
     self_loop_weight=snakemake.params.self_loop_weight,
+    checkpoint_dir=snakemake.params.checkpoint_dir,
     outputs=snakemake.output,
 )

@@ -1,0 +1,167 @@
+"""Benchmark every CPU training strategy at realistic SNP counts on this machine.
+
+    .venv/bin/python benchmarks/strategies.py [--snps 10000 100000 1000000] [--epochs 12]
+
+Builds a synthetic 383-accession dataset per size (random inbred dosages, a kinship kNN graph,
+a train/test split), trains each strategy for a fixed number of epochs in a fresh process (no
+early stopping, no ensemble: the same work for every strategy), and writes the median seconds
+per epoch, speedup and efficiency against serial to docs/benchmarks/strategies.md and
+docs/benchmarks/strategies.png. Speed is reported only as ratios measured within one run, next
+to how busy the CPU was (other processes) in the second before each run.
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from gpgcn.graph import knn_graph, write_graph  # noqa: E402
+from gpgcn.io import write_ids, write_tsv  # noqa: E402
+from gpgcn.kinship import GRMAccumulator  # noqa: E402
+from gpgcn.metrics import cpu_model  # noqa: E402
+
+N_ACCESSIONS, N_CHROM = 383, 5
+RUNS = [("serial", 1), ("intraop", 2), ("interop", 1), ("interop", 2), ("ddp", 1), ("ddp", 2), ("snpshard", 1), ("snpshard", 2)]
+
+
+def make_dataset(directory, n_snps, seed=0):
+    """Random inbred dosages (0/2) in five chromosome files, kNN graph, split."""
+    rng = np.random.default_rng(seed)
+    ids = [str(1000 + i) for i in range(N_ACCESSIONS)]
+    grm = GRMAccumulator(N_ACCESSIONS)
+    paths = []
+    for c, width in enumerate(np.array_split(np.arange(n_snps), N_CHROM)):
+        freq = rng.uniform(0.05, 0.5, size=len(width)).astype(np.float32)
+        dosage = (2 * (rng.random((N_ACCESSIONS, len(width)), dtype=np.float32) < freq)).astype(np.int8)
+        grm.add(dosage)
+        paths.append(directory / f"{c + 1}.npy")
+        np.save(paths[-1], dosage)
+        write_ids(directory / f"{c + 1}.accessions.txt", ids)
+    edge_index, weight = knn_graph(grm.matrix(), 10)
+    write_graph(directory / "graph.tsv", edge_index, weight, ids)
+    sets = np.array(["train"] * 306 + ["test"] * 77)
+    rng.shuffle(sets)
+    folds = np.where(sets == "train", 1 + np.arange(N_ACCESSIONS) % 5, 0)
+    write_tsv(directory / "split.tsv", pd.DataFrame({"ID": ids, "y": rng.normal(size=N_ACCESSIONS), "set": sets, "fold": folds}))
+    return paths
+
+
+def run(directory, paths, strategy, ndev, epochs):
+    out = directory / f"{strategy}_{ndev}"
+    settings = {"hidden": 64, "layers": 3, "dropout": 0.5, "lr": 0.0005, "weight_decay": 0.0005,
+                "max_epochs": epochs, "patience": epochs + 1, "warmup_epochs": 2, "seed": 0, "features": "centred",
+                "ensemble": False, "val_fold": 1, "checkpoint_every": 10_000, "device": "cpu"}
+    train_args = ["train", "--strategy", strategy, "--ndev", str(ndev), "--matrices", *map(str, paths),
+                  "--accessions", *[str(p).replace(".npy", ".accessions.txt") for p in paths],
+                  "--graph", str(directory / "graph.tsv"), "--split", str(directory / "split.tsv"),
+                  "--settings", json.dumps(settings), "--self-loop-weight", "50", "--out-dir", str(out),
+                  "--log-file", str(out) + ".log"]
+    command = [sys.executable, "-m", "gpgcn.cli"]
+    command += ["launch", "--ndev", str(ndev), "--", *train_args] if strategy in ("ddp", "snpshard") else train_args
+    busy = psutil.cpu_percent(interval=1.0) / 100
+    if busy > 0.05:
+        print(f"  warning: CPU {busy:.0%} busy before {strategy}/{ndev}: the machine is not idle", flush=True)
+    subprocess.run(command, check=True, env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+    metrics = json.loads((out / "metrics.json").read_text())
+    return {"strategy": strategy, "n_devices": ndev, "seconds_per_epoch_median": metrics["seconds_per_epoch_median"],
+            "cpu_busy_before": busy}
+
+
+def product_seconds(paths, repeats=5):
+    """The two large products of one epoch alone: X·W forward and Xᵀ·G backward, one thread."""
+    import torch
+
+    torch.set_num_threads(1)
+    x = torch.from_numpy(np.concatenate([np.load(p).astype(np.float32) for p in paths], axis=1))
+    w = torch.randn(x.shape[1], 64)
+    g = torch.randn(x.shape[0], 64)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        x @ w
+        x.T @ g
+        x @ w  # the validation forward
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--snps", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks")
+    args = parser.parse_args()
+    rows = []
+    for n_snps in args.snps:
+        with tempfile.TemporaryDirectory() as tmp:
+            directory = Path(tmp)
+            print(f"{n_snps} SNPs: building the dataset", flush=True)
+            paths = make_dataset(directory, n_snps)
+            matmul = product_seconds(paths)
+            for strategy, ndev in RUNS:
+                print(f"  {strategy}/{ndev}", flush=True)
+                rows.append({"snps": n_snps, **run(directory, paths, strategy, ndev, args.epochs), "matmul_seconds": matmul})
+    table = pd.DataFrame(rows)
+    base = table[table["strategy"] == "serial"].set_index("snps")["seconds_per_epoch_median"]
+    twin = table[(table["strategy"] == "interop") & (table["n_devices"] == 1)].set_index("snps")["seconds_per_epoch_median"]
+    table["speedup"] = table["snps"].map(base) / table["seconds_per_epoch_median"]
+    table["efficiency"] = table["speedup"] / table["n_devices"]
+    table["interop_vs_twin"] = np.where(table["strategy"] == "interop", table["snps"].map(twin) / table["seconds_per_epoch_median"], np.nan)
+    table["serial_epoch_over_products"] = np.where(table["strategy"] == "serial", table["seconds_per_epoch_median"] / table["matmul_seconds"], np.nan)
+    write_report(table, args)
+
+
+def write_report(table, args):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    fig, axes = plt.subplots(1, len(args.snps), figsize=(4.5 * len(args.snps), 4), squeeze=False)
+    for ax, (n_snps, part) in zip(axes[0], table.groupby("snps")):
+        labels = [f"{s}/{n}" for s, n in zip(part["strategy"], part["n_devices"])]
+        ax.bar(labels, part["speedup"], color="#4c72b0")
+        ax.axhline(1, color="k", lw=0.8)
+        ax.axhline(2, color="k", lw=0.8, ls="--")
+        ax.set(title=f"{n_snps:,} SNPs", ylabel="speedup vs serial (1 core)")
+        ax.tick_params(axis="x", rotation=60)
+    fig.savefig(args.out / "strategies.png", dpi=110, bbox_inches="tight")
+    columns = ["snps", "strategy", "n_devices", "seconds_per_epoch_median", "speedup", "efficiency", "interop_vs_twin",
+               "serial_epoch_over_products", "cpu_busy_before"]
+    lines = [
+        "# Training strategies on CPU cores",
+        "",
+        f"Measured by `benchmarks/strategies.py` on {platform.node()}: {cpu_model()}, {os.cpu_count()} cores, "
+        f"{platform.platform()}, {time.strftime('%Y-%m-%d')}; 383 accessions, 3 GCN layers of 64 channels, "
+        f"{args.epochs} epochs per run (2 warm-up epochs excluded), median seconds per epoch.",
+        "",
+        "| " + " | ".join(columns) + " |",
+        "| " + " | ".join("---" for _ in columns) + " |",
+    ]
+    for _, row in table.iterrows():
+        cells = []
+        for c in columns:
+            v = row[c]
+            cells.append("" if isinstance(v, float) and np.isnan(v) else f"{v:.3g}" if isinstance(v, float) else str(v))
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "![speedup](strategies.png)", ""]
+    (args.out / "strategies.md").write_text("\n".join(lines))
+    table.to_csv(args.out / "strategies.tsv", sep="\t", index=False)
+    print(table.to_string())
+
+
+if __name__ == "__main__":
+    main()

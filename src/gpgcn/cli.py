@@ -1,0 +1,91 @@
+"""Command line for the multi-process strategies: `launch` starts one process per device
+(torchrun locally, srun inside a SLURM allocation), each of which runs `train`."""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from types import SimpleNamespace
+
+from .stage import run_stage
+
+
+def train_parser(parser):
+    parser.add_argument("--strategy", required=True)
+    parser.add_argument("--ndev", type=int, required=True)
+    parser.add_argument("--matrices", nargs="+", required=True)
+    parser.add_argument("--accessions", nargs="+", required=True)
+    parser.add_argument("--graph", required=True)
+    parser.add_argument("--split", required=True)
+    parser.add_argument("--settings", required=True, help="train settings as JSON")
+    parser.add_argument("--self-loop-weight", type=float, required=True)
+    parser.add_argument("--out-dir", required=True)
+    parser.add_argument("--checkpoint-dir")
+    parser.add_argument("--log-file", required=True)
+
+
+def train(args):
+    from .distributed import environment_rank
+    from .strategies import train_stage
+
+    rank = environment_rank()[0]
+    outputs = SimpleNamespace(**{k: os.path.join(args.out_dir, f) for k, f in
+                                 (("metrics", "metrics.json"), ("predictions", "predictions.tsv"), ("epochs", "epochs.tsv"))})
+    run_stage(
+        args.log_file if rank == 0 else f"{args.log_file}.rank{rank}",
+        train_stage,
+        strategy=args.strategy,
+        n_devices=args.ndev,
+        matrix_paths=args.matrices,
+        accessions_paths=args.accessions,
+        graph_path=args.graph,
+        split_path=args.split,
+        settings=json.loads(args.settings),
+        self_loop_weight=args.self_loop_weight,
+        outputs=outputs,
+        checkpoint_dir=args.checkpoint_dir,
+    )
+
+
+def launch_command(ndev, worker_args, environ=os.environ):
+    """The command that starts `ndev` ranks of `python -m gpgcn.cli <worker_args>`: srun inside a
+    SLURM allocation with several tasks, torchrun elsewhere."""
+    if environ.get("SLURM_JOB_ID") and int(environ.get("SLURM_NTASKS", "1")) > 1:
+        return ["srun", f"--ntasks={ndev}", "--kill-on-bad-exit=1", sys.executable, "-m", "gpgcn.cli", *worker_args]
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={ndev}",
+            "-m", "gpgcn.cli", *worker_args]
+
+
+def slurm_master(environ=os.environ):
+    """MASTER_ADDR/MASTER_PORT for srun-started ranks: the allocation's first node, a port per job."""
+    nodes = subprocess.run(["scontrol", "show", "hostnames", environ["SLURM_JOB_NODELIST"]],
+                           capture_output=True, text=True, check=True).stdout.split()
+    return {"MASTER_ADDR": nodes[0], "MASTER_PORT": str(20000 + int(environ["SLURM_JOB_ID"]) % 20000)}
+
+
+def launch(args, worker_args):
+    command = launch_command(args.ndev, worker_args)
+    env = dict(os.environ)
+    if command[0] == "srun":
+        env.update(slurm_master())
+    sys.exit(subprocess.run(command, env=env).returncode)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(prog="python -m gpgcn.cli")
+    commands = parser.add_subparsers(dest="command", required=True)
+    train_parser(commands.add_parser("train", help="one rank of a training run"))
+    launcher = commands.add_parser("launch", help="start one `train` process per device")
+    launcher.add_argument("--ndev", type=int, required=True)
+    if argv and argv[0] == "launch":
+        split = argv.index("--") if "--" in argv else len(argv)
+        args = launcher.parse_args(argv[1:split])
+        return launch(args, argv[split + 1 :])
+    args = parser.parse_args(argv)
+    return train(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""Speedup, efficiency and accuracy per training strategy, from the runs' own records."""
+
+import html
+import json
+
+import numpy as np
+import pandas as pd
+
+from .io import write_text, write_tsv
+from .metrics import pearson_r
+from .report import save_figure
+
+STRATEGY_ORDER = ["serial", "intraop", "interop", "dataparallel", "ddp", "snpshard"]
+
+# What each strategy divides, for the report's explanation next to the measured numbers.
+MECHANISM = {
+    "intraop": "splits each operator (the large genotype × weight product above all) over threads of one process",
+    "interop": "runs the per-chromosome branches side by side on inter-op threads; the CPU backward pass still runs on one autograd thread, and its branch architecture differs from serial's, so its speedup is also given against its sequential twin (interop/1)",
+    "dataparallel": "replicates the whole model and graph on every GPU and splits only the prediction nodes, so every replica still does the full genotype × weight product",
+    "ddp": "replicates the whole model on every rank and splits only the loss's nodes: each rank still does the full genotype × weight product, and gradients are all-reduced every step",
+    "snpshard": "splits the genotype matrix and the first layer's weight by SNP columns, so each rank does 1/n of the dominant product and holds 1/n of the genotypes; only a nodes × hidden partial result is all-reduced",
+}
+NOT_RUN = {
+    "dataparallel": "not run: no CUDA device in this configuration (needs GPUs, strategies.dataparallel and train.device: cuda)",
+}
+
+
+def read_run(run_dir):
+    with open(f"{run_dir}/metrics.json") as handle:
+        metrics = json.load(handle)
+    predictions = pd.read_csv(f"{run_dir}/predictions.tsv", sep="\t", dtype={"ID": str})
+    epochs = pd.read_csv(f"{run_dir}/epochs.tsv", sep="\t")
+    return metrics, predictions, epochs
+
+
+# Floating-point reductions differ between strategies, so "reaching serial's best" allows 1 %.
+REACH_TOLERANCE = 0.01
+
+
+def seconds_to_reach(epochs, targets):
+    """Training seconds until every member's validation loss first comes within 1 % of serial's
+    best for that fold (summed over members); NaN if some member never does."""
+    total = 0.0
+    for fold, member in epochs.groupby("fold"):
+        reached = member.index[member["val_loss"] <= targets.get(fold, -np.inf) * (1 + REACH_TOLERANCE)]
+        if len(reached) == 0:
+            return float("nan")
+        total += member.loc[: reached[0], "seconds"].sum()
+    return total
+
+
+def timing_table(runs, planned):
+    """A row per strategy and device count; strategies not run get a row saying why."""
+    by_key = {(m["strategy"], m["n_devices"]): (m, p, e) for m, p, e in runs}
+    serial_metrics, serial_predictions, serial_epochs = by_key[("serial", 1)]
+    base = serial_metrics["seconds_per_epoch_median"]
+    serial_test = serial_predictions[serial_predictions["set"] == "test"].set_index("ID")["predicted"]
+    targets = serial_epochs.groupby("fold")["val_loss"].min().to_dict()
+    rows = []
+    for strategy in STRATEGY_ORDER:
+        counts = planned.get(strategy) or []
+        if not counts:
+            rows.append({"strategy": strategy, "status": NOT_RUN.get(strategy, "not run: not listed in config strategies")})
+            continue
+        for n in counts:
+            metrics, predictions, epochs = by_key[(strategy, n)]
+            spe = metrics["seconds_per_epoch_median"]
+            test = predictions[predictions["set"] == "test"].set_index("ID")["predicted"]
+            row = {
+                "strategy": strategy,
+                "n_devices": n,
+                "device": metrics["device"],
+                "seconds_per_epoch_median": spe,
+                "speedup": base / spe,
+                "efficiency": base / spe / n,
+                "speedup_vs_twin": np.nan,
+                "seconds_to_serial_best": seconds_to_reach(epochs, targets),
+                "test_pearson_r": metrics["test_pearson_r"],
+                "r_with_serial_predictions": pearson_r(test, serial_test.reindex(test.index)),
+                "cpu_busy_before": metrics.get("cpu_busy_before", np.nan),
+                "status": "ok",
+            }
+            if strategy == "interop" and (strategy, 1) in by_key:
+                row["speedup_vs_twin"] = by_key[(strategy, 1)][0]["seconds_per_epoch_median"] / spe
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def plot_scaling(table, column, ideal, ylabel, path):
+    import matplotlib.pyplot as plt
+
+    ran = table[table["status"] == "ok"]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    counts = sorted(ran["n_devices"].unique())
+    ax.plot(counts, [ideal(n) for n in counts], "k--", lw=0.8, label="ideal")
+    for strategy, part in ran.groupby("strategy", sort=False):
+        part = part.sort_values("n_devices")
+        ax.plot(part["n_devices"], part[column], "o-", label=strategy)
+    ax.set(xlabel="devices (cores or GPUs)", ylabel=ylabel, xticks=counts)
+    ax.legend(fontsize=8)
+    save_figure(fig, path)
+
+
+def plot_accuracy(table, gblup_r, path):
+    import matplotlib.pyplot as plt
+
+    ran = table[table["status"] == "ok"]
+    labels = [f"{s}/{int(n)}" for s, n in zip(ran["strategy"], ran["n_devices"])]
+    fig, ax = plt.subplots(figsize=(max(5, 0.7 * len(labels)), 4))
+    ax.bar(labels, ran["test_pearson_r"], color="#4c72b0")
+    ax.axhline(gblup_r, color="#d62728", ls="--", label=f"GBLUP r = {gblup_r:.3f}")
+    ax.set(ylabel="test Pearson r", ylim=(0, 1))
+    ax.tick_params(axis="x", rotation=45)
+    ax.legend(fontsize=8)
+    save_figure(fig, path)
+
+
+def scaling_summary(table):
+    """Which strategy scaled, with the measured numbers and the mechanism behind them."""
+    ran = table[(table["status"] == "ok") & (table["n_devices"] > 1)]
+    items = []
+    if len(ran):
+        best = ran.loc[ran["speedup"].idxmax()]
+        items.append(
+            f"<p>Fastest: <b>{best['strategy']}</b> on {int(best['n_devices'])} devices, "
+            f"{best['speedup']:.2f}× serial ({best['efficiency']:.0%} efficiency).</p>"
+        )
+    items.append("<ul>")
+    for strategy in STRATEGY_ORDER[1:]:
+        part = table[table["strategy"] == strategy]
+        if (part["status"] != "ok").all():
+            items.append(f"<li><b>{strategy}</b>: {html.escape(part['status'].iloc[0])}.</li>")
+            continue
+        numbers = ", ".join(
+            f"{int(n)} → {s:.2f}×" for n, s in zip(part["n_devices"], part["speedup"])
+        )
+        items.append(f"<li><b>{strategy}</b> (speedup vs serial: {numbers}): {html.escape(MECHANISM[strategy])}.</li>")
+    items.append("</ul>")
+    busy = table["cpu_busy_before"].dropna()
+    if len(busy):
+        items.append(
+            f"<p>CPU busy (all cores, other processes) in the second before each timed run: "
+            f"{busy.min():.0%}–{busy.max():.0%}; above a few percent the timings are suspect.</p>"
+        )
+    return "<html><body><h3>Scaling</h3>" + "\n".join(items) + "</body></html>\n"
+
+
+def aggregate_stage(run_dirs, planned, gblup_metrics_path, outputs):
+    runs = [read_run(d) for d in run_dirs]
+    table = timing_table(runs, planned)
+    write_tsv(outputs.timings, table, float_format="%.4g")
+    with open(gblup_metrics_path) as handle:
+        gblup_r = json.load(handle)["test_pearson_r"]
+    plot_scaling(table, "speedup", lambda n: n, "speedup vs serial (1 core)", outputs.speedup)
+    plot_scaling(table, "efficiency", lambda n: 1.0, "parallel efficiency", outputs.efficiency)
+    plot_accuracy(table, gblup_r, outputs.accuracy)
+    write_text(outputs.summary, scaling_summary(table))

@@ -1,0 +1,11 @@
+from gpgcn.scaling import aggregate_stage
+from gpgcn.stage import run_stage
+
+run_stage(
+    snakemake.log[0],
+    aggregate_stage,
+    run_dirs=snakemake.params.run_dirs,
+    planned=snakemake.params.planned,
+    gblup_metrics_path=snakemake.input.gblup,
+    outputs=snakemake.output,
+)
