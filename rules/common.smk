@@ -5,6 +5,8 @@ import sys
 
 CHROMOSOMES = config["chromosomes"]
 SIMULATED = config["input"]["mode"] == "simulate"
+# Mode kinship starts from a user's relationship matrix: no VCF, no genotype stages.
+KINSHIP_MODE = config["input"]["mode"] == "kinship"
 
 
 wildcard_constraints:
@@ -20,6 +22,8 @@ def cohort_files(wildcards=None):
             "samples": "results/cohort/study_accessions.txt",
             "phenotypes": "results/cohort/phenotypes.tsv",
         }
+    if KINSHIP_MODE:
+        return {"phenotypes": config["input"]["phenotypes"]}
     return {key: config["input"][key] for key in ("vcf", "samples", "phenotypes")}
 
 
@@ -27,13 +31,38 @@ def per_chromosome(pattern):
     return expand(pattern, chrom=CHROMOSOMES)
 
 
+def accession_lists():
+    """The files that fix the accessions (graph nodes) and their order."""
+    if KINSHIP_MODE:
+        return ["results/kinship/accessions.txt"]
+    return per_chromosome("results/genotypes/{chrom}.accessions.txt")
+
+
 def train_inputs(wildcards):
+    features = (
+        {"kinship": "results/kinship/grm.tsv"}
+        if KINSHIP_MODE
+        else {
+            "matrices": per_chromosome("results/genotypes/{chrom}.npy"),
+            "accessions": accession_lists(),
+        }
+    )
     return {
-        "matrices": per_chromosome("results/genotypes/{chrom}.npy"),
-        "accessions": per_chromosome("results/genotypes/{chrom}.accessions.txt"),
+        **features,
         "graph": "results/graph/knn_graph.tsv",
         "split": "results/split/split.tsv",
     }
+
+
+def feature_arguments(wildcards, input):
+    """Command-line arguments naming a training job's features."""
+    if KINSHIP_MODE:
+        return f"--kinship {input.kinship}"
+    return f"--matrices {' '.join(input.matrices)} --accessions {' '.join(input.accessions)}"
+
+
+def optional_path(value):
+    return [value] if value else []
 
 
 def ndev_threads(wildcards):

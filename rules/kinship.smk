@@ -1,21 +1,44 @@
-rule kinship:
-    input:
-        matrices=per_chromosome("results/genotypes/{chrom}.npy"),
-        accessions=per_chromosome("results/genotypes/{chrom}.accessions.txt"),
-    output:
-        "results/kinship/grm.tsv",
-    log:
-        "logs/kinship.log",
-    benchmark:
-        "results/benchmarks/kinship.tsv"
-    conda:
-        "../envs/gpgcn.yaml"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=60,
-    script:
-        "../workflow/scripts/kinship.py"
+if KINSHIP_MODE:
+
+    rule import_kinship:
+        input:
+            config["input"]["kinship"],
+        output:
+            kinship="results/kinship/grm.tsv",
+            accessions="results/kinship/accessions.txt",
+        log:
+            "logs/import_kinship.log",
+        benchmark:
+            "results/benchmarks/import_kinship.tsv"
+        conda:
+            "../envs/gpgcn.yaml"
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=10,
+        script:
+            "../workflow/scripts/import_kinship.py"
+
+else:
+
+    rule kinship:
+        input:
+            matrices=per_chromosome("results/genotypes/{chrom}.npy"),
+            accessions=per_chromosome("results/genotypes/{chrom}.accessions.txt"),
+        output:
+            "results/kinship/grm.tsv",
+        log:
+            "logs/kinship.log",
+        benchmark:
+            "results/benchmarks/kinship.tsv"
+        conda:
+            "../envs/gpgcn.yaml"
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=60,
+        script:
+            "../workflow/scripts/kinship.py"
 
 
 rule kinship_graph:

@@ -1,7 +1,9 @@
 rule split:
     input:
         phenotypes=cohort_files()["phenotypes"],
-        accessions=per_chromosome("results/genotypes/{chrom}.accessions.txt"),
+        accessions=accession_lists(),
+        test_ids=optional_path(config["split"]["test_ids"]),
+        cv_folds=optional_path(config["split"]["cv_folds_file"]),
     output:
         split="results/split/split.tsv",
         summary="results/split/summary.json",

@@ -123,11 +123,12 @@ rule train_ddp:
         self_loop_weight=config["graph"]["self_loop_weight"],
         checkpoint_dir="results/checkpoints/ddp/{ndev}",
         out_dir=lambda wildcards, output: os.path.dirname(output.metrics),
+        features=feature_arguments,
         strategy="ddp",
     shell:
         "{params.python} -m gpgcn.cli launch --ndev {wildcards.ndev} --"
         " train --strategy {params.strategy} --ndev {wildcards.ndev}"
-        " --matrices {input.matrices} --accessions {input.accessions}"
+        " {params.features}"
         " --graph {input.graph} --split {input.split}"
         " --settings {params.settings:q} --self-loop-weight {params.self_loop_weight}"
         " --out-dir {params.out_dir} --checkpoint-dir {params.checkpoint_dir}"
@@ -149,4 +150,5 @@ use rule train_ddp as train_snpshard with:
         self_loop_weight=config["graph"]["self_loop_weight"],
         checkpoint_dir="results/checkpoints/snpshard/{ndev}",
         out_dir=lambda wildcards, output: os.path.dirname(output.metrics),
+        features=feature_arguments,
         strategy="snpshard",

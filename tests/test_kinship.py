@@ -38,9 +38,17 @@ def test_empty_accumulator_refuses():
 def test_kinship_round_trip(tmp_path):
     matrix = np.array([[1.0, 0.2], [0.2, 1.1]])
     write_kinship(tmp_path / "k.tsv", matrix, ["a", "b"])
-    back, ids = read_kinship(tmp_path / "k.tsv")
-    assert ids == ["a", "b"]
+    back, ids, cols = read_kinship(tmp_path / "k.tsv")
+    assert ids == cols == ["a", "b"]
     np.testing.assert_allclose(back, matrix)
+
+
+def test_columns_may_be_a_subset_of_the_rows(tmp_path):
+    path = tmp_path / "k.csv"
+    path.write_text("ID,b,a\na,0.2,1\nb,1.1,0.2\nc,0.1,0.3\n")
+    matrix, rows, cols = read_kinship(path)
+    assert rows == ["a", "b", "c"] and cols == ["b", "a"]
+    np.testing.assert_allclose(matrix[2], [0.1, 0.3])
 
 
 @pytest.mark.parametrize(
@@ -48,7 +56,8 @@ def test_kinship_round_trip(tmp_path):
     [
         ("ID,a,b\na,1,0.2\nb,0.3,1\n", "not symmetric"),
         ("ID,a,b\na,1,x\nb,0.2,1\n", "row a, column b: non-numeric value 'x'"),
-        ("ID,a,c\na,1,0.2\nb,0.2,1\n", "row and column IDs differ"),
+        ("ID,a,c\na,1,0.2\nb,0.2,1\n", "column IDs that are not row IDs: c"),
+        ("ID,a,b\na,1,0.2\na,0.2,1\n", "duplicate row ID 'a'"),
     ],
 )
 def test_bad_kinship(tmp_path, text, message):

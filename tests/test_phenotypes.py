@@ -60,3 +60,28 @@ def test_split_is_seeded_and_balanced(tmp_path):
     train = a[a["set"] == "train"]
     assert sorted(train["fold"].value_counts().tolist()) == [14, 14, 14, 15, 15]
     assert (a.loc[a["set"] != "train", "fold"] == 0).all()
+
+
+def test_published_split_and_folds(tmp_path):
+    import pandas as pd
+
+    from gpgcn.phenotypes import read_cv_folds
+
+    folds_file = tmp_path / "folds.csv"
+    folds_file.write_text(",cv_1,cv_2\n1,1,2\n2,2,1\n3,1,1\n4,2,2\n")
+    folds = read_cv_folds(folds_file)
+    values = pd.Series([1.0, 2.0, 3.0, 4.0, 5.0], index=["1", "2", "3", "4", "5"])
+    frame = make_split(["1", "2", "3", "4", "5", "6"], values, test_fraction=0.5, n_folds=2, seed=0,
+                       test_ids=["5"], cv_folds=folds)
+    assert frame["set"].tolist() == ["train"] * 4 + ["test", "unlabelled"]
+    assert frame["fold"].tolist() == [1, 2, 1, 2, 0, 0]
+    assert frame["cv_2"].tolist() == [2, 1, 1, 2, 0, 0]
+
+
+def test_bad_fold_number_names_line(tmp_path):
+    from gpgcn.phenotypes import read_cv_folds
+
+    path = tmp_path / "folds.csv"
+    path.write_text("ID,cv_1\n1,1\n2,x\n")
+    with pytest.raises(InputError, match=r"line 3: ID '2' has fold 'x' in cv_1"):
+        read_cv_folds(path)

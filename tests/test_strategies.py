@@ -1,5 +1,7 @@
 """Every strategy trains the same model as serial: same first update, same predictions."""
 
+import uuid
+
 import numpy as np
 import pytest
 import torch
@@ -38,7 +40,9 @@ def distributed_worker(rank, world, name, epochs, init_file, out_dir, overrides)
 
 
 def run_distributed(tmp_path, name, epochs, world=2, **overrides):
-    mp.spawn(distributed_worker, args=(world, name, epochs, tmp_path / "init", tmp_path, overrides), nprocs=world)
+    # A fresh rendezvous file per process group: a used one would confuse the next group.
+    init_file = tmp_path / f"init.{uuid.uuid4().hex}"
+    mp.spawn(distributed_worker, args=(world, name, epochs, init_file, tmp_path, overrides), nprocs=world)
     return [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in range(world)]
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import REPO, SHARED
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
 
@@ -149,3 +149,64 @@ def test_snakefmt_formatted():
     files = [str(REPO / "Snakefile"), *map(str, sorted((REPO / "rules").glob("*.smk")))]
     run = subprocess.run([sys.executable, "-m", "snakefmt", "--check", *files], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
+
+
+def kinship_config(directory, kinship, phenotypes, **split):
+    return write_config(directory, merged(TINY, {
+        "input": {"mode": "kinship", "kinship": str(kinship), "phenotypes": str(phenotypes), "id_column": "ID"},
+        "split": split,
+        "strategies": {"serial": [1], "intraop": [], "interop": [], "ddp": [2], "snpshard": [2], "dataparallel": []},
+    }))
+
+
+def test_kinship_mode_with_training_columns_only(tiny_run, tmp_path):
+    """A published-style matrix: all accessions as rows, only training accessions as columns."""
+    import pandas as pd
+
+    grm = pd.read_csv(tiny_run / "results/kinship/grm.tsv", sep="\t", index_col=0, dtype={"ID": str})
+    grm.columns = grm.columns.astype(str)
+    split = pd.read_csv(tiny_run / "results/split/split.tsv", sep="\t", dtype={"ID": str})
+    train = split.loc[split["set"] == "train", "ID"].tolist()
+    test = split.loc[split["set"] == "test", "ID"]
+    grm[train].to_csv(tmp_path / "kinship.csv")
+    (tmp_path / "test.txt").write_text("\n".join(test) + "\n")
+    kinship_config(tmp_path, tmp_path / "kinship.csv", tiny_run / "results/cohort/phenotypes.tsv",
+                   test_ids=str(tmp_path / "test.txt"))
+    run = snakemake(tmp_path, "--cores", "2")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    metrics = json.loads((tmp_path / "results/train/serial/1/metrics.json").read_text())
+    assert metrics["n_snps"] == len(train)  # features: the matrix's columns
+    assert metrics["n_test"] == len(test)
+    gblup = json.loads((tmp_path / "results/baseline/gblup/metrics.json").read_text())
+    reference = json.loads((tiny_run / "results/baseline/gblup/metrics.json").read_text())
+    assert gblup["test_pearson_r"] == pytest.approx(reference["test_pearson_r"], abs=1e-4)
+
+
+def test_kinship_mode_refuses_phenotyped_ids_missing_from_columns(tiny_run, tmp_path):
+    import pandas as pd
+
+    grm = pd.read_csv(tiny_run / "results/kinship/grm.tsv", sep="\t", index_col=0, dtype={"ID": str})
+    dropped = grm.columns[0]
+    grm.drop(columns=[dropped]).to_csv(tmp_path / "kinship.csv")
+    kinship_config(tmp_path, tmp_path / "kinship.csv", tiny_run / "results/cohort/phenotypes.tsv")
+    run = snakemake(tmp_path, "--cores", "1", "results/baseline/gblup/metrics.json")
+    assert run.returncode != 0
+    assert "training accessions missing from the kinship's columns" in run.stdout + run.stderr
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="needs ../shared/data/ft10_383")
+def test_gblup_reproduces_the_published_reference_on_real_data(tmp_path):
+    """GBLUP (REML, kinship as given) on the published split: test r 0.669, CV mean r 0.626."""
+    kinship_config(
+        tmp_path,
+        SHARED / "SNP_383_accessions_kinship.csv_training.csv",
+        SHARED / "Phenotype_value_383_common_accessions_2017_Grimm.csv",
+        test_ids=str(SHARED / "Test_for_383_accessions.txt"),
+        cv_folds_file=str(SHARED / "CVFs_for_383_accessions.csv"),
+    )
+    run = snakemake(tmp_path, "--cores", "1", "results/baseline/gblup/metrics.json")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    gblup = json.loads((tmp_path / "results/baseline/gblup/metrics.json").read_text())
+    assert (gblup["n_train"], gblup["n_test"], gblup["cv_repeats"]) == (306, 77, 10)
+    assert gblup["test_pearson_r"] == pytest.approx(0.669, abs=0.002)
+    assert gblup["cv_pearson_r_mean"] == pytest.approx(0.626, abs=0.005)

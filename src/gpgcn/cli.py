@@ -14,8 +14,9 @@ from .stage import run_stage
 def train_parser(parser):
     parser.add_argument("--strategy", required=True)
     parser.add_argument("--ndev", type=int, required=True)
-    parser.add_argument("--matrices", nargs="+", required=True)
-    parser.add_argument("--accessions", nargs="+", required=True)
+    parser.add_argument("--matrices", nargs="*", default=[])
+    parser.add_argument("--accessions", nargs="*", default=[])
+    parser.add_argument("--kinship", help="features from this relationship matrix's rows (input mode kinship)")
     parser.add_argument("--graph", required=True)
     parser.add_argument("--split", required=True)
     parser.add_argument("--settings", required=True, help="train settings as JSON")
@@ -45,6 +46,7 @@ def train(args):
         self_loop_weight=args.self_loop_weight,
         outputs=outputs,
         checkpoint_dir=args.checkpoint_dir,
+        kinship_path=args.kinship,
     )
 
 

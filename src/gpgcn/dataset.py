@@ -1,6 +1,7 @@
 """Everything a training run needs, loaded once: features, graph, targets and node sets."""
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -9,6 +10,7 @@ import torch
 from .errors import InputError
 from .genotypes import load_accessions, load_features
 from .graph import read_graph
+from .kinship import read_kinship
 from .model import normalised_adjacency
 
 
@@ -26,6 +28,7 @@ class Problem:
     test_idx: torch.Tensor
     fold: np.ndarray  # CV fold of each node (0: not a training node)
     observed: np.ndarray  # trait on its own scale
+    cv_repeats: dict = field(default_factory=dict)  # published CV repeats: name -> fold of each node
 
     @property
     def n_snps(self):
@@ -42,17 +45,63 @@ class Problem:
         val = torch.from_numpy(np.flatnonzero(self.fold == val_fold)).to(device)
         return fit, val
 
+    def holding_out(self, folds, held_fold):
+        """The same graph with one outer CV fold treated as the test set, the other folds of
+        `folds` left for training (and their inner early-stopping folds)."""
+        held = folds == held_fold
+        device = self.train_idx.device
+        return dataclasses.replace(
+            self,
+            train_idx=torch.from_numpy(np.flatnonzero((folds > 0) & ~held)).to(device),
+            test_idx=torch.from_numpy(np.flatnonzero(held)).to(device),
+            fold=np.where(held, 0, folds),
+        )
+
     def to(self, device):
         for name in ("x", "edge_index", "edge_weight", "y", "train_idx", "test_idx"):
             setattr(self, name, getattr(self, name).to(device))
         return self
 
 
+def kinship_features(kinship_path, scaling, columns=None):
+    """Node features from a relationship matrix: each accession's row, centred per column and
+    scaled like genotype features; one block (there are no chromosomes)."""
+    matrix, rows, cols = read_kinship(kinship_path)
+    z = matrix - matrix.mean(axis=0)
+    if scaling == "standardised":
+        sd = z.std(axis=0)
+        z /= np.where(sd > 0, sd, 1.0)
+    else:
+        z /= np.sqrt(np.mean(z**2)) or 1.0
+    if columns is not None:
+        z = z[:, columns.start : columns.stop]
+    return rows, np.ascontiguousarray(z, dtype=np.float32), [len(cols)]
+
+
+def feature_count(matrix_paths, kinship_path=None):
+    """Columns of the feature matrix (SNPs, or kinship columns) without loading it."""
+    if kinship_path:
+        return len(read_kinship(kinship_path)[2])
+    return sum(np.load(path, mmap_mode="r").shape[1] for path in matrix_paths)
+
+
 def load_problem(
-    matrix_paths, accessions_paths, graph_path, split_path, *, features="centred", self_loop_weight=1.0, columns=None
+    matrix_paths,
+    accessions_paths,
+    graph_path,
+    split_path,
+    *,
+    features="centred",
+    self_loop_weight=1.0,
+    columns=None,
+    kinship_path=None,
 ):
-    ids = load_accessions(accessions_paths)
-    x, chrom_sizes = load_features(matrix_paths, features, columns)
+    """Features are dosages (`matrix_paths`), or with `kinship_path` the matrix's rows."""
+    if kinship_path:
+        ids, x, chrom_sizes = kinship_features(kinship_path, features, columns)
+    else:
+        ids = load_accessions(accessions_paths)
+        x, chrom_sizes = load_features(matrix_paths, features, columns)
     split = pd.read_csv(split_path, sep="\t", dtype={"ID": str})
     if list(split["ID"]) != ids:
         raise InputError(split_path, "accession order differs from the genotype matrices'")
@@ -76,4 +125,5 @@ def load_problem(
         test_idx=torch.from_numpy(np.flatnonzero(split["set"].eq("test").to_numpy())),
         fold=np.where(train, split["fold"].to_numpy(), 0),
         observed=observed,
+        cv_repeats={c: split[c].to_numpy() for c in split.columns if c.startswith("cv_")},
     )

@@ -15,7 +15,7 @@ from scipy.optimize import minimize_scalar
 from .errors import InputError
 from .io import write_json, write_tsv
 from .kinship import read_kinship
-from .metrics import accuracy, host_info, versions
+from .metrics import accuracy, host_info, pearson_r, versions
 
 log = logging.getLogger(__name__)
 
@@ -88,25 +88,46 @@ def fit_gblup(kinship, y, x=None):
     return GBLUPFit(beta, delta, float(sigma_g2), float(sigma_g2 * delta), alpha, float(eig.loglik(delta)))
 
 
+def cv_repeat_columns(split):
+    """The published cross-validation repeats (cv_1, cv_2, ...) a split carries, if any."""
+    return [c for c in split.columns if c.startswith("cv_")]
+
+
+def cross_validated_r(kinship_train, y_train, folds):
+    """Pearson r of out-of-fold predictions pooled over the folds of one CV repeat."""
+    predicted = np.empty_like(y_train)
+    for fold in np.unique(folds):
+        held = folds == fold
+        fit = fit_gblup(kinship_train[np.ix_(~held, ~held)], y_train[~held])
+        predicted[held] = fit.predict(kinship_train[np.ix_(held, ~held)])
+    return pearson_r(predicted, y_train)
+
+
 def gblup_stage(kinship_path, split_path, metrics_path, predictions_path):
     start = time.perf_counter()
-    kinship, ids = read_kinship(kinship_path)
+    kinship, rows, cols = read_kinship(kinship_path)
     split = pd.read_csv(split_path, sep="\t", dtype={"ID": str}).set_index("ID")
-    missing = [i for i in split.index if i not in set(ids)]
+    missing = [i for i in split.index if i not in set(rows)]
     if missing:
-        raise InputError(kinship_path, f"accessions of {split_path} missing from the kinship: {', '.join(missing[:10])}")
-    order = {a: i for i, a in enumerate(ids)}
-    rows = np.array([order[a] for a in split.index])
+        raise InputError(kinship_path, f"accessions of {split_path} missing from the kinship's rows: {', '.join(missing[:10])}")
     train = split["set"].eq("train").to_numpy()
     test = split["set"].eq("test").to_numpy()
-    k = kinship[np.ix_(rows, rows)]
+    not_columns = [a for a in split.index[train] if a not in set(cols)]
+    if not_columns:
+        raise InputError(
+            kinship_path, f"training accessions missing from the kinship's columns: {', '.join(not_columns[:10])}"
+        )
+    row_of = {a: i for i, a in enumerate(rows)}
+    col_of = {a: i for i, a in enumerate(cols)}
+    k = kinship[np.ix_([row_of[a] for a in split.index], [col_of[a] for a in split.index[train]])]
     y = split["y"].to_numpy(float)
-    fit = fit_gblup(k[np.ix_(train, train)], y[train])
-    predicted = fit.predict(k[:, train])
-    h2 = fit.heritability(float(np.mean(np.diag(k[np.ix_(train, train)]))))
+    fit = fit_gblup(k[train], y[train])
+    predicted = fit.predict(k)
+    h2 = fit.heritability(float(np.mean(np.diag(k[train]))))
     log.info("REML: delta=%.4g sigma_g2=%.4g sigma_e2=%.4g h2=%.3f", fit.delta, fit.sigma_g2, fit.sigma_e2, h2)
     predictions = pd.DataFrame({"ID": split.index, "observed": y, "predicted": predicted, "set": split["set"].to_numpy()})
     write_tsv(predictions_path, predictions, float_format="%.6g")
+    cv = [cross_validated_r(k[train], y[train], split.loc[train, c].to_numpy()) for c in cv_repeat_columns(split)]
     metrics = {
         "strategy": "gblup",
         "n_devices": 1,
@@ -119,6 +140,9 @@ def gblup_stage(kinship_path, split_path, metrics_path, predictions_path):
         "seconds_total": time.perf_counter() - start,
         "seconds_per_epoch_median": None,
         "seed": None,
+        "cv_repeats": len(cv),
+        "cv_pearson_r_mean": float(np.mean(cv)) if cv else None,
+        "cv_pearson_r_sd": float(np.std(cv)) if cv else None,
         "reml": {"delta": fit.delta, "sigma_g2": fit.sigma_g2, "sigma_e2": fit.sigma_e2, "h2": h2},
         "versions": versions(),
         **host_info(),

@@ -7,7 +7,7 @@ from scipy.sparse.csgraph import connected_components
 
 from .errors import InputError
 from .io import write_json, write_tsv
-from .kinship import read_kinship
+from .kinship import read_kinship, similarity_for_graph
 
 # GCN's symmetric normalisation needs positive edge weights and degrees.
 MIN_WEIGHT = 1e-3
@@ -78,8 +78,8 @@ def read_graph(path, ids):
 
 
 def graph_stage(kinship_path, graph_path, summary_path, k):
-    kinship, ids = read_kinship(kinship_path)
-    edge_index, edge_weight = knn_graph(kinship, k)
+    kinship, ids, cols = read_kinship(kinship_path)
+    edge_index, edge_weight = knn_graph(similarity_for_graph(kinship, ids, cols), k)
     summary = {"k": k, **graph_summary(edge_index, len(ids))}
     write_graph(graph_path, edge_index, edge_weight, ids)
     write_json(summary_path, summary)

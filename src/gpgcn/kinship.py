@@ -7,7 +7,7 @@ import pandas as pd
 
 from .errors import InputError
 from .genotypes import centred, load_accessions
-from .io import atomic_path, sniff_delimiter
+from .io import atomic_path, sniff_delimiter, write_ids
 
 BLOCK_SNPS = 10_000
 log = logging.getLogger(__name__)
@@ -45,28 +45,54 @@ def vanraden_grm(matrix_paths):
     return grm.matrix(), grm.n_snps
 
 
-def write_kinship(path, matrix, ids):
-    """Square TSV: first column ID, header the same IDs (the format users also supply)."""
-    frame = pd.DataFrame(matrix, index=pd.Index(ids, name="ID"), columns=ids)
+def write_kinship(path, matrix, ids, col_ids=None):
+    """TSV: first column ID, header the column IDs (the format users also supply)."""
+    frame = pd.DataFrame(matrix, index=pd.Index(ids, name="ID"), columns=ids if col_ids is None else col_ids)
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, sep="\t", float_format="%.8g")
 
 
 def read_kinship(path):
-    """Square kinship matrix with matching row and column IDs, symmetric and numeric."""
+    """A relationship matrix: (values [rows x columns], row IDs, column IDs).
+
+    First column: IDs; header: IDs. The columns may be a subset of the rows, as in published
+    matrices that keep only the training accessions as columns; where an accession is both a row
+    and a column the matrix must be symmetric.
+    """
     frame = pd.read_csv(path, sep=sniff_delimiter(path), index_col=0, dtype=str)
-    ids = [str(i) for i in frame.index]
-    if list(map(str, frame.columns)) != ids:
-        raise InputError(path, "row and column IDs differ (expected a square matrix with the same order)")
-    values = frame.apply(pd.to_numeric, errors="coerce")
+    rows = [str(i).strip() for i in frame.index]
+    cols = [str(c).strip() for c in frame.columns]
+    for ids, what in ((rows, "row"), (cols, "column")):
+        seen = set()
+        for i in ids:
+            if i in seen:
+                raise InputError(path, f"duplicate {what} ID {i!r}")
+            seen.add(i)
+    unknown = [c for c in cols if c not in set(rows)]
+    if unknown:
+        raise InputError(path, f"column IDs that are not row IDs: {', '.join(unknown[:10])}")
+    values = frame.apply(lambda column: pd.to_numeric(column.str.strip(), errors="coerce"))
     if values.isna().any().any():
         row, col = np.argwhere(values.isna().to_numpy())[0]
-        raise InputError(path, f"row {ids[row]}, column {ids[col]}: non-numeric value {frame.iat[row, col]!r}")
+        raise InputError(path, f"row {rows[row]}, column {cols[col]}: non-numeric value {frame.iat[row, col]!r}")
     matrix = values.to_numpy(dtype=float)
-    if not np.allclose(matrix, matrix.T, atol=1e-6):
-        row, col = np.argwhere(~np.isclose(matrix, matrix.T, atol=1e-6))[0]
-        raise InputError(path, f"not symmetric: [{ids[row]}, {ids[col]}] = {matrix[row, col]} but [{ids[col]}, {ids[row]}] = {matrix[col, row]}")
-    return matrix, ids
+    position = {r: i for i, r in enumerate(rows)}
+    square = matrix[[position[c] for c in cols], :]
+    asymmetric = ~np.isclose(square, square.T, atol=1e-6)
+    if asymmetric.any():
+        i, j = np.argwhere(asymmetric)[0]
+        raise InputError(
+            path, f"not symmetric: [{cols[i]}, {cols[j]}] = {square[i, j]} but [{cols[j]}, {cols[i]}] = {square[j, i]}"
+        )
+    return matrix, rows, cols
+
+
+def similarity_for_graph(matrix, rows, cols):
+    """What the kNN graph ranks: the kinship itself when it is square, otherwise the correlation
+    between accessions' rows (their kinship profiles against the column accessions)."""
+    if rows == cols:
+        return matrix
+    return np.corrcoef(matrix)
 
 
 def kinship_stage(matrix_paths, accessions_paths, out_path):
@@ -74,3 +100,11 @@ def kinship_stage(matrix_paths, accessions_paths, out_path):
     matrix, n_snps = vanraden_grm(matrix_paths)
     log.info("VanRaden GRM over %d accessions from %d SNPs", len(ids), n_snps)
     write_kinship(out_path, matrix, ids)
+
+
+def import_kinship_stage(kinship_path, out_path, accessions_path):
+    """Validate a user's relationship matrix and put it where the pipeline's own GRM would be."""
+    matrix, rows, cols = read_kinship(kinship_path)
+    log.info("kinship %s: %d accessions x %d columns", kinship_path, len(rows), len(cols))
+    write_kinship(out_path, matrix, rows, cols)
+    write_ids(accessions_path, rows)

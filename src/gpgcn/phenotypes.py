@@ -5,7 +5,7 @@ import pandas as pd
 
 from .errors import InputError
 from .genotypes import load_accessions
-from .io import sniff_delimiter, write_json, write_tsv
+from .io import read_ids, sniff_delimiter, write_json, write_tsv
 
 # Cells read as "no measurement": such rows are dropped and counted, never guessed.
 MISSING_VALUES = {"", "na", "nan", "n/a", "none", "null", "."}
@@ -41,31 +41,91 @@ def read_phenotypes(path, trait, id_column=None):
     return values[~missing.to_numpy()], list(ids[missing])
 
 
-def make_split(accessions, phenotypes, *, test_fraction, n_folds, seed):
-    """Seeded test hold-out and k-fold assignment of the training accessions.
+def read_cv_folds(path):
+    """Published CV assignments: CSV/TSV, first column ID, then one column per repeat (cv_1..cv_R)
+    holding fold numbers."""
+    table = pd.read_csv(path, sep=sniff_delimiter(path), dtype=str, keep_default_na=False)
+    ids = table.iloc[:, 0].str.strip()
+    repeats = [c for c in table.columns[1:]]
+    if not repeats:
+        raise InputError(path, "no fold columns after the ID column")
+    duplicated = ids[ids.duplicated()]
+    if len(duplicated):
+        raise InputError(path, f"duplicate ID {duplicated.iloc[0]!r}")
+    folds = table[repeats].apply(lambda column: pd.to_numeric(column.str.strip(), errors="coerce"))
+    bad = folds.isna() | (folds < 1) | (folds != folds.round())
+    if bad.any().any():
+        row, col = np.argwhere(bad.to_numpy())[0]
+        raise InputError(path, f"line {row + 2}: ID {ids[row]!r} has fold {table.iat[row, col + 1]!r} in {repeats[col]} (expected 1, 2, ...)")
+    folds = folds.astype(int)
+    folds.columns = [f"cv_{i + 1}" for i in range(len(repeats))]
+    folds.index = ids
+    return folds
 
+
+def make_split(accessions, phenotypes, *, test_fraction, n_folds, seed, test_ids=None, cv_folds=None):
+    """Test hold-out and CV folds of the training accessions: seeded, or a paper's own.
+
+    `test_ids` fixes the test set; `cv_folds` (a frame of cv_1..cv_R by ID) fixes the folds, the
+    first repeat serving for early stopping and every repeat for cross-validated accuracy.
     Accessions without a phenotype stay in the graph as unlabelled nodes (set 'unlabelled').
     """
-    rng = np.random.default_rng(seed)
     labelled = [a for a in accessions if a in phenotypes.index]
-    if len(labelled) < 2 * n_folds:
-        raise ValueError(f"only {len(labelled)} phenotyped accessions for {n_folds}-fold cross-validation")
-    order = rng.permutation(len(labelled))
-    n_test = int(round(test_fraction * len(labelled)))
-    test = {labelled[i] for i in order[:n_test]}
-    train = [labelled[i] for i in order[n_test:]]
-    fold = {a: 1 + i % n_folds for i, a in enumerate(train)}
+    if test_ids is not None:
+        test = set(test_ids)
+        train = [a for a in labelled if a not in test]
+    else:
+        if len(labelled) < 2 * n_folds:
+            raise ValueError(f"only {len(labelled)} phenotyped accessions for {n_folds}-fold cross-validation")
+        order = np.random.default_rng(seed).permutation(len(labelled))
+        n_test = int(round(test_fraction * len(labelled)))
+        test = {labelled[i] for i in order[:n_test]}
+        train = [labelled[i] for i in order[n_test:]]
+    if cv_folds is not None:
+        fold = cv_folds.iloc[:, 0].to_dict()
+    else:
+        fold = {a: 1 + i % n_folds for i, a in enumerate(train)}
     frame = pd.DataFrame({"ID": accessions})
     frame["y"] = [phenotypes.get(a, np.nan) for a in accessions]
-    frame["set"] = ["test" if a in test else "train" if a in fold else "unlabelled" for a in accessions]
-    frame["fold"] = [fold.get(a, 0) for a in accessions]
+    in_train = set(train)
+    frame["set"] = ["test" if a in test else "train" if a in in_train else "unlabelled" for a in accessions]
+    frame["fold"] = [fold[a] if a in in_train else 0 for a in accessions]
+    if cv_folds is not None:
+        for column in cv_folds.columns:
+            frame[column] = [int(cv_folds.at[a, column]) if a in in_train else 0 for a in accessions]
     return frame
 
 
-def split_stage(phenotypes_path, accessions_paths, split_path, summary_path, *, trait, id_column, test_fraction, n_folds, seed):
+def split_stage(
+    phenotypes_path,
+    accessions_paths,
+    split_path,
+    summary_path,
+    *,
+    trait,
+    id_column,
+    test_fraction,
+    n_folds,
+    seed,
+    test_ids_path=None,
+    cv_folds_path=None,
+):
     accessions = load_accessions(accessions_paths)
     values, missing_ids = read_phenotypes(phenotypes_path, trait, id_column)
-    frame = make_split(accessions, values, test_fraction=test_fraction, n_folds=n_folds, seed=seed)
+    test_ids = read_ids(test_ids_path) if test_ids_path else None
+    if test_ids:
+        unknown = [a for a in test_ids if a not in set(accessions)]
+        if unknown:
+            raise InputError(test_ids_path, f"test accessions not among the accessions: {', '.join(unknown[:10])}")
+    cv_folds = read_cv_folds(cv_folds_path) if cv_folds_path else None
+    if cv_folds is not None:
+        training = [a for a in accessions if a in values.index and a not in set(test_ids or [])]
+        absent = [a for a in training if a not in cv_folds.index]
+        if absent:
+            raise InputError(cv_folds_path, f"training accessions without folds: {', '.join(absent[:10])}")
+    frame = make_split(
+        accessions, values, test_fraction=test_fraction, n_folds=n_folds, seed=seed, test_ids=test_ids, cv_folds=cv_folds
+    )
     in_study = set(accessions)
     summary = {
         "trait": trait,

@@ -39,6 +39,9 @@ def accuracy_table(models, genetic_values=None):
             "n_train": metrics["n_train"],
             "n_test": metrics["n_test"],
         }
+        if metrics.get("cv_pearson_r_mean") is not None:
+            row["cv_pearson_r_mean"] = metrics["cv_pearson_r_mean"]
+            row["cv_pearson_r_sd"] = metrics["cv_pearson_r_sd"]
         if genetic_values is not None:
             truth = genetic_values.reindex(test["ID"]).to_numpy()
             row["ceiling_r"] = pearson_r(truth, test["observed"])

@@ -131,9 +131,10 @@ def scaling_summary(table):
         if (part["status"] != "ok").all():
             items.append(f"<li><b>{strategy}</b>: {html.escape(part['status'].iloc[0])}.</li>")
             continue
-        numbers = ", ".join(
-            f"{int(n)} → {s:.2f}×" for n, s in zip(part["n_devices"], part["speedup"])
-        )
+        numbers = ", ".join(f"{int(n)} → {s:.2f}×" for n, s in zip(part["n_devices"], part["speedup"]))
+        twin = part["speedup_vs_twin"].dropna()
+        if strategy == "interop" and len(twin):
+            numbers += "; vs its twin: " + ", ".join(f"{int(n)} → {s:.2f}×" for n, s in zip(part["n_devices"], twin))
         items.append(f"<li><b>{strategy}</b> (speedup vs serial: {numbers}): {html.escape(MECHANISM[strategy])}.</li>")
     items.append("</ul>")
     busy = table["cpu_busy_before"].dropna()

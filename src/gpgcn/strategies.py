@@ -16,12 +16,12 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from .dataset import load_problem
+from .dataset import feature_count, load_problem
 from .distributed import init_process_group
 from .io import write_json, write_tsv
 from .metrics import accuracy, host_info, versions
 from .model import GCN, ChromosomeBranchGCN, SNPShardConv
-from .train import Checkpointer, Strategy, TrainSettings, fit_ensemble, seconds_per_epoch
+from .train import Checkpointer, Strategy, TrainSettings, cross_validate, fit_ensemble, seconds_per_epoch
 
 log = logging.getLogger(__name__)
 
@@ -266,10 +266,6 @@ def write_training_outputs(outputs, problem, settings, result, strategy, n_devic
     write_json(outputs.metrics, metrics)
 
 
-def count_snps(matrix_paths):
-    return sum(np.load(path, mmap_mode="r").shape[1] for path in matrix_paths)
-
-
 def train_stage(
     *,
     strategy,
@@ -282,6 +278,7 @@ def train_stage(
     self_loop_weight,
     outputs,
     checkpoint_dir=None,
+    kinship_path=None,
     **group,
 ):
     """Train one strategy on `n_devices` and write metrics.json, predictions.tsv, epochs.tsv.
@@ -298,7 +295,8 @@ def train_stage(
             split_path,
             features=settings.features,
             self_loop_weight=self_loop_weight,
-            columns=runner.columns(count_snps(matrix_paths)),
+            columns=runner.columns(feature_count(matrix_paths, kinship_path)),
+            kinship_path=kinship_path,
         )
         problem = runner.prepare(problem)
         log.info("%s on %d device(s): %d accessions, %d SNPs", strategy, n_devices, len(problem.ids), problem.n_snps)
@@ -311,8 +309,14 @@ def train_stage(
         result = fit_ensemble(lambda: runner.build_model(problem, settings), problem, settings, runner, checkpointer)
         seconds_total = time.perf_counter() - start
         log.info("%d epochs over %d member(s), best epochs %s", len(result.epochs), len(result.best_epochs), result.best_epochs)
+        run_info = runner.info()
+        if problem.cv_repeats:
+            # Published CV repeats: accuracy only, timed apart from the training above.
+            scores = cross_validate(lambda: runner.build_model(problem, settings), problem, settings, runner)
+            log.info("cross-validated r over %d repeats: %s", len(scores), scores)
+            run_info.update(cv_repeats=len(scores), cv_pearson_r_mean=float(np.mean(scores)), cv_pearson_r_sd=float(np.std(scores)))
         if runner.is_main:
-            write_training_outputs(outputs, problem, settings, result, strategy, n_devices, runner.info(), seconds_total)
+            write_training_outputs(outputs, problem, settings, result, strategy, n_devices, run_info, seconds_total)
         if checkpointer:
             checkpointer.clear()
         return result

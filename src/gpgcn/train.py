@@ -197,3 +197,22 @@ class Checkpointer:
             self.directory.rmdir()
         except OSError:
             pass  # other ranks' files, or not empty yet
+
+
+def cross_validate(build_model, problem, settings, strategy=None):
+    """Pearson r of out-of-fold predictions, pooled over the folds, for each published CV repeat.
+
+    Each outer fold is predicted by the same procedure as the test set: an ensemble (or a single
+    early-stopped model) trained on the other folds only.
+    """
+    scores = []
+    for folds in problem.cv_repeats.values():
+        predicted = np.full(len(problem.ids), np.nan)
+        for held_fold in sorted(set(folds[folds > 0].tolist())):
+            held_out = problem.holding_out(folds, held_fold)
+            members = fit_ensemble(build_model, held_out, settings, strategy)
+            index = held_out.test_idx.cpu().numpy()
+            predicted[index] = members.predictions[index]
+        trained = folds > 0
+        scores.append(pearson_r(predicted[trained], problem.y.cpu().numpy()[trained]))
+    return scores

@@ -13,4 +13,6 @@ run_stage(
     test_fraction=snakemake.params.test_fraction,
     n_folds=snakemake.params.folds,
     seed=snakemake.params.seed,
+    test_ids_path=snakemake.input.test_ids[0] if snakemake.input.test_ids else None,
+    cv_folds_path=snakemake.input.cv_folds[0] if snakemake.input.cv_folds else None,
 )
