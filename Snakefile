@@ -5,7 +5,8 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 
-configfile: "config.yaml"
+# The defaults, wherever the working directory is; --configfile overrides them key by key.
+configfile: f"{workflow.basedir}/config.yaml"
 
 
 validate(config, "config.schema.yaml")

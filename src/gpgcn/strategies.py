@@ -299,7 +299,7 @@ def train_stage(
             kinship_path=kinship_path,
         )
         problem = runner.prepare(problem)
-        log.info("%s on %d device(s): %d accessions, %d SNPs", strategy, n_devices, len(problem.ids), problem.n_snps)
+        log.info("%s on %d device(s): %d accessions, %d features", strategy, n_devices, len(problem.ids), problem.n_snps)
         checkpointer = None
         if checkpoint_dir:
             rank = getattr(getattr(runner, "rank", None), "rank", 0)

@@ -61,6 +61,7 @@ def subset_vcf(vcf_path, samples_path, chrom, out_path, threads=1):
         run_bcftools(
             "view",
             "--no-version",
+            "--no-update",  # keep INFO as it is: recomputing AC/AN costs time and nothing reads it
             "-S", samples_path,
             *region,
             "-m2", "-M2", "-v", "snps",
