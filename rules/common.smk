@@ -2,6 +2,9 @@ import json
 import os
 import re
 import sys
+from urllib.parse import urlparse
+
+from gpgcn.fetch import is_url
 
 CHROMOSOMES = config["chromosomes"]
 SIMULATED = config["input"]["mode"] == "simulate"
@@ -11,6 +14,29 @@ KINSHIP_MODE = config["input"]["mode"] == "kinship"
 
 wildcard_constraints:
     chrom="|".join(re.escape(c) for c in CHROMOSOMES),
+
+
+# Inputs that may be https URLs, and the config section holding each.
+REMOTE_KEYS = {
+    "vcf": "input",
+    "samples": "input",
+    "phenotypes": "input",
+    "kinship": "input",
+    "test_ids": "split",
+    "cv_folds_file": "split",
+}
+
+
+def configured_input(key):
+    return config[REMOTE_KEYS[key]][key]
+
+
+def input_path(key):
+    """Where an input lives locally: as given, or under resources/ once fetched from its URL."""
+    value = configured_input(key)
+    if value and is_url(value):
+        return f"resources/{key}/{os.path.basename(urlparse(value).path)}"
+    return value
 
 
 def cohort_files(wildcards=None):
@@ -23,8 +49,11 @@ def cohort_files(wildcards=None):
             "phenotypes": "results/cohort/phenotypes.tsv",
         }
     if KINSHIP_MODE:
-        return {"phenotypes": config["input"]["phenotypes"]}
-    return {key: config["input"][key] for key in ("vcf", "samples", "phenotypes")}
+        return {"phenotypes": input_path("phenotypes")}
+    files = {key: input_path(key) for key in ("vcf", "samples", "phenotypes")}
+    if is_url(configured_input("vcf")):
+        files["index"] = files["vcf"] + ".tbi"  # made once by index_vcf
+    return files
 
 
 def per_chromosome(pattern):
@@ -61,8 +90,8 @@ def feature_arguments(wildcards, input):
     return f"--matrices {' '.join(input.matrices)} --accessions {' '.join(input.accessions)}"
 
 
-def optional_path(value):
-    return [value] if value else []
+def optional_input(key):
+    return [input_path(key)] if configured_input(key) else []
 
 
 def ndev_threads(wildcards):

@@ -1,3 +1,47 @@
+ruleorder: index_vcf > fetch_input
+
+
+rule fetch_input:
+    output:
+        "resources/{key}/{filename}",
+    log:
+        "logs/fetch_input/{key}/{filename}.log",
+    benchmark:
+        "results/benchmarks/fetch_input/{key}/{filename}.tsv"
+    wildcard_constraints:
+        key="|".join(REMOTE_KEYS),
+    conda:
+        "../envs/gpgcn.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=600,
+    params:
+        url=lambda wildcards: configured_input(wildcards.key),
+        checksum=lambda wildcards: config["input"]["checksums"].get(wildcards.key, ""),
+    script:
+        "../workflow/scripts/fetch_input.py"
+
+
+rule index_vcf:
+    input:
+        "resources/vcf/{filename}",
+    output:
+        "resources/vcf/{filename}.tbi",
+    log:
+        "logs/index_vcf/{filename}.log",
+    benchmark:
+        "results/benchmarks/index_vcf/{filename}.tsv"
+    conda:
+        "../envs/gpgcn.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=600,
+    script:
+        "../workflow/scripts/index_vcf.py"
+
+
 rule simulate_cohort:
     output:
         vcf="results/cohort/cohort.vcf.gz",

@@ -2,7 +2,7 @@ if KINSHIP_MODE:
 
     rule import_kinship:
         input:
-            config["input"]["kinship"],
+            input_path("kinship"),
         output:
             kinship="results/kinship/grm.tsv",
             accessions="results/kinship/accessions.txt",

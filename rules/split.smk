@@ -2,8 +2,8 @@ rule split:
     input:
         phenotypes=cohort_files()["phenotypes"],
         accessions=accession_lists(),
-        test_ids=optional_path(config["split"]["test_ids"]),
-        cv_folds=optional_path(config["split"]["cv_folds_file"]),
+        test_ids=optional_input("test_ids"),
+        cv_folds=optional_input("cv_folds_file"),
     output:
         split="results/split/split.tsv",
         summary="results/split/summary.json",

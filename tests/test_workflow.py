@@ -210,3 +210,11 @@ def test_gblup_reproduces_the_published_reference_on_real_data(tmp_path):
     assert (gblup["n_train"], gblup["n_test"], gblup["cv_repeats"]) == (306, 77, 10)
     assert gblup["test_pearson_r"] == pytest.approx(0.669, abs=0.002)
     assert gblup["cv_pearson_r_mean"] == pytest.approx(0.626, abs=0.005)
+
+
+def test_dry_run_of_the_1001_genomes_config(tmp_path):
+    run = subprocess.run([*SNAKEMAKE, "-n", "--configfile", str(REPO / "config/1001genomes.yaml"),
+                          "--directory", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    for rule in ("fetch_input", "index_vcf", "subset_vcf", "genotype_matrix", "kinship", "train_snpshard", "report"):
+        assert rule in run.stdout, rule
