@@ -22,6 +22,55 @@ def row(name, metrics):
     return f"| {name} | {metrics['test_pearson_r']:.3f} | {cv_text} | {metrics['n_train']} | {metrics['n_test']} |"
 
 
+def search_table():
+    """The hyperparameter search of benchmarks/real_ft10_search.py, if it has been run."""
+    parts = sorted((REPO / "benchmarks" / "out").glob("real_ft10_search.*.tsv"))
+    if not parts:
+        return []
+    import pandas as pd
+
+    search = pd.concat([pd.read_csv(p, sep="\t") for p in parts]).sort_values("cv1_pearson_r", ascending=False)
+    lines = [
+        "Hyperparameter search (`benchmarks/real_ft10_search.py`): one setting changed at a time from the",
+        "workflow's defaults (which were chosen on the simulated demo cohort); score: Pearson r of out-of-fold",
+        "predictions over the 5 folds of the published repeat cv_1, inside the 306 training accessions only",
+        "(GBLUP on the same folds: 0.636). The best candidate is the one used above.",
+        "",
+        "| change from defaults | CV r (cv_1) |",
+        "| --- | --- |",
+    ]
+    lines += [f"| {row.change} | {row.cv1_pearson_r:.4f} |" for row in search.itertuples()]
+    return lines + [""]
+
+
+def evidence(gcn, gblup):
+    (low, high), agreement = paired_bootstrap()
+    return [
+        f"Why the two measures disagree: the test set is one draw of 77 accessions. A paired bootstrap of the test",
+        f"accessions puts r(GCN) - r(GBLUP) between {low:+.3f} and {high:+.3f} (95 %); the two models' test predictions",
+        f"correlate {agreement:.3f}. The cross-validation covers all 306 training accessions ten times over (sd over",
+        f"repeats {gcn['cv_pearson_r_sd']:.3f} and {gblup['cv_pearson_r_sd']:.3f}), and there the GCN is ahead by {gcn['cv_pearson_r_mean'] - gblup['cv_pearson_r_mean']:.3f}.",
+        "",
+    ]
+
+
+def paired_bootstrap(seed=0, draws=5000):
+    """95 % interval of test r(GCN) - r(GBLUP), resampling the same test accessions for both."""
+    import numpy as np
+    import pandas as pd
+
+    gcn = pd.read_csv(RUN / "train/serial/1/predictions.tsv", sep="\t", dtype={"ID": str}).set_index("ID")
+    gblup = pd.read_csv(RUN / "baseline/gblup/predictions.tsv", sep="\t", dtype={"ID": str}).set_index("ID")
+    test = gcn.index[gcn["set"] == "test"]
+    y, a, b = gcn.loc[test, "observed"].to_numpy(), gcn.loc[test, "predicted"].to_numpy(), gblup.loc[test, "predicted"].to_numpy()
+    rng = np.random.default_rng(seed)
+    diffs = []
+    for _ in range(draws):
+        i = rng.integers(0, len(test), len(test))
+        diffs.append(np.corrcoef(a[i], y[i])[0, 1] - np.corrcoef(b[i], y[i])[0, 1])
+    return np.percentile(diffs, [2.5, 97.5]), np.corrcoef(a, b)[0, 1]
+
+
 def main():
     gcn = json.loads((RUN / "train/serial/1/metrics.json").read_text())
     gblup = json.loads((RUN / "baseline/gblup/metrics.json").read_text())
@@ -42,15 +91,15 @@ def main():
         row("GBLUP (REML, kinship as given)", gblup),
         row("GCN (kinship rows as features, kNN graph over them, fold ensemble)", gcn),
         "",
-        "GCN settings (the workflow's defaults, chosen by inner CV on the simulated demo cohort, not on this data): "
-        + ", ".join(f"{k}={settings[k]}" for k in ("hidden", "layers", "dropout", "lr", "weight_decay", "features", "ensemble")),
+        "GCN settings: " + ", ".join(f"{k}={settings[k]}" for k in ("hidden", "layers", "dropout", "lr", "weight_decay", "features", "ensemble")),
         "",
+        *search_table(),
         "Goal: the GCN's test r and CV mean r at least GBLUP's. "
         + ("Met." if gcn["test_pearson_r"] >= gblup["test_pearson_r"] and gcn["cv_pearson_r_mean"] >= gblup["cv_pearson_r_mean"]
-           else f"Not met yet: test r {gcn['test_pearson_r'] - gblup['test_pearson_r']:+.3f} and CV r "
-                f"{gcn['cv_pearson_r_mean'] - gblup['cv_pearson_r_mean']:+.3f} against GBLUP, with settings not yet tuned on "
-                "this data (a search by CV inside the training accessions is the next step)."),
+           else f"Met on CV, not on the test set: test r {gcn['test_pearson_r'] - gblup['test_pearson_r']:+.3f} and CV r "
+                f"{gcn['cv_pearson_r_mean'] - gblup['cv_pearson_r_mean']:+.3f} against GBLUP."),
         "",
+        *evidence(gcn, gblup),
         "![predicted vs observed](real_ft10.png)",
         "",
     ]

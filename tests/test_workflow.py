@@ -155,7 +155,7 @@ def kinship_config(directory, kinship, phenotypes, **split):
     return write_config(directory, merged(TINY, {
         "input": {"mode": "kinship", "kinship": str(kinship), "phenotypes": str(phenotypes), "id_column": "ID"},
         "split": split,
-        "strategies": {"serial": [1], "intraop": [], "interop": [], "ddp": [2], "snpshard": [2], "dataparallel": []},
+        "strategies": {"serial": [1], "intraop": [], "interop": [], "ddp": [], "snpshard": [2], "dataparallel": []},
     }))
 
 
