@@ -9,7 +9,6 @@ STAMP := $(VENV)/.installed
 # Reinstall only when the pinned dependencies change.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade "pip>=23.2"
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
