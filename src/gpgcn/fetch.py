@@ -40,10 +40,6 @@ def fetch(url, out_path, checksum=None, timeout=60):
     return digest.hexdigest()
 
 
-def fetch_stage(url, out_path, checksum=None):
-    fetch(url, out_path, checksum)
-
-
 def index_vcf_stage(vcf_path, index_path):
     """Tabix-index a bgzipped VCF once, so per-chromosome jobs read only their region."""
     import pysam
