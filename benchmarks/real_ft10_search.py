@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import torch
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,7 +25,7 @@ sys.path.insert(0, str(REPO / "src"))
 from gpgcn.dataset import load_problem  # noqa: E402
 from gpgcn.graph import knn_graph, write_graph  # noqa: E402
 from gpgcn.kinship import read_kinship, similarity_for_graph  # noqa: E402
-from gpgcn.model import GCN  # noqa: E402
+from gpgcn.strategies import Serial  # noqa: E402
 from gpgcn.train import TrainSettings, cross_validate  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data" / "ft10_383"
@@ -52,12 +51,8 @@ def score(candidate, defaults, graphs):
     problem = load_problem([], [], graphs[k], SPLIT, features=settings.features, kinship_path=KINSHIP,
                            self_loop_weight=candidate.get("self_loop_weight", defaults["graph"]["self_loop_weight"]))
     problem.cv_repeats = {"cv_1": problem.cv_repeats["cv_1"]}
-
-    def build():
-        torch.manual_seed(settings.seed)
-        return GCN(problem.n_snps, settings.hidden, settings.layers, settings.dropout)
-
-    return cross_validate(build, problem, settings)[0]
+    serial = Serial(1, settings)
+    return cross_validate(lambda: serial.build_model(problem, settings), problem, settings, serial)[0]
 
 
 def main():
@@ -65,7 +60,6 @@ def main():
     parser.add_argument("--part", default="1/1", help="i/n: run every n-th candidate starting at i")
     args = parser.parse_args()
     part, parts = map(int, args.part.split("/"))
-    torch.set_num_threads(1)
     defaults = yaml.safe_load((REPO / "config.yaml").read_text())
     matrix, rows, cols = read_kinship(KINSHIP)
     similarity = similarity_for_graph(matrix, rows, cols)

@@ -46,7 +46,7 @@ def search_table():
 def evidence(gcn, gblup):
     (low, high), agreement = paired_bootstrap()
     return [
-        f"Why the two measures disagree: the test set is one draw of 77 accessions. A paired bootstrap of the test",
+        "Why the two measures disagree: the test set is one draw of 77 accessions. A paired bootstrap of the test",
         f"accessions puts r(GCN) - r(GBLUP) between {low:+.3f} and {high:+.3f} (95 %); the two models' test predictions",
         f"correlate {agreement:.3f}. The cross-validation covers all 306 training accessions ten times over (sd over",
         f"repeats {gcn['cv_pearson_r_sd']:.3f} and {gblup['cv_pearson_r_sd']:.3f}), and there the GCN is ahead by {gcn['cv_pearson_r_mean'] - gblup['cv_pearson_r_mean']:.3f}.",

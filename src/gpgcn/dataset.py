@@ -8,7 +8,7 @@ import pandas as pd
 import torch
 
 from .errors import InputError
-from .genotypes import load_accessions, load_features
+from .genotypes import load_accessions, load_features, scale_features
 from .graph import read_graph
 from .kinship import read_kinship
 from .model import normalised_adjacency
@@ -63,26 +63,16 @@ class Problem:
         return self
 
 
-def kinship_features(kinship_path, scaling, columns=None):
+def kinship_features(kinship_path, scaling, shard=None):
     """Node features from a relationship matrix: each accession's row, centred per column and
     scaled like genotype features; one block (there are no chromosomes)."""
     matrix, rows, cols = read_kinship(kinship_path)
     z = matrix - matrix.mean(axis=0)
-    if scaling == "standardised":
-        sd = z.std(axis=0)
-        z /= np.where(sd > 0, sd, 1.0)
-    else:
-        z /= np.sqrt(np.mean(z**2)) or 1.0
+    z = scale_features(z, scaling, np.sqrt(np.mean(z**2)))
+    columns = shard(len(cols)) if shard else None
     if columns is not None:
         z = z[:, columns.start : columns.stop]
     return rows, np.ascontiguousarray(z, dtype=np.float32), [len(cols)]
-
-
-def feature_count(matrix_paths, kinship_path=None):
-    """Columns of the feature matrix (SNPs, or kinship columns) without loading it."""
-    if kinship_path:
-        return len(read_kinship(kinship_path)[2])
-    return sum(np.load(path, mmap_mode="r").shape[1] for path in matrix_paths)
 
 
 def load_problem(
@@ -93,15 +83,16 @@ def load_problem(
     *,
     features="centred",
     self_loop_weight=1.0,
-    columns=None,
+    shard=None,
     kinship_path=None,
 ):
-    """Features are dosages (`matrix_paths`), or with `kinship_path` the matrix's rows."""
+    """Features are dosages (`matrix_paths`), or with `kinship_path` the matrix's rows;
+    `shard(n_features)` may pick the columns this process holds."""
     if kinship_path:
-        ids, x, chrom_sizes = kinship_features(kinship_path, features, columns)
+        ids, x, chrom_sizes = kinship_features(kinship_path, features, shard)
     else:
         ids = load_accessions(accessions_paths)
-        x, chrom_sizes = load_features(matrix_paths, features, columns)
+        x, chrom_sizes = load_features(matrix_paths, features, shard)
     split = pd.read_csv(split_path, sep="\t", dtype={"ID": str})
     if list(split["ID"]) != ids:
         raise InputError(split_path, "accession order differs from the genotype matrices'")

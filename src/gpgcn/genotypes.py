@@ -146,37 +146,47 @@ def centred(dosage):
     return z.astype(np.float32, copy=False), freq
 
 
-def _scaled_blocks(matrix_paths, scaling):
-    """Yield (first column, features float32) per chromosome, loading one matrix at a time."""
-    if scaling not in ("centred", "standardised"):
+def scale_features(z, scaling, root_mean_square=1.0):
+    """Scale centred features in place: 'standardised' per column to unit variance, 'centred' by
+    one genome-wide root mean square (so common SNPs weigh more, as in VanRaden's GRM)."""
+    if scaling == "standardised":
+        sd = z.std(axis=0)
+        z /= np.where(sd > 0, sd, 1.0)
+    elif scaling == "centred":
+        z /= root_mean_square or 1.0
+    else:
         raise ValueError(f"unknown feature scaling {scaling!r}")
-    scale = 1.0
+    return z
+
+
+def _scaled_blocks(matrix_paths, scaling):
+    """Yield (first column, features float32) per chromosome, loading one matrix at a time.
+
+    The genome-wide scale needs every block first, so 'centred' reads the matrices twice rather
+    than holding them all.
+    """
+    root_mean_square = 1.0
     if scaling == "centred":
         total, count = 0.0, 0
         for path in matrix_paths:
             z = centred(np.load(path, mmap_mode="r"))[0]
             total, count = total + float(np.square(z).sum()), count + z.size
-        scale = np.sqrt(total / count) if total > 0 else 1.0
+        root_mean_square = np.sqrt(total / count) if total > 0 else 1.0
     first = 0
     for path in matrix_paths:
-        z = centred(np.load(path, mmap_mode="r"))[0]
-        if scaling == "standardised":
-            sd = z.std(axis=0)
-            z /= np.where(sd > 0, sd, 1.0)
-        else:
-            z /= scale
+        z = scale_features(centred(np.load(path, mmap_mode="r"))[0], scaling, root_mean_square)
         yield first, z
         first += z.shape[1]
 
 
-def load_features(matrix_paths, scaling, columns=None):
+def load_features(matrix_paths, scaling, shard=None):
     """GCN node features (accessions x SNPs, float32) and the SNP count of each chromosome.
 
-    'standardised': each SNP centred and scaled to unit variance (every SNP weighs the same);
-    'centred': centred dosages with one genome-wide scale (mean square 1), so common SNPs weigh
-    more, as in VanRaden's GRM. `columns` (a range over all chromosomes' SNPs) keeps only those
-    columns, so a process that needs a shard never holds the whole matrix.
+    Scaling as in `scale_features`. `shard(n_snps)` may return a range of columns (over all
+    chromosomes' SNPs) to keep, so a process that needs a shard never holds the whole matrix.
     """
+    n_snps = sum(np.load(path, mmap_mode="r").shape[1] for path in matrix_paths)
+    columns = shard(n_snps) if shard else None
     kept, sizes = [], []
     for first, z in _scaled_blocks(matrix_paths, scaling):
         sizes.append(z.shape[1])

@@ -120,5 +120,5 @@ def report_stage(model_files, epochs_files, snp_tables, graph_summary, split_sum
     write_tsv(outputs.accuracy, accuracy_table(models, genetic), float_format="%.4f")
     write_tsv(outputs.data, data_table(snp_tables, graph_summary, split_summary))
     plot_predicted_vs_observed(models, outputs.scatter)
-    runs = [(model_name(read_model(m, p)[0]), pd.read_csv(e, sep="\t")) for (m, p), e in zip(model_files, epochs_files)]
+    runs = [(model_name(metrics), pd.read_csv(e, sep="\t")) for (metrics, _), e in zip(models, epochs_files)]
     plot_learning_curves(runs, outputs.learning_curves)

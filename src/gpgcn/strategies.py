@@ -16,7 +16,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from .dataset import feature_count, load_problem
+from .dataset import load_problem
 from .distributed import init_process_group
 from .io import write_json, write_tsv
 from .metrics import accuracy, host_info, versions
@@ -295,7 +295,7 @@ def train_stage(
             split_path,
             features=settings.features,
             self_loop_weight=self_loop_weight,
-            columns=runner.columns(feature_count(matrix_paths, kinship_path)),
+            shard=runner.columns,
             kinship_path=kinship_path,
         )
         problem = runner.prepare(problem)
