@@ -1,4 +1,5 @@
 import json
+import math
 import os
 import re
 import sys
@@ -96,3 +97,8 @@ def optional_input(key):
 
 def ndev_threads(wildcards):
     return int(wildcards.ndev)
+
+
+def nodes_for_devices(wildcards):
+    """Nodes for a multi-process run: one rank per device, `cluster.devices_per_node` per node."""
+    return math.ceil(int(wildcards.ndev) / config["cluster"]["devices_per_node"])

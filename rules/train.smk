@@ -1,6 +1,8 @@
 # One rule per training strategy, each with a device-count wildcard {ndev}. They share the
 # inputs, the training core and the outputs' shape; only how the work is split differs.
-# Every training job holds the one `timing_slot`, so no two timed jobs share a machine.
+# Run locally, every training job holds the one `timing_slot` (profiles/default), so no two
+# timed jobs share a machine; on a cluster each has its node to itself instead (profiles/slurm
+# asks for --exclusive and gives back the slot).
 
 
 rule train_serial:
@@ -114,6 +116,7 @@ rule train_ddp:
         runtime=120,
         timing_slot=1,
         tasks=ndev_threads,
+        nodes=nodes_for_devices,
         gpu=lambda wildcards: (
             int(wildcards.ndev) if config["train"]["device"] == "cuda" else 0
         ),

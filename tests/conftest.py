@@ -1,11 +1,51 @@
 import gzip
+import subprocess
+import sys
 from pathlib import Path
 
 import pysam
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data" / "ft10_383"
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+
+TINY = {
+    "simulate": {"n_accessions": 150, "n_study": 100, "length_scale": 0.003, "n_causal": 20},
+    "chromosomes": ["1", "2"],
+    "train": {"hidden": 16, "max_epochs": 25, "patience": 10, "ensemble": False},
+}
+
+
+def merged(base, override):
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = merged(base.get(key, {}), value) if isinstance(value, dict) else value
+    return out
+
+
+def write_config(directory, override):
+    config = merged(yaml.safe_load((REPO / "config.yaml").read_text()), override)
+    path = Path(directory) / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def snakemake(directory, *args, timeout=600):
+    command = [*SNAKEMAKE, "--directory", str(directory), "--configfile", str(Path(directory) / "config.yaml"), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """The whole workflow on a tiny simulated cohort, run locally (shared by the workflow tests)."""
+    directory = tmp_path_factory.mktemp("tiny")
+    write_config(directory, TINY)
+    run = snakemake(directory, "--cores", "2")
+    assert run.returncode == 0, run.stderr[-3000:]
+    return directory
 
 
 def write_vcf(path, samples, records, contigs=(("1", 10_000), ("2", 10_000)), index=True):

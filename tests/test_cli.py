@@ -1,22 +1,33 @@
 import sys
 
-from gpgcn.cli import launch_command
+import pytest
+
+from gpgcn.cli import SlurmJob, launch_command, slurm_job
 
 
 def test_torchrun_outside_slurm():
-    command = launch_command(2, ["train", "--strategy", "ddp"], environ={})
+    command = launch_command(2, ["train", "--strategy", "ddp"], job=None)
     assert command[:3] == [sys.executable, "-m", "torch.distributed.run"]
     assert "--nproc-per-node=2" in command
     assert command[-5:] == ["-m", "gpgcn.cli", "train", "--strategy", "ddp"]
 
 
-def test_srun_inside_a_multi_task_allocation():
-    command = launch_command(4, ["train"], environ={"SLURM_JOB_ID": "7", "SLURM_NTASKS": "4"})
-    assert command[:3] == ["srun", "--ntasks=4", "--kill-on-bad-exit=1"]
+def test_srun_inside_a_job_with_a_task_per_device():
+    command = launch_command(4, ["train"], job=SlurmJob("7", tasks=4, cpus_per_task=8, nodelist="n[1-2]"))
+    assert command[:4] == ["srun", "--ntasks=4", "--cpus-per-task=8", "--kill-on-bad-exit=1"]
     assert command[-3:] == ["-m", "gpgcn.cli", "train"]
 
 
-def test_single_task_allocation_uses_torchrun():
-    # A job given one task (e.g. a workflow run inside one SLURM job) starts its ranks itself.
-    command = launch_command(2, ["train"], environ={"SLURM_JOB_ID": "7", "SLURM_NTASKS": "1"})
+def test_single_task_job_uses_torchrun():
+    # A job given one task (e.g. a whole workflow run inside one SLURM job) starts its ranks itself.
+    command = launch_command(2, ["train"], job=SlurmJob("7", tasks=1, cpus_per_task=2, nodelist="n1"))
     assert "torch.distributed.run" in command
+
+
+def test_too_few_tasks_is_refused():
+    with pytest.raises(SystemExit, match="has 2 tasks but 4 devices"):
+        launch_command(4, ["train"], job=SlurmJob("7", tasks=2, cpus_per_task=1, nodelist="n1"))
+
+
+def test_no_slurm_job_outside_slurm():
+    assert slurm_job(environ={}) is None

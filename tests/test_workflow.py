@@ -4,39 +4,10 @@ import json
 import math
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-import yaml
 
-from conftest import REPO, SHARED
-
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
-
-TINY = {
-    "simulate": {"n_accessions": 150, "n_study": 100, "length_scale": 0.003, "n_causal": 20},
-    "chromosomes": ["1", "2"],
-    "train": {"hidden": 16, "max_epochs": 25, "patience": 10, "ensemble": False},
-}
-
-
-def merged(base, override):
-    out = dict(base)
-    for key, value in override.items():
-        out[key] = merged(base.get(key, {}), value) if isinstance(value, dict) else value
-    return out
-
-
-def write_config(directory, override):
-    config = merged(yaml.safe_load((REPO / "config.yaml").read_text()), override)
-    path = Path(directory) / "config.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
-def snakemake(directory, *args, timeout=600):
-    command = [*SNAKEMAKE, "--directory", str(directory), "--configfile", str(Path(directory) / "config.yaml"), *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+from conftest import REPO, SHARED, SNAKEMAKE, TINY, merged, snakemake, write_config
 
 
 def test_dry_run_of_the_default_config(tmp_path):
@@ -64,15 +35,6 @@ def test_config_is_validated(tmp_path, override, message):
     run = snakemake(tmp_path, "-n")
     assert run.returncode != 0
     assert message in run.stdout + run.stderr
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("tiny")
-    write_config(directory, TINY)
-    run = snakemake(directory, "--cores", "2")
-    assert run.returncode == 0, run.stderr[-3000:]
-    return directory
 
 
 def test_tiny_workflow_end_to_end(tiny_run):
