@@ -7,6 +7,7 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
+from gpgcn.distributed import exit_rank
 from gpgcn.metrics import pearson_r
 from gpgcn.strategies import DDP, DataParallelStrategy, InterOp, IntraOp, Serial, SNPShard
 from gpgcn.train import Checkpointer, TrainSettings, fit, fit_ensemble
@@ -37,6 +38,7 @@ def distributed_worker(rank, world, name, epochs, init_file, out_dir, overrides)
     pred = fit(model, problem, settings, runner, val_fold=1)[0]
     torch.save({"state": model.state_dict(), "pred": pred, "columns": columns}, f"{out_dir}/rank{rank}.pt")
     runner.close()
+    exit_rank(0)
 
 
 def run_distributed(tmp_path, name, epochs, world=2, **overrides):

@@ -116,7 +116,10 @@ def main(argv=None):
         args = launcher.parse_args(argv[1:split])
         return launch(args, argv[split + 1 :])
     args = parser.parse_args(argv)
-    return train(args)
+    from .distributed import exit_rank
+
+    train(args)
+    exit_rank(0)
 
 
 if __name__ == "__main__":
