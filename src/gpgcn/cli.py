@@ -84,8 +84,7 @@ def launch_command(ndev, worker_args, job=None):
                              "give the job one task per device (resource `tasks`)")
         return ["srun", f"--ntasks={ndev}", f"--cpus-per-task={job.cpus_per_task}", "--kill-on-bad-exit=1", *worker]
     # One task (e.g. a whole workflow run inside one allocation): its ranks share this node.
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={ndev}",
-            "-m", "gpgcn.cli", *worker_args]
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={ndev}", *worker[1:]]
 
 
 def slurm_master(job):
