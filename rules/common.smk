@@ -5,16 +5,15 @@ import re
 import sys
 from urllib.parse import urlparse
 
+from snakemake.exceptions import WorkflowError
+
 from gpgcn.fetch import is_url
+from gpgcn.regions import plan_regions
 
 CHROMOSOMES = config["chromosomes"]
 SIMULATED = config["input"]["mode"] == "simulate"
 # Mode kinship starts from a user's relationship matrix: no VCF, no genotype stages.
 KINSHIP_MODE = config["input"]["mode"] == "kinship"
-
-
-wildcard_constraints:
-    chrom="|".join(re.escape(c) for c in CHROMOSOMES),
 
 
 # Inputs that may be https URLs, and the config section holding each.
@@ -57,15 +56,53 @@ def cohort_files(wildcards=None):
     return files
 
 
-def per_chromosome(pattern):
-    return expand(pattern, chrom=CHROMOSOMES)
+def chromosome_lengths():
+    """Lengths for fixed-size regions: from the config, else the simulation's or the VCF header's."""
+    if config["regions"].get("lengths"):
+        return config["regions"]["lengths"]
+    if SIMULATED:
+        from gpgcn.simulate import chromosome_lengths
+
+        return chromosome_lengths(CHROMOSOMES, config["simulate"]["length_scale"])
+    vcf = input_path("vcf")
+    if not os.path.exists(vcf):
+        raise WorkflowError(
+            f"regions.size > 0 needs chromosome lengths: {vcf} is not here yet, give regions.lengths"
+        )
+    from gpgcn.vcf import contig_lengths
+
+    return contig_lengths(vcf)
+
+
+def data_regions():
+    if KINSHIP_MODE:
+        return {}
+    size = config["regions"]["size"]
+    try:
+        regions = plan_regions(
+            CHROMOSOMES, size, chromosome_lengths() if size else None
+        )
+    except ValueError as error:
+        raise WorkflowError(str(error))
+    return {region.name: region for region in regions}
+
+
+REGIONS = data_regions()
+
+
+wildcard_constraints:
+    region="|".join(re.escape(name) for name in REGIONS) or "no-region",
+
+
+def per_region(pattern):
+    return expand(pattern, region=REGIONS)
 
 
 def accession_lists():
     """The files that fix the accessions (graph nodes) and their order."""
     if KINSHIP_MODE:
         return ["results/kinship/accessions.txt"]
-    return per_chromosome("results/genotypes/{chrom}.accessions.txt")
+    return per_region("results/genotypes/{region}.accessions.txt")
 
 
 def train_inputs(wildcards):
@@ -73,7 +110,7 @@ def train_inputs(wildcards):
         {"kinship": "results/kinship/grm.tsv"}
         if KINSHIP_MODE
         else {
-            "matrices": per_chromosome("results/genotypes/{chrom}.npy"),
+            "matrices": per_region("results/genotypes/{region}.npy"),
             "accessions": accession_lists(),
         }
     )
@@ -88,7 +125,15 @@ def feature_arguments(wildcards, input):
     """Command-line arguments naming a training job's features."""
     if KINSHIP_MODE:
         return f"--kinship {input.kinship}"
-    return f"--matrices {' '.join(input.matrices)} --accessions {' '.join(input.accessions)}"
+    return (
+        f"--matrices {' '.join(input.matrices)} --accessions {' '.join(input.accessions)}"
+        f" --matrix-chromosomes {' '.join(matrix_chromosomes())}"
+    )
+
+
+def matrix_chromosomes():
+    """The chromosome of each region's matrix, in order: interop forks one branch per chromosome."""
+    return [region.chrom for region in REGIONS.values()]
 
 
 def optional_input(key):

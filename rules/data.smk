@@ -71,32 +71,35 @@ rule subset_vcf:
     input:
         unpack(cohort_files),
     output:
-        temp("results/vcf/{chrom}.bcf"),
+        temp("results/vcf/{region}.bcf"),
     log:
-        "logs/subset_vcf/{chrom}.log",
+        "logs/subset_vcf/{region}.log",
     benchmark:
-        "results/benchmarks/subset_vcf/{chrom}.tsv"
+        "results/benchmarks/subset_vcf/{region}.tsv"
     conda:
         "../envs/gpgcn.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=120,
+    params:
+        region=lambda wildcards: REGIONS[wildcards.region].spec,
     script:
         "../workflow/scripts/subset_vcf.py"
 
 
 rule genotype_matrix:
     input:
-        "results/vcf/{chrom}.bcf",
+        "results/vcf/{region}.bcf",
     output:
-        matrix="results/genotypes/{chrom}.npy",
-        snps="results/genotypes/{chrom}.snps.tsv",
-        accessions="results/genotypes/{chrom}.accessions.txt",
+        matrix="results/genotypes/{region}.npy",
+        snps="results/genotypes/{region}.snps.tsv",
+        accessions="results/genotypes/{region}.accessions.txt",
+        grm_part="results/kinship/parts/{region}.npz",
     log:
-        "logs/genotype_matrix/{chrom}.log",
+        "logs/genotype_matrix/{region}.log",
     benchmark:
-        "results/benchmarks/genotype_matrix/{chrom}.tsv"
+        "results/benchmarks/genotype_matrix/{region}.tsv"
     conda:
         "../envs/gpgcn.yaml"
     threads: 1
@@ -106,5 +109,7 @@ rule genotype_matrix:
     params:
         maf=config["genotype"]["maf"],
         max_missing=config["genotype"]["max_missing"],
+        ld_prune_r2=config["genotype"]["ld_prune_r2"],
+        ld_window=config["genotype"]["ld_window"],
     script:
         "../workflow/scripts/genotype_matrix.py"

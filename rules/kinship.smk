@@ -23,8 +23,8 @@ else:
 
     rule kinship:
         input:
-            matrices=per_chromosome("results/genotypes/{chrom}.npy"),
-            accessions=per_chromosome("results/genotypes/{chrom}.accessions.txt"),
+            parts=per_region("results/kinship/parts/{region}.npz"),
+            accessions=per_region("results/genotypes/{region}.accessions.txt"),
         output:
             "results/kinship/grm.tsv",
         log:

@@ -64,11 +64,7 @@ rule report:
         gcn_epochs=[f"{run}/epochs.tsv" for run in GCN_RUNS],
         gblup_metrics="results/baseline/gblup/metrics.json",
         gblup_predictions="results/baseline/gblup/predictions.tsv",
-        snps=(
-            []
-            if KINSHIP_MODE
-            else per_chromosome("results/genotypes/{chrom}.snps.tsv")
-        ),
+        snps=([] if KINSHIP_MODE else per_region("results/genotypes/{region}.snps.tsv")),
         graph_summary="results/graph/summary.json",
         split_summary="results/split/summary.json",
         genetic_values=(["results/cohort/genetic_values.tsv"] if SIMULATED else []),

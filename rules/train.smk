@@ -29,6 +29,7 @@ rule train_serial:
     params:
         settings=config["train"],
         self_loop_weight=config["graph"]["self_loop_weight"],
+        matrix_chromosomes=matrix_chromosomes(),
         checkpoint_dir="results/checkpoints/serial/{ndev}",
     script:
         "../workflow/scripts/train.py"
@@ -54,6 +55,7 @@ use rule train_serial as train_intraop with:
     params:
         settings=config["train"],
         self_loop_weight=config["graph"]["self_loop_weight"],
+        matrix_chromosomes=matrix_chromosomes(),
         checkpoint_dir="results/checkpoints/intraop/{ndev}",
 
 
@@ -69,6 +71,7 @@ use rule train_intraop as train_interop with:
     params:
         settings=config["train"],
         self_loop_weight=config["graph"]["self_loop_weight"],
+        matrix_chromosomes=matrix_chromosomes(),
         checkpoint_dir="results/checkpoints/interop/{ndev}",
 
 
@@ -90,6 +93,7 @@ use rule train_intraop as train_dataparallel with:
     params:
         settings=config["train"],
         self_loop_weight=config["graph"]["self_loop_weight"],
+        matrix_chromosomes=matrix_chromosomes(),
         checkpoint_dir="results/checkpoints/dataparallel/{ndev}",
 
 

@@ -48,13 +48,20 @@ def tiny_run(tmp_path_factory):
     return directory
 
 
-def write_vcf(path, samples, records, contigs=(("1", 10_000), ("2", 10_000)), index=True):
-    """Write a small bgzipped VCF; records are (chrom, pos, ref, alt, [GT, ...])."""
-    lines = ["##fileformat=VCFv4.2", '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">']
+def write_vcf(path, samples, records, contigs=(("1", 10_000), ("2", 10_000)), index=True, fmt="GT"):
+    """Write a small bgzipped VCF; records are (chrom, pos, ref, alt, [sample fields, ...]) and
+    every record's FORMAT is `fmt`, or (chrom, pos, ref, alt, [fields], format, ID)."""
+    lines = [
+        "##fileformat=VCFv4.2",
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+        '##FORMAT=<ID=DP,Number=1,Type=Integer,Description="Depth">',
+    ]
     lines += [f"##contig=<ID={c},length={n}>" for c, n in contigs]
     lines.append("\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT", *samples]))
-    for chrom, pos, ref, alt, gts in records:
-        lines.append("\t".join([chrom, str(pos), ".", ref, alt, ".", "PASS", ".", "GT", *gts]))
+    for chrom, pos, ref, alt, gts, *extra in records:
+        record_fmt = extra[0] if extra else fmt
+        ident = extra[1] if len(extra) > 1 else "."
+        lines.append("\t".join([chrom, str(pos), ident, ref, alt, ".", "PASS", ".", record_fmt, *gts]))
     text = "\n".join(lines) + "\n"
     plain = Path(str(path).removesuffix(".gz"))
     plain.write_text(text)

@@ -1,8 +1,10 @@
 import numpy as np
 import pytest
+from conftest import write_vcf
 
+from gpgcn import genotypes
 from gpgcn.errors import InputError
-from gpgcn.genotypes import Filters, centred, extract_dosages, load_features, parse_genotype_lines
+from gpgcn.genotypes import Filters, centred, extract_dosages, load_features
 from gpgcn.io import write_ids
 from gpgcn.vcf import subset_vcf
 
@@ -44,16 +46,47 @@ def test_missing_rate_filter(tmp_path, small_vcf):
     assert list(snps["pos"]) == [400]
 
 
-def test_irregular_ploidy_is_parsed():
-    lines = [b"1\t5\t.\tA\tG\t1\t0/1\t.\n"]
-    _, dosage, missing = parse_genotype_lines(lines, 3, "x")
-    assert dosage.tolist() == [[2, 1, 0]]
-    assert missing.tolist() == [[False, False, True]]
+def test_calls_of_any_shape_are_read(tmp_path, monkeypatch):
+    """Haploid and diploid calls, phased and missing ones, GT first or after other FORMAT fields,
+    long IDs, and records straddling the reader's chunks."""
+    samples = [f"s{i}" for i in range(7)]
+    dosage_of = {"0/0": 0, "0/1": 1, "1/1": 2, "0|1": 1, "1|0": 1, "./.": -1, "0/.": -1, "1": 2, "0": 0, ".": -1}
+    calls = list(dosage_of)
+    rng = np.random.default_rng(3)
+    records, expected, positions, names = [], [], [], []
+    for k in range(90):
+        row = [calls[i] for i in rng.integers(0, len(calls), len(samples))]
+        fmt = ["GT", "GT:DP", "DP:GT"][k % 3]
+        fields = [{"GT": c, "GT:DP": f"{c}:7", "DP:GT": f"9:{c}"}[fmt] for c in row]
+        ident = f"snp_with_a_long_identifier_{k}" if k % 2 else "."
+        records.append(("1", 10 * (k + 1), "A", "G", fields, fmt, ident))
+        dosages = [dosage_of[c] for c in row]
+        called = [d for d in dosages if d >= 0]
+        if called and 0 < sum(called) < 2 * len(called):
+            expected.append(dosages)
+            positions.append(10 * (k + 1))
+            names.append(ident if ident != "." else f"1:{10 * (k + 1)}")
+    vcf = write_vcf(tmp_path / "mixed.vcf.gz", samples, records)
+    monkeypatch.setattr(genotypes, "READ_CHUNK_BYTES", 100)
+    matrix, snps, ids = extract_dosages(subset(tmp_path, vcf, samples), Filters(maf=0.0, max_missing=1.0))
+    assert ids == samples
+    assert list(snps["pos"]) == positions and list(snps["id"]) == names
+    np.testing.assert_array_equal(matrix, np.array(expected).T)
 
 
-def test_wrong_number_of_genotypes_names_the_record():
-    with pytest.raises(InputError, match="record 1:5"):
-        parse_genotype_lines([b"1\t5\t.\tA\tG\t0/0\t1\n"], 3, "x.bcf")
+@pytest.mark.parametrize(
+    "fields, fmt, message",
+    [
+        (["3", "4"], "DP", "record 1:9: no GT field"),
+        (["0/0/1", "1/1/1"], "GT", "record 1:9: ploidy 3"),
+    ],
+)
+def test_unreadable_genotypes_name_the_record(tmp_path, fields, fmt, message):
+    samples = ["a", "b"]
+    records = [("1", 5, "A", "G", ["0/1", "1/1"]), ("1", 9, "C", "T", fields, fmt)]
+    vcf = write_vcf(tmp_path / "bad.vcf.gz", samples, records)
+    with pytest.raises(InputError, match=message):
+        extract_dosages(subset(tmp_path, vcf, samples), Filters())
 
 
 def test_centring_imputes_missing_with_the_mean():
@@ -79,3 +112,23 @@ def test_feature_scalings_and_column_shards(tmp_path):
     shard, sizes = load_features(paths, "centred", lambda n_snps: range(15, 27))
     assert sizes == [20, 13]
     np.testing.assert_array_equal(shard, centred_features[:, 15:27])
+
+
+def test_ld_pruning_leaves_no_close_pair_above_the_threshold():
+    rng = np.random.default_rng(5)
+    base = rng.integers(0, 2, size=(60, 400)).astype(np.int8) * 2
+    dosage = base.copy()
+    copies = rng.random(400) < 0.5  # about half the SNPs repeat their left neighbour, a few calls changed
+    for j in np.flatnonzero(copies[1:]) + 1:
+        dosage[:, j] = np.where(rng.random(60) < 0.05, 2 - dosage[:, j - 1], dosage[:, j - 1])
+    dosage[rng.random(dosage.shape) < 0.01] = -1
+    kept = genotypes.ld_prune(dosage, 0.5, window=10, block=64)  # blocks smaller than the data
+    z = centred(dosage[:, kept], np.float64)[0]
+    z /= np.linalg.norm(z, axis=0)
+    r2 = (z.T @ z) ** 2
+    for a in range(len(kept)):
+        for b in range(a + 1, len(kept)):
+            if kept[b] - kept[a] <= 10:
+                assert r2[a, b] <= 0.5
+    assert 150 < len(kept) < 330  # the near-copies went, the independent SNPs stayed
+    assert list(genotypes.ld_prune(base, 0.9, window=10)) == list(range(400))  # independent SNPs all stay

@@ -106,6 +106,32 @@ def test_missing_accessions_stop_the_run(tiny_run, tmp_path):
     assert not (tmp_path / "results" / "vcf" / "1.bcf").exists()
 
 
+def test_region_scatter_gives_the_per_chromosome_results(tiny_run, tmp_path):
+    """The tiny cohort scattered over 3 kb regions (a dozen per chromosome): the same SNPs, the
+    same dosages and the same GRM (summed from the regions' shares) as one job per chromosome."""
+    import numpy as np
+    import pandas as pd
+
+    cohort = tiny_run / "results" / "cohort"
+    write_config(tmp_path, merged(TINY, {
+        "input": {"mode": "vcf", "vcf": str(cohort / "cohort.vcf.gz"), "samples": str(cohort / "study_accessions.txt"),
+                  "phenotypes": str(cohort / "phenotypes.tsv")},
+        "regions": {"size": 3000}}))
+    run = snakemake(tmp_path, "--cores", "2", "results/kinship/grm.tsv")
+    assert run.returncode == 0, run.stderr[-3000:]
+    regions = tmp_path / "results" / "genotypes"
+    for chrom in TINY["chromosomes"]:
+        names = sorted(regions.glob(f"{chrom}_*.npy"), key=lambda p: int(p.name.split("_")[1].split("-")[0]))
+        assert len(names) > 5
+        whole = np.load(tiny_run / f"results/genotypes/{chrom}.npy")
+        np.testing.assert_array_equal(np.concatenate([np.load(p) for p in names], axis=1), whole)
+        snps = pd.concat([pd.read_csv(str(p).replace(".npy", ".snps.tsv"), sep="\t") for p in names])
+        assert list(snps["pos"]) == list(pd.read_csv(tiny_run / f"results/genotypes/{chrom}.snps.tsv", sep="\t")["pos"])
+    scattered = pd.read_csv(tmp_path / "results/kinship/grm.tsv", sep="\t", index_col=0)
+    reference = pd.read_csv(tiny_run / "results/kinship/grm.tsv", sep="\t", index_col=0)
+    np.testing.assert_allclose(scattered.to_numpy(), reference.to_numpy(), rtol=1e-7, atol=1e-8)  # 8 digits written
+
+
 def test_snakefmt_formatted():
     files = [str(REPO / "Snakefile"), *map(str, sorted((REPO / "rules").glob("*.smk")))]
     run = subprocess.run([sys.executable, "-m", "snakefmt", "--check", *files], capture_output=True, text=True)

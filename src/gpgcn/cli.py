@@ -17,6 +17,7 @@ def train_parser(parser):
     parser.add_argument("--ndev", type=int, required=True)
     parser.add_argument("--matrices", nargs="*", default=[])
     parser.add_argument("--accessions", nargs="*", default=[])
+    parser.add_argument("--matrix-chromosomes", nargs="*", help="the chromosome of each matrix")
     parser.add_argument("--kinship", help="features from this relationship matrix's rows (input mode kinship)")
     parser.add_argument("--graph", required=True)
     parser.add_argument("--split", required=True)
@@ -48,6 +49,7 @@ def train(args):
         outputs=outputs,
         checkpoint_dir=args.checkpoint_dir,
         kinship_path=args.kinship,
+        matrix_chromosomes=args.matrix_chromosomes,
     )
 
 

@@ -75,6 +75,16 @@ def kinship_features(kinship_path, scaling, shard=None):
     return rows, np.ascontiguousarray(z, dtype=np.float32), [len(cols)]
 
 
+def per_chromosome_sizes(region_sizes, chromosomes):
+    """SNPs per chromosome from SNPs per region, regions listed in genome order."""
+    if len(chromosomes) != len(region_sizes):
+        raise ValueError(f"{len(region_sizes)} matrices but {len(chromosomes)} chromosome names")
+    sizes = {}
+    for chrom, size in zip(chromosomes, region_sizes):
+        sizes[chrom] = sizes.get(chrom, 0) + size
+    return list(sizes.values())
+
+
 def load_problem(
     matrix_paths,
     accessions_paths,
@@ -85,14 +95,17 @@ def load_problem(
     self_loop_weight=1.0,
     shard=None,
     kinship_path=None,
+    matrix_chromosomes=None,
 ):
-    """Features are dosages (`matrix_paths`), or with `kinship_path` the matrix's rows;
-    `shard(n_features)` may pick the columns this process holds."""
+    """Features are dosages (`matrix_paths`, one per region; `matrix_chromosomes` names each
+    one's chromosome), or with `kinship_path` the matrix's rows; `shard(n_features)` may pick the
+    columns this process holds."""
     if kinship_path:
         ids, x, chrom_sizes = kinship_features(kinship_path, features, shard)
     else:
         ids = load_accessions(accessions_paths)
-        x, chrom_sizes = load_features(matrix_paths, features, shard)
+        x, region_sizes = load_features(matrix_paths, features, shard)
+        chrom_sizes = per_chromosome_sizes(region_sizes, matrix_chromosomes or range(len(region_sizes)))
     split = pd.read_csv(split_path, sep="\t", dtype={"ID": str})
     if list(split["ID"]) != ids:
         raise InputError(split_path, "accession order differs from the genotype matrices'")

@@ -5,18 +5,17 @@ with -1 for a missing call. Missing calls are mean-imputed when the matrix is ce
 missing value is 0, exactly the SNP's mean, so no imputed value ever needs to be stored.
 """
 
-import os
-import tempfile
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from .bcf import MISSING, BcfReader
 from .errors import InputError
 from .io import atomic_path, write_ids, write_tsv
-from .vcf import query_genotypes, vcf_samples
 
-MISSING = -1
+log = logging.getLogger(__name__)
 READ_CHUNK_BYTES = 64 << 20
 SNP_COLUMNS = ["chrom", "pos", "id", "ref", "alt", "alt_freq", "maf", "missing_rate"]
 
@@ -25,49 +24,8 @@ SNP_COLUMNS = ["chrom", "pos", "id", "ref", "alt", "alt_freq", "maf", "missing_r
 class Filters:
     maf: float = 0.05
     max_missing: float = 0.1
-
-
-def parse_genotype_lines(lines, n_samples, source):
-    """Dosages and missingness of query lines `CHROM POS ID REF ALT GT...`, vectorised per chunk.
-
-    Returns (info rows, dosage int8 [records x samples], missing bool [records x samples]).
-    """
-    info, calls = [], []
-    for line in lines:
-        fields = line.rstrip(b"\n").split(b"\t", 5)
-        if len(fields) < 6:
-            raise InputError(source, f"record {fields[0].decode(errors='replace')}: too few fields")
-        info.append(fields[:5])
-        calls.append(fields[5])
-    width = 4 * n_samples
-    packed = b"\t".join(calls) + b"\t"
-    if len(packed) == width * len(calls):
-        # Every call is diploid ("0/1", "1|1", "./."): fixed width, read as a byte grid.
-        grid = np.frombuffer(packed, dtype=np.uint8).reshape(len(calls), n_samples, 4)
-        if (grid[:, :, 3] == ord("\t")).all():
-            first, second = grid[:, :, 0], grid[:, :, 2]
-            missing = (first == ord(".")) | (second == ord("."))
-            dosage = (first == ord("1")).astype(np.int8) + (second == ord("1"))
-            bad = ~missing & ((first > ord("1")) | (second > ord("1")))
-            if bad.any():
-                row = np.flatnonzero(bad.any(axis=1))[0]
-                raise InputError(source, f"record {b':'.join(info[row][:2]).decode()}: allele index above 1")
-            return info, dosage, missing
-    return info, *_parse_irregular_calls(calls, info, n_samples, source)
-
-
-def _parse_irregular_calls(calls, info, n_samples, source):
-    """Haploid or mixed-ploidy calls: slower, still vectorised over the chunk."""
-    rows = [c.split(b"\t") for c in calls]
-    for row, record in zip(rows, info):
-        if len(row) != n_samples:
-            raise InputError(source, f"record {b':'.join(record[:2]).decode()}: {len(row)} genotypes for {n_samples} samples")
-    cells = np.array(rows, dtype=bytes)
-    ploidy = np.char.count(cells, b"/") + np.char.count(cells, b"|") + 1
-    missing = np.char.count(cells, b".") > 0
-    # An inbred haploid call counts as a homozygous diploid.
-    dosage = (np.char.count(cells, b"1") * (2 // ploidy)).astype(np.int8)
-    return dosage, missing
+    ld_prune_r2: float = 0.0  # 0: no LD pruning
+    ld_window: int = 50  # SNPs
 
 
 def extract_dosages(bcf_path, filters):
@@ -75,53 +33,55 @@ def extract_dosages(bcf_path, filters):
 
     MAF and missingness are computed on the accessions in the BCF (the study subset) only.
     """
-    samples = vcf_samples(bcf_path)
-    n = len(samples)
-    kept, tables = [], []
-    fd, text_path = tempfile.mkstemp(suffix=".gt.txt", dir=os.path.dirname(os.path.abspath(bcf_path)))
-    os.close(fd)
-    try:
-        query_genotypes(bcf_path, text_path)
-        with open(text_path, "rb") as handle:
-            while lines := handle.readlines(READ_CHUNK_BYTES):
-                info, dosage, missing = parse_genotype_lines(lines, n, bcf_path)
-                n_called = n - missing.sum(axis=1)
-                missing_rate = 1.0 - n_called / n
-                alt_freq = np.where(missing, 0, dosage).sum(axis=1) / np.maximum(2 * n_called, 1)
-                maf = np.minimum(alt_freq, 1.0 - alt_freq)
-                keep = (missing_rate <= filters.max_missing) & (maf >= filters.maf) & (maf > 0)
-                block = dosage[keep]
-                block[missing[keep]] = MISSING
-                kept.append(block)
-                records = [info[i] for i in np.flatnonzero(keep)]
-                tables.append(
-                    pd.DataFrame(
-                        {
-                            "chrom": [r[0].decode() for r in records],
-                            "pos": [int(r[1]) for r in records],
-                            "id": [r[2].decode() if r[2] != b"." else f"{r[0].decode()}:{int(r[1])}" for r in records],
-                            "ref": [r[3].decode() for r in records],
-                            "alt": [r[4].decode() for r in records],
-                            "alt_freq": alt_freq[keep],
-                            "maf": maf[keep],
-                            "missing_rate": missing_rate[keep],
-                        }
-                    )
-                )
-    finally:
-        os.unlink(text_path)
+    reader = BcfReader(bcf_path)
+    n = reader.n
+    kept, sites, stats = [], [], []
+    for chunk in reader.chunks(READ_CHUNK_BYTES):
+        dosage = chunk.dosage
+        n_missing = (dosage == MISSING).sum(axis=1)
+        n_called = n - n_missing
+        # Missing calls are -1: adding their count back gives the sum over called genotypes.
+        alt_freq = (dosage.sum(axis=1, dtype=np.int64) + n_missing) / np.maximum(2 * n_called, 1)
+        maf = np.minimum(alt_freq, 1.0 - alt_freq)
+        missing_rate = n_missing / n
+        rows = np.flatnonzero((missing_rate <= filters.max_missing) & (maf >= filters.maf) & (maf > 0))
+        kept.append(dosage[rows])
+        sites.extend(reader.sites(chunk, rows))
+        stats.append(np.column_stack([alt_freq, maf, missing_rate])[rows])
     matrix = np.ascontiguousarray(np.concatenate(kept).T) if kept else np.zeros((n, 0), np.int8)
-    snps = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=SNP_COLUMNS)
-    return matrix, snps, samples
+    snps = pd.DataFrame(sites, columns=SNP_COLUMNS[:5])
+    snps[SNP_COLUMNS[5:]] = np.concatenate(stats) if stats else np.zeros((0, 3))
+    if filters.ld_prune_r2 > 0:
+        columns = ld_prune(matrix, filters.ld_prune_r2, filters.ld_window)
+        log.info("LD pruning (r² > %g within %d SNPs) kept %d of %d SNPs", filters.ld_prune_r2, filters.ld_window, len(columns), matrix.shape[1])
+        matrix, snps = np.ascontiguousarray(matrix[:, columns]), snps.iloc[columns].reset_index(drop=True)
+    return matrix, snps, reader.samples
 
 
-def write_genotype_matrix(bcf_path, matrix_path, snps_path, accessions_path, filters):
-    matrix, snps, samples = extract_dosages(bcf_path, filters)
+def ld_prune(dosage, r2_max, window, block=2000):
+    """Columns kept by greedy LD pruning in position order: a SNP is dropped when its r² with a
+    kept SNP among the `window` SNPs before it exceeds `r2_max` (r over the accessions, missing
+    calls at the mean). So no two kept SNPs within `window` of each other exceed `r2_max`."""
+    n_snps = dosage.shape[1]
+    keep = np.zeros(n_snps, dtype=bool)
+    for start in range(0, n_snps, block):
+        first, stop = max(0, start - window), min(n_snps, start + block)
+        z = centred(dosage[:, first:stop], np.float64)[0]
+        norms = np.linalg.norm(z, axis=0)
+        z /= np.where(norms > 0, norms, 1.0)
+        r2 = (z[:, start - first :].T @ z) ** 2  # block SNPs x (window before + block)
+        for j in range(start, stop):
+            near = max(first, j - window)
+            earlier = np.flatnonzero(keep[near:j]) + (near - first)
+            keep[j] = not (r2[j - start, earlier] > r2_max).any()
+    return np.flatnonzero(keep)
+
+
+def write_genotype_matrix(matrix, snps, samples, matrix_path, snps_path, accessions_path):
     with atomic_path(matrix_path) as tmp, open(tmp, "wb") as handle:
         np.save(handle, matrix)
     write_tsv(snps_path, snps, float_format="%.6g")
     write_ids(accessions_path, samples)
-    return matrix.shape
 
 
 def load_accessions(paths):
@@ -137,13 +97,13 @@ def load_accessions(paths):
     return first
 
 
-def centred(dosage):
+def centred(dosage, dtype=np.float32):
     """Dosages minus twice the allele frequency, with missing calls at 0 (their mean)."""
     dosage = np.asarray(dosage)
     observed = dosage != MISSING
     freq = np.where(observed, dosage, 0).sum(axis=0) / np.maximum(2 * observed.sum(axis=0), 1)
-    z = np.where(observed, dosage - np.float32(2.0) * freq.astype(np.float32), np.float32(0.0))
-    return z.astype(np.float32, copy=False), freq
+    z = np.where(observed, dosage - dtype(2.0) * freq.astype(dtype), dtype(0.0))
+    return z.astype(dtype, copy=False), freq
 
 
 def scale_features(z, scaling, root_mean_square=1.0):

@@ -23,7 +23,8 @@ class GRMAccumulator:
 
     def add(self, dosage):
         for start in range(0, dosage.shape[1], BLOCK_SNPS):
-            z, freq = centred(dosage[:, start : start + BLOCK_SNPS])
+            # float64: the regions' shares then sum to the one-pass GRM up to rounding (~1e-15)
+            z, freq = centred(dosage[:, start : start + BLOCK_SNPS], np.float64)
             self.zzt += z @ z.T
             self.scale += 2.0 * np.sum(freq * (1.0 - freq))
             self.n_snps += z.shape[1]
@@ -33,16 +34,24 @@ class GRMAccumulator:
             raise ValueError("no polymorphic SNPs to build a relationship matrix from")
         return self.zzt / self.scale
 
+    def save(self, path):
+        """This share of the GRM: Z Zᵀ, 2 Σ p(1-p) and the SNP count, summed exactly by `merge`."""
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+            np.savez(handle, zzt=self.zzt, scale=self.scale, n_snps=self.n_snps)
 
-def vanraden_grm(matrix_paths):
-    """GRM from per-chromosome dosage matrices, loaded one at a time (memory-mapped)."""
-    grm = None
-    for path in matrix_paths:
-        dosage = np.load(path, mmap_mode="r")
-        if grm is None:
-            grm = GRMAccumulator(dosage.shape[0])
-        grm.add(dosage)
-    return grm.matrix(), grm.n_snps
+    @classmethod
+    def merge(cls, paths):
+        grm = None
+        for path in paths:
+            with np.load(path) as share:
+                if grm is None:
+                    grm = cls(share["zzt"].shape[0])
+                if share["zzt"].shape != grm.zzt.shape:
+                    raise InputError(path, f"GRM share of shape {share['zzt'].shape}, expected {grm.zzt.shape}")
+                grm.zzt += share["zzt"]
+                grm.scale += float(share["scale"])
+                grm.n_snps += int(share["n_snps"])
+        return grm
 
 
 def write_kinship(path, matrix, ids, col_ids=None):
@@ -95,11 +104,12 @@ def similarity_for_graph(matrix, rows, cols):
     return np.corrcoef(matrix)
 
 
-def kinship_stage(matrix_paths, accessions_paths, out_path):
+def kinship_stage(share_paths, accessions_paths, out_path):
+    """The VanRaden GRM over all regions: the sum of their shares (see GRMAccumulator.save)."""
     ids = load_accessions(accessions_paths)
-    matrix, n_snps = vanraden_grm(matrix_paths)
-    log.info("VanRaden GRM over %d accessions from %d SNPs", len(ids), n_snps)
-    write_kinship(out_path, matrix, ids)
+    grm = GRMAccumulator.merge(share_paths)
+    log.info("VanRaden GRM over %d accessions from %d SNPs in %d regions", len(ids), grm.n_snps, len(share_paths))
+    write_kinship(out_path, grm.matrix(), ids)
 
 
 def import_kinship_stage(kinship_path, out_path, accessions_path):

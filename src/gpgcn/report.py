@@ -88,11 +88,11 @@ def plot_learning_curves(runs, path):
 
 def data_table(snp_tables, graph_summary_path, split_summary_path):
     """What went into the models: SNPs per chromosome, graph shape, phenotypes kept and dropped."""
-    rows = []
+    per_chromosome = {}  # the tables are per region, in genome order
     for path in snp_tables:
-        snps = pd.read_csv(path, sep="\t", usecols=["chrom"], dtype=str)
-        chrom = path.rsplit("/", 1)[-1].removesuffix(".snps.tsv")
-        rows.append(("SNPs after filters", f"chromosome {chrom}", len(snps)))
+        for chrom, count in pd.read_csv(path, sep="\t", usecols=["chrom"], dtype=str)["chrom"].value_counts(sort=False).items():
+            per_chromosome[chrom] = per_chromosome.get(chrom, 0) + count
+    rows = [("SNPs after filters", f"chromosome {chrom}", count) for chrom, count in per_chromosome.items()]
     with open(graph_summary_path) as handle:
         graph = json.load(handle)
     with open(split_summary_path) as handle:

@@ -279,6 +279,7 @@ def train_stage(
     outputs,
     checkpoint_dir=None,
     kinship_path=None,
+    matrix_chromosomes=None,
     **group,
 ):
     """Train one strategy on `n_devices` and write metrics.json, predictions.tsv, epochs.tsv.
@@ -297,6 +298,7 @@ def train_stage(
             self_loop_weight=self_loop_weight,
             shard=runner.columns,
             kinship_path=kinship_path,
+            matrix_chromosomes=matrix_chromosomes,
         )
         problem = runner.prepare(problem)
         log.info("%s on %d device(s): %d accessions, %d features", strategy, n_devices, len(problem.ids), problem.n_snps)

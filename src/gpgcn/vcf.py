@@ -24,6 +24,12 @@ def vcf_samples(vcf_path):
         pysam.set_verbosity(verbosity)
 
 
+def contig_lengths(vcf_path):
+    """Chromosome lengths declared by a VCF/BCF header (`##contig=<ID=..,length=..>`)."""
+    with pysam.VariantFile(str(vcf_path)) as vcf:
+        return {name: contig.length for name, contig in vcf.header.contigs.items() if contig.length}
+
+
 def check_requested_samples(vcf_path, samples_path):
     """Stop with the list of requested accessions that the VCF lacks."""
     requested = read_ids(samples_path)
@@ -48,22 +54,25 @@ def has_index(vcf_path):
     return any(Path(f"{vcf_path}{ext}").exists() for ext in (".tbi", ".csi"))
 
 
-def subset_vcf(vcf_path, samples_path, chrom, out_path, threads=1):
-    """Keep the study accessions and biallelic SNPs of one chromosome, as uncompressed BCF.
+def subset_vcf(vcf_path, samples_path, region, out_path, threads=1):
+    """Keep the study accessions and biallelic SNPs of one region (bcftools syntax), as BCF.
 
-    `-m2 -M2` counts the alleles listed in the record, not those carried by the subset, so sites
-    monomorphic among the study accessions survive here and are dropped by the MAF filter later.
+    A record belongs to the region holding its POS (`--regions-overlap pos`): by default bcftools
+    also takes records that merely overlap a region, which would put a multi-base record at a
+    boundary into two regions. `-m2 -M2` counts the alleles listed in the record, not those
+    carried by the subset, so sites monomorphic among the study accessions survive here and are
+    dropped by the MAF filter later. The output is uncompressed BCF: written and read once.
     """
     check_requested_samples(vcf_path, samples_path)
-    # With an index, read only this chromosome's blocks; without one, stream and filter.
-    region = ["-r", chrom] if has_index(vcf_path) else ["-t", chrom]
+    # With an index, read only this region's blocks; without one, stream the file and filter.
+    where = ["-r", region, "--regions-overlap", "pos"] if has_index(vcf_path) else ["-t", region, "--targets-overlap", "pos"]
     with atomic_path(out_path) as tmp:
         run_bcftools(
             "view",
             "--no-version",
             "--no-update",  # keep INFO as it is: recomputing AC/AN costs time and nothing reads it
             "-S", samples_path,
-            *region,
+            *where,
             "-m2", "-M2", "-v", "snps",
             "--threads", max(0, threads - 1),
             "-Ou", "-o", tmp,

@@ -1,12 +1,16 @@
-from gpgcn.genotypes import Filters, write_genotype_matrix
+from gpgcn.genotypes import Filters
+from gpgcn.regions import genotype_region_stage
 from gpgcn.stage import run_stage
 
 run_stage(
     snakemake.log[0],
-    write_genotype_matrix,
+    genotype_region_stage,
     snakemake.input[0],
-    snakemake.output.matrix,
-    snakemake.output.snps,
-    snakemake.output.accessions,
-    Filters(maf=snakemake.params.maf, max_missing=snakemake.params.max_missing),
+    snakemake.output,
+    Filters(
+        maf=snakemake.params.maf,
+        max_missing=snakemake.params.max_missing,
+        ld_prune_r2=snakemake.params.ld_prune_r2,
+        ld_window=snakemake.params.ld_window,
+    ),
 )

@@ -6,7 +6,7 @@ run_stage(
     subset_vcf,
     snakemake.input.vcf,
     snakemake.input.samples,
-    snakemake.wildcards.chrom,
+    snakemake.params.region,
     snakemake.output[0],
     threads=snakemake.threads,
 )

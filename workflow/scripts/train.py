@@ -9,6 +9,7 @@ run_stage(
     matrix_paths=snakemake.input.get("matrices", []),
     accessions_paths=snakemake.input.get("accessions", []),
     kinship_path=snakemake.input.get("kinship"),
+    matrix_chromosomes=snakemake.params.matrix_chromosomes,
     graph_path=snakemake.input.graph,
     split_path=snakemake.input.split,
     settings=snakemake.params.settings,

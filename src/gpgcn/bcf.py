@@ -1,0 +1,173 @@
+"""Dosages read straight from the binary records of a BCF (BCFv2.2), chunk by chunk.
+
+The subset BCF is read once: a short Python walk finds each record's GT vector, then a lookup
+table turns every accession's pair of BCF allele bytes into a dosage in one numpy pass. Nothing
+is parsed as text; only the kept records' IDs and alleles are decoded, at the end.
+"""
+
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+import pysam
+
+from .errors import InputError
+
+MISSING = -1
+INVALID = -2  # an allele index above 1: the subset is supposed to be biallelic
+VECTOR_END = 0x81  # int8 padding of a shorter genotype vector (a haploid call in a diploid record)
+TYPE_SIZES = {0: 0, 1: 1, 2: 2, 3: 4, 5: 4, 7: 1}
+INT_FORMATS = {1: "<b", 2: "<h", 3: "<i"}
+RECORD_LENGTHS = struct.Struct("<II")
+SHARED_FIXED = struct.Struct("<iiifII")  # CHROM, POS, rlen, QUAL, n_allele_info, n_fmt_sample
+
+
+def _dosage_table(ploidy):
+    """Dosage of every possible GT vector of `ploidy` int8 allele bytes, indexed by those bytes
+    read as one little-endian unsigned integer. An inbred haploid call counts as homozygous."""
+    codes = np.arange(256 ** ploidy)
+    present, invalid, missing = 0, np.zeros(codes.shape, bool), np.zeros(codes.shape, bool)
+    alt = 0
+    for k in range(ploidy):
+        byte = (codes >> (8 * k)) & 0xFF
+        value = byte.astype(np.uint8).view(np.int8).astype(int)
+        here = byte != VECTOR_END
+        index = (value >> 1) - 1  # BCF stores (allele + 1) << 1 | phased; 0 is a missing allele
+        invalid |= here & ((value < 0) | (index > 1))
+        missing |= here & (value >= 0) & (index < 0)
+        present = present + here
+        alt = alt + (here & (index == 1))
+    dosage = alt * (2 // np.maximum(present, 1))
+    dosage = np.where(missing | (present == 0), MISSING, dosage)
+    return np.where(invalid, INVALID, dosage).astype(np.int8)
+
+
+# ploidy: (dtype of one call's bytes, dosage by those bytes)
+DOSAGE_TABLES = {1: (np.uint8, _dosage_table(1)), 2: ("<u2", _dosage_table(2))}
+
+
+def _typed_int(buf, p):
+    kind = buf[p] & 0xF
+    if kind not in INT_FORMATS:
+        raise ValueError(f"typed integer of type {kind}")
+    return struct.unpack_from(INT_FORMATS[kind], buf, p + 1)[0], p + 1 + TYPE_SIZES[kind]
+
+
+def _typed_descriptor(buf, p):
+    """(count, type, position after the descriptor); a count of 15 is followed by the real count."""
+    count, kind = buf[p] >> 4, buf[p] & 0xF
+    p += 1
+    if count == 15:
+        count, p = _typed_int(buf, p)
+    return count, kind, p
+
+
+def _typed_string(buf, p):
+    count, kind, p = _typed_descriptor(buf, p)
+    return bytes(buf[p : p + count * TYPE_SIZES[kind]]).rstrip(b"\0").decode(), p + count * TYPE_SIZES[kind]
+
+
+@dataclass
+class Chunk:
+    """Records read in one go: their dosages and where each starts in `buffer` (for `sites`)."""
+
+    buffer: bytes
+    starts: list
+    dosage: np.ndarray  # int8 [records x samples], MISSING where the call is missing
+
+
+class BcfReader:
+    def __init__(self, path):
+        self.path = str(path)
+        with pysam.VariantFile(self.path) as vcf:
+            header = vcf.header
+            self.samples = list(header.samples)
+            self.contigs = list(header.contigs)
+            self.gt_key = header.formats["GT"].id if "GT" in header.formats else None
+        self.n = len(self.samples)
+        # The common record: GT first, key and descriptor one byte each, two int8 alleles per call.
+        self.diploid_gt = bytes([0x11, self.gt_key, 0x21]) if self.gt_key is not None and self.gt_key < 128 else None
+
+    def where(self, buf, start):
+        chrom, pos = struct.unpack_from("<ii", buf, start + 8)
+        return f"record {self.contigs[chrom] if 0 <= chrom < len(self.contigs) else chrom}:{pos + 1}"
+
+    def _genotype_vector(self, buf, start, l_shared):
+        """(offset, ploidy) of one record's GT vector, walking its FORMAT fields."""
+        n_fmt = SHARED_FIXED.unpack_from(buf, start + 8)[5] >> 24
+        p = start + 8 + l_shared
+        if self.diploid_gt is not None and buf[p : p + 3] == self.diploid_gt:
+            return p + 3, 2
+        for _ in range(n_fmt):
+            key, p = _typed_int(buf, p)
+            count, kind, p = _typed_descriptor(buf, p)
+            if key == self.gt_key:
+                if kind != 1:
+                    raise InputError(self.path, f"{self.where(buf, start)}: GT of BCF type {kind}, expected int8")
+                if count not in DOSAGE_TABLES:
+                    raise InputError(self.path, f"{self.where(buf, start)}: ploidy {count} (only 1 and 2 are read)")
+                return p, count
+            p += count * TYPE_SIZES[kind] * self.n
+        raise InputError(self.path, f"{self.where(buf, start)}: no GT field")
+
+    def _decode(self, buf, starts, vectors):
+        view = memoryview(buf)
+        dosage = np.empty((len(starts), self.n), dtype=np.int8)
+        for ploidy, (dtype, table) in DOSAGE_TABLES.items():
+            rows = [i for i, (_, k) in enumerate(vectors) if k == ploidy]
+            if not rows:
+                continue
+            width = ploidy * self.n
+            packed = b"".join([view[vectors[i][0] : vectors[i][0] + width] for i in rows])
+            values = table[np.frombuffer(packed, dtype=dtype).reshape(len(rows), self.n)]
+            if len(rows) == len(starts):
+                dosage = values
+            else:
+                dosage[rows] = values
+        invalid = np.flatnonzero((dosage == INVALID).any(axis=1))
+        if invalid.size:
+            raise InputError(self.path, f"{self.where(buf, starts[invalid[0]])}: allele index above 1 (not biallelic)")
+        return dosage
+
+    def chunks(self, chunk_bytes):
+        """Yield a Chunk per ~`chunk_bytes` of decompressed records, so memory stays bounded."""
+        with pysam.BGZFile(self.path, "rb") as handle:
+            head = handle.read(9)
+            if head[:4] != b"BCF\x02" or len(head) < 9:
+                raise InputError(self.path, "not a BCF version 2 file")
+            handle.read(struct.unpack_from("<I", head, 5)[0])  # the header text
+            rest = b""
+            while True:
+                data = handle.read(chunk_bytes)
+                buf = rest + data
+                starts, vectors, p, size = [], [], 0, len(buf)
+                while p + 8 <= size:
+                    l_shared, l_indiv = RECORD_LENGTHS.unpack_from(buf, p)
+                    end = p + 8 + l_shared + l_indiv
+                    if end > size:
+                        break
+                    starts.append(p)
+                    vectors.append(self._genotype_vector(buf, p, l_shared))
+                    p = end
+                if starts:
+                    yield Chunk(buf, starts, self._decode(buf, starts, vectors))
+                rest = buf[p:]
+                if not data:
+                    if rest:
+                        raise InputError(self.path, f"truncated: {len(rest)} bytes of an incomplete record at the end")
+                    return
+
+    def sites(self, chunk, rows):
+        """(chrom, pos, id, ref, alt) of the chunk's records at `rows`; a missing ID is chrom:pos."""
+        table = []
+        for i in rows:
+            start = chunk.starts[i]
+            chrom, pos, _, _, n_allele_info, _ = SHARED_FIXED.unpack_from(chunk.buffer, start + 8)
+            chrom, pos = self.contigs[chrom], pos + 1
+            ident, p = _typed_string(chunk.buffer, start + 8 + SHARED_FIXED.size)
+            alleles = []
+            for _ in range(n_allele_info >> 16):
+                allele, p = _typed_string(chunk.buffer, p)
+                alleles.append(allele)
+            table.append((chrom, pos, ident if ident not in ("", ".") else f"{chrom}:{pos}", alleles[0], ",".join(alleles[1:])))
+        return table
