@@ -88,6 +88,7 @@ rule subset_vcf:
         "../workflow/scripts/subset_vcf.py"
 
 
+# priority: consume each temporary BCF soon after it is written, so few sit on disk at once.
 rule genotype_matrix:
     input:
         "results/vcf/{region}.bcf",
@@ -100,6 +101,7 @@ rule genotype_matrix:
         "logs/genotype_matrix/{region}.log",
     benchmark:
         "results/benchmarks/genotype_matrix/{region}.tsv"
+    priority: 1
     conda:
         "../envs/gpgcn.yaml"
     threads: 1

@@ -9,6 +9,7 @@ import struct
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import pysam
 
 from .errors import InputError
@@ -86,7 +87,7 @@ class BcfReader:
             self.gt_key = header.formats["GT"].id if "GT" in header.formats else None
         self.n = len(self.samples)
         # The common record: GT first, key and descriptor one byte each, two int8 alleles per call.
-        self.diploid_gt = bytes([0x11, self.gt_key, 0x21]) if self.gt_key is not None and self.gt_key < 128 else None
+        self.diploid_gt = bytes([0x11, self.gt_key, 0x21]) if self.gt_key is not None and self.gt_key < 128 else b"-"
 
     def where(self, buf, start):
         chrom, pos = struct.unpack_from("<ii", buf, start + 8)
@@ -96,8 +97,6 @@ class BcfReader:
         """(offset, ploidy) of one record's GT vector, walking its FORMAT fields."""
         n_fmt = SHARED_FIXED.unpack_from(buf, start + 8)[5] >> 24
         p = start + 8 + l_shared
-        if self.diploid_gt is not None and buf[p : p + 3] == self.diploid_gt:
-            return p + 3, 2
         for _ in range(n_fmt):
             key, p = _typed_int(buf, p)
             count, kind, p = _typed_descriptor(buf, p)
@@ -141,13 +140,15 @@ class BcfReader:
                 data = handle.read(chunk_bytes)
                 buf = rest + data
                 starts, vectors, p, size = [], [], 0, len(buf)
-                while p + 8 <= size:
-                    l_shared, l_indiv = RECORD_LENGTHS.unpack_from(buf, p)
+                lengths, common = RECORD_LENGTHS.unpack_from, self.diploid_gt
+                while p + 8 <= size:  # the per-record loop: kept to the bare minimum
+                    l_shared, l_indiv = lengths(buf, p)
                     end = p + 8 + l_shared + l_indiv
                     if end > size:
                         break
                     starts.append(p)
-                    vectors.append(self._genotype_vector(buf, p, l_shared))
+                    gt = p + 8 + l_shared
+                    vectors.append((gt + 3, 2) if buf[gt : gt + 3] == common else self._genotype_vector(buf, p, l_shared))
                     p = end
                 if starts:
                     yield Chunk(buf, starts, self._decode(buf, starts, vectors))
@@ -158,16 +159,36 @@ class BcfReader:
                     return
 
     def sites(self, chunk, rows):
-        """(chrom, pos, id, ref, alt) of the chunk's records at `rows`; a missing ID is chrom:pos."""
-        table = []
-        for i in rows:
-            start = chunk.starts[i]
-            chrom, pos, _, _, n_allele_info, _ = SHARED_FIXED.unpack_from(chunk.buffer, start + 8)
-            chrom, pos = self.contigs[chrom], pos + 1
-            ident, p = _typed_string(chunk.buffer, start + 8 + SHARED_FIXED.size)
-            alleles = []
-            for _ in range(n_allele_info >> 16):
-                allele, p = _typed_string(chunk.buffer, p)
-                alleles.append(allele)
-            table.append((chrom, pos, ident if ident not in ("", ".") else f"{chrom}:{pos}", alleles[0], ",".join(alleles[1:])))
+        """(chrom, pos, id, ref, alt) of the chunk's records at `rows`; a missing ID is chrom:pos.
+
+        The common record (no ID, two one-base alleles) is decoded for all rows at once."""
+        byte = np.frombuffer(chunk.buffer, dtype=np.uint8)
+        starts = np.asarray(chunk.starts, dtype=np.int64)[rows]
+        fixed = starts + 8
+        chrom = byte[fixed[:, None] + np.arange(4)].copy().view("<i4").ravel()
+        pos = byte[fixed[:, None] + np.arange(4, 8)].copy().view("<i4").ravel() + 1
+        n_allele = byte[fixed[:, None] + np.arange(18, 20)].copy().view("<u2").ravel()
+        ident = fixed + SHARED_FIXED.size
+        # An empty ID is 0x07; a one-character allele is 0x17 followed by the base.
+        plain = (n_allele == 2) & (byte[ident] == 0x07) & (byte[ident + 1] == 0x17) & (byte[ident + 3] == 0x17)
+        names = np.array(self.contigs, dtype=object)[chrom]
+        table = pd.DataFrame({
+            "chrom": names,
+            "pos": pos.astype(np.int64),
+            "id": names + ":" + pos.astype(str).astype(object),
+            "ref": byte[ident + 2].view("S1").astype(str).astype(object),
+            "alt": byte[ident + 4].view("S1").astype(str).astype(object),
+        })
+        for i in np.flatnonzero(~plain):
+            table.iloc[i, 2:] = self._named_alleles(chunk.buffer, int(starts[i]), table.iat[i, 2])
         return table
+
+    def _named_alleles(self, buf, start, default_id):
+        """(id, ref, alt) of one record, decoded field by field."""
+        n_allele = SHARED_FIXED.unpack_from(buf, start + 8)[4] >> 16
+        ident, p = _typed_string(buf, start + 8 + SHARED_FIXED.size)
+        alleles = []
+        for _ in range(n_allele):
+            allele, p = _typed_string(buf, p)
+            alleles.append(allele)
+        return ident if ident not in ("", ".") else default_id, alleles[0], ",".join(alleles[1:])

@@ -46,10 +46,10 @@ def extract_dosages(bcf_path, filters):
         missing_rate = n_missing / n
         rows = np.flatnonzero((missing_rate <= filters.max_missing) & (maf >= filters.maf) & (maf > 0))
         kept.append(dosage[rows])
-        sites.extend(reader.sites(chunk, rows))
+        sites.append(reader.sites(chunk, rows))
         stats.append(np.column_stack([alt_freq, maf, missing_rate])[rows])
     matrix = np.ascontiguousarray(np.concatenate(kept).T) if kept else np.zeros((n, 0), np.int8)
-    snps = pd.DataFrame(sites, columns=SNP_COLUMNS[:5])
+    snps = pd.concat(sites, ignore_index=True) if sites else pd.DataFrame(columns=SNP_COLUMNS[:5])
     snps[SNP_COLUMNS[5:]] = np.concatenate(stats) if stats else np.zeros((0, 3))
     if filters.ld_prune_r2 > 0:
         columns = ld_prune(matrix, filters.ld_prune_r2, filters.ld_window)
