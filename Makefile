@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test benchmark-data-stage clean
 
 # Reinstall only when the pinned dependencies change.
 $(STAMP): pyproject.toml
@@ -21,6 +21,11 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# The data stage against plink2 (docs/benchmarks/data_stage.md); needs plink2 and GNU time.
+benchmark-data-stage: setup
+	@command -v plink2 >/dev/null && test -x /usr/bin/time || { echo "needs plink2 and GNU time: apt-get install plink2 time"; exit 1; }
+	$(BIN)/python benchmarks/data_stage.py
 
 clean:
 	rm -rf results logs .snakemake

@@ -49,3 +49,12 @@ def test_no_record_falls_in_two_regions(tmp_path, index):
 
 def test_region_of_a_whole_chromosome():
     assert Region("2", 1, None).whole_chromosome and Region("2").name == "2"
+
+
+def test_interop_branches_stay_per_chromosome_when_scattered():
+    from gpgcn.dataset import per_chromosome_sizes
+
+    assert per_chromosome_sizes([3, 4, 5, 6, 2], ["1", "1", "2", "2", "3"]) == [7, 11, 2]
+    assert per_chromosome_sizes([3, 4], range(2)) == [3, 4]
+    with pytest.raises(ValueError, match="2 matrices but 3 chromosome names"):
+        per_chromosome_sizes([3, 4], ["1", "1", "2"])
