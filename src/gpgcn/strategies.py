@@ -311,7 +311,7 @@ def train_stage(
         result = fit_ensemble(lambda: runner.build_model(problem, settings), problem, settings, runner, checkpointer)
         seconds_total = time.perf_counter() - start
         log.info("%d epochs over %d member(s), best epochs %s", len(result.epochs), len(result.best_epochs), result.best_epochs)
-        run_info = runner.info()
+        run_info = {**runner.info(), "self_loop_weight": self_loop_weight}
         if problem.cv_repeats:
             # Published CV repeats: accuracy only, timed apart from the training above.
             scores = cross_validate(lambda: runner.build_model(problem, settings), problem, settings, runner)
