@@ -78,6 +78,8 @@ class Chunk:
 
 
 class BcfReader:
+    """A BCF's samples and, chunk by chunk, its records' dosages and sites (see `chunks`, `sites`)."""
+
     def __init__(self, path):
         self.path = str(path)
         with pysam.VariantFile(self.path) as vcf:
@@ -90,6 +92,7 @@ class BcfReader:
         self.diploid_gt = bytes([0x11, self.gt_key, 0x21]) if self.gt_key is not None and self.gt_key < 128 else b"-"
 
     def where(self, buf, start):
+        """`record CHROM:POS` of the record at `start`, for error messages."""
         chrom, pos = struct.unpack_from("<ii", buf, start + 8)
         return f"record {self.contigs[chrom] if 0 <= chrom < len(self.contigs) else chrom}:{pos + 1}"
 
