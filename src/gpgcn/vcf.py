@@ -1,4 +1,4 @@
-"""VCF access through bcftools (compiled into pysam): subsetting and genotype queries."""
+"""VCF access through bcftools (compiled into pysam): headers and subsetting."""
 
 import os
 from pathlib import Path
@@ -81,10 +81,3 @@ def subset_vcf(vcf_path, samples_path, region, out_path, threads=1):
         )
         if os.path.getsize(tmp) == 0:
             raise InputError(vcf_path, "bcftools view wrote nothing (truncated or unreadable input)")
-
-
-def query_genotypes(bcf_path, out_path):
-    """Write `CHROM POS ID REF ALT` and every sample's GT, one line per record, as text."""
-    run_bcftools(
-        "query", "-f", r"%CHROM\t%POS\t%ID\t%REF\t%ALT[\t%GT]\n", "-o", out_path, bcf_path, source=bcf_path
-    )
