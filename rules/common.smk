@@ -61,9 +61,9 @@ def chromosome_lengths():
     if config["regions"].get("lengths"):
         return config["regions"]["lengths"]
     if SIMULATED:
-        from gpgcn.simulate import chromosome_lengths
+        from gpgcn.simulate import chromosome_lengths as simulated_lengths
 
-        return chromosome_lengths(CHROMOSOMES, config["simulate"]["length_scale"])
+        return simulated_lengths(CHROMOSOMES, config["simulate"]["length_scale"])
     vcf = input_path("vcf")
     if not os.path.exists(vcf):
         raise WorkflowError(
@@ -88,6 +88,8 @@ def data_regions():
 
 
 REGIONS = data_regions()
+# The chromosome of each region's matrix, in order: interop forks one branch per chromosome.
+MATRIX_CHROMOSOMES = [region.chrom for region in REGIONS.values()]
 
 
 wildcard_constraints:
@@ -127,13 +129,8 @@ def feature_arguments(wildcards, input):
         return f"--kinship {input.kinship}"
     return (
         f"--matrices {' '.join(input.matrices)} --accessions {' '.join(input.accessions)}"
-        f" --matrix-chromosomes {' '.join(matrix_chromosomes())}"
+        f" --matrix-chromosomes {' '.join(MATRIX_CHROMOSOMES)}"
     )
-
-
-def matrix_chromosomes():
-    """The chromosome of each region's matrix, in order: interop forks one branch per chromosome."""
-    return [region.chrom for region in REGIONS.values()]
 
 
 def optional_input(key):

@@ -96,7 +96,7 @@ rule genotype_matrix:
         matrix="results/genotypes/{region}.npy",
         snps="results/genotypes/{region}.snps.tsv",
         accessions="results/genotypes/{region}.accessions.txt",
-        grm_part="results/kinship/parts/{region}.npz",
+        grm_share="results/kinship/shares/{region}.npz",
     log:
         "logs/genotype_matrix/{region}.log",
     benchmark:

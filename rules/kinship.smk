@@ -23,7 +23,7 @@ else:
 
     rule kinship:
         input:
-            parts=per_region("results/kinship/parts/{region}.npz"),
+            shares=per_region("results/kinship/shares/{region}.npz"),
             accessions=per_region("results/genotypes/{region}.accessions.txt"),
         output:
             "results/kinship/grm.tsv",

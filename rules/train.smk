@@ -29,7 +29,7 @@ rule train_serial:
     params:
         settings=config["train"],
         self_loop_weight=config["graph"]["self_loop_weight"],
-        matrix_chromosomes=matrix_chromosomes(),
+        matrix_chromosomes=MATRIX_CHROMOSOMES,
         checkpoint_dir="results/checkpoints/serial/{ndev}",
     script:
         "../workflow/scripts/train.py"
@@ -55,7 +55,7 @@ use rule train_serial as train_intraop with:
     params:
         settings=config["train"],
         self_loop_weight=config["graph"]["self_loop_weight"],
-        matrix_chromosomes=matrix_chromosomes(),
+        matrix_chromosomes=MATRIX_CHROMOSOMES,
         checkpoint_dir="results/checkpoints/intraop/{ndev}",
 
 
@@ -71,7 +71,7 @@ use rule train_intraop as train_interop with:
     params:
         settings=config["train"],
         self_loop_weight=config["graph"]["self_loop_weight"],
-        matrix_chromosomes=matrix_chromosomes(),
+        matrix_chromosomes=MATRIX_CHROMOSOMES,
         checkpoint_dir="results/checkpoints/interop/{ndev}",
 
 
@@ -93,7 +93,7 @@ use rule train_intraop as train_dataparallel with:
     params:
         settings=config["train"],
         self_loop_weight=config["graph"]["self_loop_weight"],
-        matrix_chromosomes=matrix_chromosomes(),
+        matrix_chromosomes=MATRIX_CHROMOSOMES,
         checkpoint_dir="results/checkpoints/dataparallel/{ndev}",
 
 

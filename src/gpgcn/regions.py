@@ -68,4 +68,4 @@ def genotype_region_stage(bcf_path, outputs, filters):
     write_genotype_matrix(matrix, snps, samples, outputs.matrix, outputs.snps, outputs.accessions)
     grm = GRMAccumulator(len(samples))
     grm.add(matrix)
-    grm.save(outputs.grm_part)
+    grm.save(outputs.grm_share)

@@ -1,4 +1,4 @@
 from gpgcn.kinship import kinship_stage
 from gpgcn.stage import run_stage
 
-run_stage(snakemake.log[0], kinship_stage, snakemake.input.parts, snakemake.input.accessions, snakemake.output[0])
+run_stage(snakemake.log[0], kinship_stage, snakemake.input.shares, snakemake.input.accessions, snakemake.output[0])
