@@ -54,10 +54,22 @@ def simulate_once(directory, length_scale, mutation_rate_scale):
     print(f"simulating a 1,135-accession cohort ({params}) ...", flush=True)
     start = time.perf_counter()
     simulate_cohort(
-        directory / "cohort.vcf.gz", directory / "study.txt", directory / "phenotypes.tsv", directory / "genetic_values.tsv",
-        chromosomes=CHROMOSOMES, n_accessions=1135, n_study=383, length_scale=length_scale,
-        mutation_rate_scale=mutation_rate_scale, h2=0.6, n_causal=100, trait="FT10_mean", missing_rate=0.01,
-        indel_fraction=0.02, multiallelic_fraction=0.01, seed=params["seed"],
+        directory / "cohort.vcf.gz",
+        directory / "study.txt",
+        directory / "phenotypes.tsv",
+        directory / "genetic_values.tsv",
+        chromosomes=CHROMOSOMES,
+        n_accessions=1135,
+        n_study=383,
+        length_scale=length_scale,
+        mutation_rate_scale=mutation_rate_scale,
+        h2=0.6,
+        n_causal=100,
+        trait="FT10_mean",
+        missing_rate=0.01,
+        indel_fraction=0.02,
+        multiallelic_fraction=0.01,
+        seed=params["seed"],
     )
     print(f"  {time.perf_counter() - start:.0f} s", flush=True)
     stamp.write_text(json.dumps(params))
@@ -89,14 +101,30 @@ def run_pipeline(work, cohort, cores, region_size):
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     config = yaml.safe_load((REPO / "config.yaml").read_text())
-    config["input"].update(mode="vcf", vcf=str(cohort / "cohort.vcf.gz"), samples=str(cohort / "study.txt"),
-                           phenotypes=str(cohort / "phenotypes.tsv"))
+    config["input"].update(
+        mode="vcf",
+        vcf=str(cohort / "cohort.vcf.gz"),
+        samples=str(cohort / "study.txt"),
+        phenotypes=str(cohort / "phenotypes.tsv"),
+    )
     config["chromosomes"] = CHROMOSOMES
     config["regions"] = {"size": region_size, "lengths": {}}
     (work / "config.yaml").write_text(yaml.safe_dump(config))
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
-               "--cores", str(cores), "results/kinship/grm.tsv", "results/graph/knn_graph.tsv",
-               "--configfile", str(work / "config.yaml")]
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(work),
+        "--cores",
+        str(cores),
+        "results/kinship/grm.tsv",
+        "results/graph/knn_graph.tsv",
+        "--configfile",
+        str(work / "config.yaml"),
+    ]
     busy = wait_until_idle(f"snakemake --cores {cores}")
     started = time.time()
     run = subprocess.run(command, capture_output=True, text=True)
@@ -112,7 +140,9 @@ def run_pipeline(work, cohort, cores, region_size):
         # A per-region rule has a folder of benchmark files, a single job one file.
         for tsv in sorted((benchmarks / rule).glob("*.tsv")) or [benchmarks / f"{rule}.tsv"]:
             row = pd.read_csv(tsv, sep="\t").iloc[0]
-            jobs.append({"rule": rule, "job": tsv.stem, "seconds": float(row["s"]), "max_rss_mb": float(row["max_rss"])})
+            jobs.append(
+                {"rule": rule, "job": tsv.stem, "seconds": float(row["s"]), "max_rss_mb": float(row["max_rss"])}
+            )
     return seconds, startup, pd.DataFrame(jobs), busy
 
 
@@ -120,9 +150,28 @@ def run_plink2(work, cohort, cores):
     """plink2's VCF -> GRM on the same samples and filters: wall seconds and peak RSS (MB)."""
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    command = ["/usr/bin/time", "-f", "%M", "plink2", "--vcf", str(cohort / "cohort.vcf.gz"), "--keep", str(cohort / "study.txt"),
-               "--snps-only", "just-acgt", "--max-alleles", "2", "--maf", "0.05", "--make-rel", "square",
-               "--threads", str(cores), "--out", str(work / "plink2")]
+    command = [
+        "/usr/bin/time",
+        "-f",
+        "%M",
+        "plink2",
+        "--vcf",
+        str(cohort / "cohort.vcf.gz"),
+        "--keep",
+        str(cohort / "study.txt"),
+        "--snps-only",
+        "just-acgt",
+        "--max-alleles",
+        "2",
+        "--maf",
+        "0.05",
+        "--make-rel",
+        "square",
+        "--threads",
+        str(cores),
+        "--out",
+        str(work / "plink2"),
+    ]
     busy = wait_until_idle("plink2")
     start = time.perf_counter()
     run = subprocess.run(command, capture_output=True, text=True)
@@ -130,7 +179,11 @@ def run_plink2(work, cohort, cores):
     if run.returncode != 0:
         sys.exit(f"plink2 failed:\n{run.stdout[-2000:]}{run.stderr[-2000:]}")
     max_rss_mb = int(run.stderr.strip().splitlines()[-1]) / 1024
-    kept = next(line for line in (work / "plink2.log").read_text().splitlines() if "variants remaining after main filters" in line)
+    kept = next(
+        line
+        for line in (work / "plink2.log").read_text().splitlines()
+        if "variants remaining after main filters" in line
+    )
     return seconds, max_rss_mb, int(kept.split()[0]), busy
 
 
@@ -174,10 +227,14 @@ def main():
     print(f"pipeline --cores {args.cores}: {ours_seconds:.1f} s ({startup:.1f} s start-up)", flush=True)
     one_seconds, _, _, one_busy = run_pipeline(args.work / "pipeline_1", cohort, 1, args.region_size)
     print(f"pipeline --cores 1: {one_seconds:.1f} s", flush=True)
-    snps = sum(len(pd.read_csv(p, sep="\t", usecols=["pos"])) for p in (args.work / "pipeline" / "results" / "genotypes").glob("*.snps.tsv"))
+    snps = sum(
+        len(pd.read_csv(p, sep="\t", usecols=["pos"]))
+        for p in (args.work / "pipeline" / "results" / "genotypes").glob("*.snps.tsv")
+    )
     n_regions = int((jobs["rule"] == "genotype_matrix").sum())
-    by_rule = jobs.groupby("rule", sort=False).agg(jobs=("seconds", "size"), seconds=("seconds", "sum"),
-                                                   max_rss_mb=("max_rss_mb", "max"))
+    by_rule = jobs.groupby("rule", sort=False).agg(
+        jobs=("seconds", "size"), seconds=("seconds", "sum"), max_rss_mb=("max_rss_mb", "max")
+    )
     jobs.to_csv(args.out / "data_stage_jobs.tsv", sep="\t", index=False, float_format="%.3f")
 
     import_seconds = snakemake_import_seconds()
@@ -204,17 +261,21 @@ def main():
         f"--threads {args.cores}` |",
         f"| wall seconds | {ours_seconds:.1f} | {plink_seconds:.1f} |",
         f"| of which Snakemake start-up (until its log opens) | {startup:.1f} | |",
-        f"| **ratio pipeline / plink2** | **{ratio:.2f}** (target ≤ 2.0); {(ours_seconds - startup) / plink_seconds:.2f} without the start-up | 1 |",
+        f"| **ratio pipeline / plink2** | **{ratio:.2f}**; "
+        f"{(ours_seconds - startup) / plink_seconds:.2f} without the start-up | 1 |",
         f"| input records / s | {records / ours_seconds:,.0f} | {records / plink_seconds:,.0f} |",
         f"| SNPs kept | {snps:,} (MAF ≥ 0.05, missing ≤ 0.1) | {plink_snps:,} (MAF ≥ 0.05) |",
-        f"| peak RSS | {peak:,.0f} MB, largest data job (target ≤ 2,048) | {plink_rss:,.0f} MB |",
+        f"| peak RSS | {peak:,.0f} MB, largest data job | {plink_rss:,.0f} MB |",
         f"| CPU busy before the run | {ours_busy:.0%} | {plink_busy:.0%} |",
         "",
         "Per rule (Snakemake `benchmark:` files; seconds summed over jobs, RSS the largest job's):",
         "",
         "| rule | jobs | seconds | max RSS MB |",
         "| --- | --- | --- | --- |",
-        *[f"| {rule} | {int(row.jobs)} | {row.seconds:.1f} | {row.max_rss_mb:,.0f} |" for rule, row in by_rule.iterrows()],
+        *[
+            f"| {rule} | {int(row.jobs)} | {row.seconds:.1f} | {row.max_rss_mb:,.0f} |"
+            for rule, row in by_rule.iterrows()
+        ],
         "",
         "Scatter: wall time of the same data stage with more job slots.",
         "",

@@ -46,10 +46,19 @@ CANDIDATES = [
 
 
 def score(candidate, defaults, graphs):
-    settings = TrainSettings(**{**defaults["train"], **{k: v for k, v in candidate.items() if k in TrainSettings.__dataclass_fields__}})
+    settings = TrainSettings(
+        **{**defaults["train"], **{k: v for k, v in candidate.items() if k in TrainSettings.__dataclass_fields__}}
+    )
     k = candidate.get("k", defaults["graph"]["k"])
-    problem = load_problem([], [], graphs[k], SPLIT, features=settings.features, kinship_path=KINSHIP,
-                           self_loop_weight=candidate.get("self_loop_weight", defaults["graph"]["self_loop_weight"]))
+    problem = load_problem(
+        [],
+        [],
+        graphs[k],
+        SPLIT,
+        features=settings.features,
+        kinship_path=KINSHIP,
+        self_loop_weight=candidate.get("self_loop_weight", defaults["graph"]["self_loop_weight"]),
+    )
     problem.cv_repeats = {"cv_1": problem.cv_repeats["cv_1"]}
     serial = Serial(1, settings)
     return cross_validate(lambda: serial.build_model(problem, settings), problem, settings, serial)[0]

@@ -1,8 +1,6 @@
-import json
 import math
 import os
 import re
-import sys
 from urllib.parse import urlparse
 
 from snakemake.exceptions import WorkflowError
@@ -123,22 +121,21 @@ def train_inputs(wildcards):
     }
 
 
-def feature_arguments(wildcards, input):
-    """Command-line arguments naming a training job's features."""
-    if KINSHIP_MODE:
-        return f"--kinship {input.kinship}"
-    return (
-        f"--matrices {' '.join(input.matrices)} --accessions {' '.join(input.accessions)}"
-        f" --matrix-chromosomes {' '.join(MATRIX_CHROMOSOMES)}"
-    )
-
-
 def optional_input(key):
     return [input_path(key)] if configured_input(key) else []
 
 
+# What every training job asks for; each strategy's rule adds its GPUs (and tasks, nodes).
+TRAIN_RESOURCES = {"mem_mb": 4000, "runtime": 120, "timing_slot": 1}
+
+
 def ndev_threads(wildcards):
     return int(wildcards.ndev)
+
+
+def gpus_with_cuda(wildcards):
+    """One GPU per device where `train.device` is cuda, none on CPUs."""
+    return int(wildcards.ndev) if config["train"]["device"] == "cuda" else 0
 
 
 def nodes_for_devices(wildcards):

@@ -2,7 +2,7 @@ import sys
 
 import pytest
 
-from gpgcn.cli import SlurmJob, launch_command, slurm_job
+from gpgcn.distributed import SlurmJob, launch_command, slurm_job
 
 
 def test_torchrun_outside_slurm():
@@ -25,7 +25,7 @@ def test_single_task_job_uses_torchrun():
 
 
 def test_too_few_tasks_is_refused():
-    with pytest.raises(SystemExit, match="has 2 tasks but 4 devices"):
+    with pytest.raises(RuntimeError, match="has 2 tasks but 4 devices"):
         launch_command(4, ["train"], job=SlurmJob("7", tasks=2, cpus_per_task=1, nodelist="n1"))
 
 

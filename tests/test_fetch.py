@@ -60,7 +60,7 @@ def test_workflow_fetches_remote_phenotypes(server, tmp_path):
     """Mode vcf with the phenotype table given as a URL: fetched into resources/, then used."""
     import json
 
-    from test_workflow import TINY, merged, snakemake, write_config
+    from helpers import TINY, snakemake, vcf_mode_config, write_config
 
     url, root = server
     cohort, work = tmp_path / "cohort", tmp_path / "work"
@@ -71,10 +71,12 @@ def test_workflow_fetches_remote_phenotypes(server, tmp_path):
     assert run.returncode == 0, run.stdout[-2000:]
     (root / "phenotypes.tsv").write_bytes((cohort / "results/cohort/phenotypes.tsv").read_bytes())
     digest = hashlib.sha256((root / "phenotypes.tsv").read_bytes()).hexdigest()
-    write_config(work, merged(TINY, {"input": {
-        "mode": "vcf", "vcf": str(cohort / "results/cohort/cohort.vcf.gz"),
-        "samples": str(cohort / "results/cohort/study_accessions.txt"),
-        "phenotypes": f"{url}/phenotypes.tsv", "checksums": {"phenotypes": f"sha256:{digest}"}}}))
+    vcf_mode_config(
+        work,
+        cohort / "results/cohort",
+        {"input": {"checksums": {"phenotypes": f"sha256:{digest}"}}},
+        phenotypes=f"{url}/phenotypes.tsv",
+    )
     run = snakemake(work, "--cores", "2", "results/split/summary.json")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert (work / "resources/phenotypes/phenotypes.tsv").exists()

@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from conftest import write_vcf
+from helpers import write_vcf
 
 from gpgcn import genotypes
 from gpgcn.errors import InputError

@@ -35,7 +35,7 @@ def test_non_numeric_value_names_line_and_id(tmp_path):
 
 def test_duplicate_ids(tmp_path):
     path = table(tmp_path, "ID,FT10_mean\n1,50\n2,60\n1,55\n")
-    with pytest.raises(InputError, match=r"duplicate ID '1' on lines 2, 4"):
+    with pytest.raises(InputError, match=r"lines 2 and 4: duplicate ID '1'"):
         read_phenotypes(path, "FT10_mean")
 
 
@@ -71,8 +71,9 @@ def test_published_split_and_folds(tmp_path):
     folds_file.write_text(",cv_1,cv_2\n1,1,2\n2,2,1\n3,1,1\n4,2,2\n")
     folds = read_cv_folds(folds_file)
     values = pd.Series([1.0, 2.0, 3.0, 4.0, 5.0], index=["1", "2", "3", "4", "5"])
-    frame = make_split(["1", "2", "3", "4", "5", "6"], values, test_fraction=0.5, n_folds=2, seed=0,
-                       test_ids=["5"], cv_folds=folds)
+    frame = make_split(
+        ["1", "2", "3", "4", "5", "6"], values, test_fraction=0.5, n_folds=2, seed=0, test_ids=["5"], cv_folds=folds
+    )
     assert frame["set"].tolist() == ["train"] * 4 + ["test", "unlabelled"]
     assert frame["fold"].tolist() == [1, 2, 1, 2, 0, 0]
     assert frame["cv_2"].tolist() == [2, 1, 1, 2, 0, 0]

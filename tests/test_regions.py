@@ -1,5 +1,5 @@
 import pytest
-from conftest import write_vcf
+from helpers import write_vcf
 
 from gpgcn.genotypes import Filters, extract_dosages
 from gpgcn.io import write_ids

@@ -1,11 +1,12 @@
 import numpy as np
 import pytest
 import torch
+from toy import toy_problem
 
 from gpgcn.metrics import pearson_r
 from gpgcn.model import GCN
-from gpgcn.train import Strategy, TrainingDiverged, TrainSettings, fit, fit_ensemble
-from toy import toy_problem
+from gpgcn.strategies import Serial
+from gpgcn.train import TrainingDiverged, TrainSettings, fit, fit_ensemble
 
 
 def settings(**kw):
@@ -32,7 +33,7 @@ def test_model_shape():
 def test_loss_falls_and_the_model_learns():
     problem = toy_problem()
     s = settings()
-    pred, best_epoch, best_r, records = fit(builder(problem, s)(), problem, s, Strategy(), val_fold=1)
+    pred, best_epoch, best_r, records = fit(builder(problem, s)(), problem, s, Serial(1, s), val_fold=1)
     losses = [r["train_loss"] for r in records]
     assert losses[-1] < 0.3 * losses[0]
     test = problem.test_idx.numpy()
@@ -42,15 +43,15 @@ def test_loss_falls_and_the_model_learns():
 def test_same_seed_same_result():
     problem = toy_problem()
     s = settings(max_epochs=10)
-    a = fit(builder(problem, s)(), problem, s, Strategy(), 1)[0]
-    b = fit(builder(problem, s)(), problem, s, Strategy(), 1)[0]
+    a = fit(builder(problem, s)(), problem, s, Serial(1, s), 1)[0]
+    b = fit(builder(problem, s)(), problem, s, Serial(1, s), 1)[0]
     np.testing.assert_array_equal(a, b)
 
 
 def test_ensemble_has_a_member_per_fold():
     problem = toy_problem()
     s = settings(max_epochs=5, ensemble=True)
-    result = fit_ensemble(builder(problem, s), problem, s)
+    result = fit_ensemble(builder(problem, s), problem, s, Serial(1, s))
     assert len(result.best_epochs) == 4
     assert sorted({r["fold"] for r in result.epochs}) == [1, 2, 3, 4]
     assert result.predictions.shape == (len(problem.ids),)
@@ -61,4 +62,4 @@ def test_divergence_names_the_epoch():
     problem.x[0, 0] = float("nan")
     s = settings()
     with pytest.raises(TrainingDiverged, match="at epoch 0"):
-        fit(builder(problem, s)(), problem, s, Strategy(), 1)
+        fit(builder(problem, s)(), problem, s, Serial(1, s), 1)

@@ -3,20 +3,41 @@
 import json
 import math
 import subprocess
-import sys
 
 import pytest
-
-from conftest import REPO, SHARED, SNAKEMAKE, TINY, merged, snakemake, write_config
+from helpers import (
+    REPO,
+    SHARED,
+    SNAKEMAKE,
+    TINY,
+    merged,
+    snakemake,
+    vcf_mode_config,
+    write_bad_phenotypes,
+    write_config,
+)
 
 
 def test_dry_run_of_the_default_config(tmp_path):
     write_config(tmp_path, {})
     run = snakemake(tmp_path, "-n")
     assert run.returncode == 0, run.stderr
-    for rule in ("simulate_cohort", "subset_vcf", "genotype_matrix", "kinship", "kinship_graph", "split",
-                 "train_serial", "train_intraop", "train_interop", "train_ddp", "train_snpshard", "gblup",
-                 "aggregate_timings", "report"):
+    for rule in (
+        "simulate_cohort",
+        "subset_vcf",
+        "genotype_matrix",
+        "kinship",
+        "kinship_graph",
+        "split",
+        "train_serial",
+        "train_intraop",
+        "train_interop",
+        "train_ddp",
+        "train_snpshard",
+        "gblup",
+        "aggregate_timings",
+        "report",
+    ):
         assert rule in run.stdout
 
 
@@ -28,7 +49,10 @@ def test_lint_is_clean():
 
 @pytest.mark.parametrize(
     "override, message",
-    [({"graph": {"k": 10, "self_loop_weight": 50, "kk": 3}}, "kk"), ({"graph": {"k": "ten", "self_loop_weight": 50}}, "ten")],
+    [
+        ({"graph": {"k": 10, "self_loop_weight": 50, "kk": 3}}, "kk"),
+        ({"graph": {"k": "ten", "self_loop_weight": 50}}, "ten"),
+    ],
 )
 def test_config_is_validated(tmp_path, override, message):
     write_config(tmp_path, override)
@@ -39,13 +63,37 @@ def test_config_is_validated(tmp_path, override, message):
 
 def test_tiny_workflow_end_to_end(tiny_run):
     results = tiny_run / "results"
-    for path in ("summary/accuracy.tsv", "summary/data.tsv", "plots/predicted_vs_observed.png",
-                 "plots/learning_curves.png", "kinship/grm.tsv", "graph/knn_graph.tsv", "summary/timings.tsv",
-                 "plots/speedup.png", "plots/efficiency.png", "plots/accuracy_by_strategy.png", "summary/scaling.html"):
+    for path in (
+        "summary/accuracy.tsv",
+        "summary/data.tsv",
+        "plots/predicted_vs_observed.png",
+        "plots/learning_curves.png",
+        "kinship/grm.tsv",
+        "graph/knn_graph.tsv",
+        "summary/timings.tsv",
+        "plots/speedup.png",
+        "plots/efficiency.png",
+        "plots/accuracy_by_strategy.png",
+        "summary/scaling.html",
+    ):
         assert (results / path).stat().st_size > 0, path
     metrics = json.loads((results / "train/serial/1/metrics.json").read_text())
-    for key in ("strategy", "n_devices", "device", "test_pearson_r", "test_r2", "test_rmse", "n_train", "n_test",
-                "n_snps", "epochs", "seconds_total", "seconds_per_epoch_median", "seed", "versions"):
+    for key in (
+        "strategy",
+        "n_devices",
+        "device",
+        "test_pearson_r",
+        "test_r2",
+        "test_rmse",
+        "n_train",
+        "n_test",
+        "n_snps",
+        "epochs",
+        "seconds_total",
+        "seconds_per_epoch_median",
+        "seed",
+        "versions",
+    ):
         assert key in metrics, key
     for key in ("test_pearson_r", "test_r2", "test_rmse", "seconds_per_epoch_median"):
         assert math.isfinite(metrics[key]), key
@@ -62,7 +110,13 @@ def test_timings_cover_every_strategy(tiny_run):
     timings = pd.read_csv(tiny_run / "results/summary/timings.tsv", sep="\t")
     ran = timings[timings["status"] == "ok"]
     assert sorted(zip(ran["strategy"], ran["n_devices"])) == [
-        ("ddp", 2), ("interop", 1), ("interop", 2), ("intraop", 2), ("serial", 1), ("snpshard", 2)]
+        ("ddp", 2),
+        ("interop", 1),
+        ("interop", 2),
+        ("intraop", 2),
+        ("serial", 1),
+        ("snpshard", 2),
+    ]
     assert (ran["seconds_per_epoch_median"] > 0).all()
     assert timings.loc[timings["strategy"] == "dataparallel", "status"].str.contains("no CUDA device").all()
     same_model = ran[ran["strategy"].isin(["intraop", "ddp", "snpshard"])]
@@ -76,15 +130,8 @@ def test_report_renders(tiny_run):
 
 
 def test_bad_phenotypes_stop_the_run_without_output(tiny_run, tmp_path):
-    cohort = tiny_run / "results" / "cohort"
-    phenotypes = tmp_path / "pheno.tsv"
-    lines = (cohort / "phenotypes.tsv").read_text().splitlines()
-    accession = lines[5].split("\t")[0]
-    lines[5] = f"{accession}\tlate"
-    phenotypes.write_text("\n".join(lines) + "\n")
-    write_config(tmp_path, merged(TINY, {"input": {
-        "mode": "vcf", "vcf": str(cohort / "cohort.vcf.gz"), "samples": str(cohort / "study_accessions.txt"),
-        "phenotypes": str(phenotypes)}}))
+    accession = write_bad_phenotypes(tiny_run / "results" / "cohort", tmp_path / "pheno.tsv")
+    vcf_mode_config(tmp_path, tiny_run / "results" / "cohort", phenotypes=tmp_path / "pheno.tsv")
     run = snakemake(tmp_path, "--cores", "1", "results/split/split.tsv")
     assert run.returncode != 0
     assert f"pheno.tsv: line 6: ID '{accession}' has non-numeric FT10_mean value 'late'" in run.stdout + run.stderr
@@ -96,9 +143,7 @@ def test_missing_accessions_stop_the_run(tiny_run, tmp_path):
     cohort = tiny_run / "results" / "cohort"
     samples = tmp_path / "samples.txt"
     samples.write_text((cohort / "study_accessions.txt").read_text() + "99999\n")
-    write_config(tmp_path, merged(TINY, {"input": {
-        "mode": "vcf", "vcf": str(cohort / "cohort.vcf.gz"), "samples": str(samples),
-        "phenotypes": str(cohort / "phenotypes.tsv")}}))
+    vcf_mode_config(tmp_path, cohort, samples=samples)
     run = snakemake(tmp_path, "--cores", "1", "results/genotypes/1.npy")
     assert run.returncode != 0
     output = run.stdout + run.stderr
@@ -112,11 +157,7 @@ def test_region_scatter_gives_the_per_chromosome_results(tiny_run, tmp_path):
     import numpy as np
     import pandas as pd
 
-    cohort = tiny_run / "results" / "cohort"
-    write_config(tmp_path, merged(TINY, {
-        "input": {"mode": "vcf", "vcf": str(cohort / "cohort.vcf.gz"), "samples": str(cohort / "study_accessions.txt"),
-                  "phenotypes": str(cohort / "phenotypes.tsv")},
-        "regions": {"size": 3000}}))
+    vcf_mode_config(tmp_path, tiny_run / "results" / "cohort", {"regions": {"size": 3000}})
     run = snakemake(tmp_path, "--cores", "2", "results/kinship/grm.tsv")
     assert run.returncode == 0, run.stderr[-3000:]
     regions = tmp_path / "results" / "genotypes"
@@ -132,18 +173,25 @@ def test_region_scatter_gives_the_per_chromosome_results(tiny_run, tmp_path):
     np.testing.assert_allclose(scattered.to_numpy(), reference.to_numpy(), rtol=1e-7, atol=1e-8)  # 8 digits written
 
 
-def test_snakefmt_formatted():
-    files = [str(REPO / "Snakefile"), *map(str, sorted((REPO / "rules").glob("*.smk")))]
-    run = subprocess.run([sys.executable, "-m", "snakefmt", "--check", *files], capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
-
-
 def kinship_config(directory, kinship, phenotypes, **split):
-    return write_config(directory, merged(TINY, {
-        "input": {"mode": "kinship", "kinship": str(kinship), "phenotypes": str(phenotypes), "id_column": "ID"},
-        "split": split,
-        "strategies": {"serial": [1], "intraop": [], "interop": [], "ddp": [], "snpshard": [2], "dataparallel": []},
-    }))
+    return write_config(
+        directory,
+        merged(
+            TINY,
+            {
+                "input": {"mode": "kinship", "kinship": str(kinship), "phenotypes": str(phenotypes), "id_column": "ID"},
+                "split": split,
+                "strategies": {
+                    "serial": [1],
+                    "intraop": [],
+                    "interop": [],
+                    "ddp": [],
+                    "snpshard": [2],
+                    "dataparallel": [],
+                },
+            },
+        ),
+    )
 
 
 def test_kinship_mode_with_training_columns_only(tiny_run, tmp_path):
@@ -157,8 +205,12 @@ def test_kinship_mode_with_training_columns_only(tiny_run, tmp_path):
     test = split.loc[split["set"] == "test", "ID"]
     grm[train].to_csv(tmp_path / "kinship.csv")
     (tmp_path / "test.txt").write_text("\n".join(test) + "\n")
-    kinship_config(tmp_path, tmp_path / "kinship.csv", tiny_run / "results/cohort/phenotypes.tsv",
-                   test_ids=str(tmp_path / "test.txt"))
+    kinship_config(
+        tmp_path,
+        tmp_path / "kinship.csv",
+        tiny_run / "results/cohort/phenotypes.tsv",
+        test_ids=str(tmp_path / "test.txt"),
+    )
     run = snakemake(tmp_path, "--cores", "2")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     metrics = json.loads((tmp_path / "results/train/serial/1/metrics.json").read_text())
@@ -200,8 +252,12 @@ def test_gblup_reproduces_the_published_reference_on_real_data(tmp_path):
 
 
 def test_dry_run_of_the_1001_genomes_config(tmp_path):
-    run = subprocess.run([*SNAKEMAKE, "-n", "--configfile", str(REPO / "config/1001genomes.yaml"),
-                          "--directory", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [*SNAKEMAKE, "-n", "--configfile", str(REPO / "config/1001genomes.yaml"), "--directory", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     for rule in ("fetch_input", "index_vcf", "subset_vcf", "genotype_matrix", "kinship", "train_snpshard", "report"):
         assert rule in run.stdout, rule

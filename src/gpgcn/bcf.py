@@ -26,7 +26,7 @@ SHARED_FIXED = struct.Struct("<iiifII")  # CHROM, POS, rlen, QUAL, n_allele_info
 def _dosage_table(ploidy):
     """Dosage of every possible GT vector of `ploidy` int8 allele bytes, indexed by those bytes
     read as one little-endian unsigned integer. An inbred haploid call counts as homozygous."""
-    codes = np.arange(256 ** ploidy)
+    codes = np.arange(256**ploidy)
     present, invalid, missing = 0, np.zeros(codes.shape, bool), np.zeros(codes.shape, bool)
     alt = 0
     for k in range(ploidy):
@@ -151,7 +151,9 @@ class BcfReader:
                         break
                     starts.append(p)
                     gt = p + 8 + l_shared
-                    vectors.append((gt + 3, 2) if buf[gt : gt + 3] == common else self._genotype_vector(buf, p, l_shared))
+                    vectors.append(
+                        (gt + 3, 2) if buf[gt : gt + 3] == common else self._genotype_vector(buf, p, l_shared)
+                    )
                     p = end
                 if starts:
                     yield Chunk(buf, starts, self._decode(buf, starts, vectors))
@@ -175,13 +177,15 @@ class BcfReader:
         # An empty ID is 0x07; a one-character allele is 0x17 followed by the base.
         plain = (n_allele == 2) & (byte[ident] == 0x07) & (byte[ident + 1] == 0x17) & (byte[ident + 3] == 0x17)
         names = np.array(self.contigs, dtype=object)[chrom]
-        table = pd.DataFrame({
-            "chrom": names,
-            "pos": pos.astype(np.int64),
-            "id": names + ":" + pos.astype(str).astype(object),
-            "ref": byte[ident + 2].view("S1").astype(str).astype(object),
-            "alt": byte[ident + 4].view("S1").astype(str).astype(object),
-        })
+        table = pd.DataFrame(
+            {
+                "chrom": names,
+                "pos": pos.astype(np.int64),
+                "id": names + ":" + pos.astype(str).astype(object),
+                "ref": byte[ident + 2].view("S1").astype(str).astype(object),
+                "alt": byte[ident + 4].view("S1").astype(str).astype(object),
+            }
+        )
         for i in np.flatnonzero(~plain):
             table.iloc[i, 2:] = self._named_alleles(chunk.buffer, int(starts[i]), table.iat[i, 2])
         return table

@@ -12,6 +12,7 @@ from .genotypes import load_accessions, load_features, scale_features
 from .graph import read_graph
 from .kinship import read_kinship
 from .model import normalised_adjacency
+from .phenotypes import cv_repeat_columns
 
 
 @dataclass
@@ -129,5 +130,5 @@ def load_problem(
         test_idx=torch.from_numpy(np.flatnonzero(split["set"].eq("test").to_numpy())),
         fold=np.where(train, split["fold"].to_numpy(), 0),
         observed=observed,
-        cv_repeats={c: split[c].to_numpy() for c in split.columns if c.startswith("cv_")},
+        cv_repeats={c: split[c].to_numpy() for c in cv_repeat_columns(split)},
     )

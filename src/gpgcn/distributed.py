@@ -1,7 +1,9 @@
-"""Process groups for the multi-process strategies, from torchrun's or SLURM's environment."""
+"""Process groups for the multi-process strategies: starting one rank per device (torchrun
+locally, srun inside a SLURM job), and joining the group from torchrun's or SLURM's environment."""
 
 import logging
 import os
+import subprocess
 import sys
 from dataclasses import dataclass
 
@@ -89,3 +91,61 @@ def exit_rank(code=0):
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+@dataclass
+class SlurmJob:
+    job_id: str
+    tasks: int
+    cpus_per_task: int
+    nodelist: str
+
+
+def slurm_job(environ=os.environ):
+    """The SLURM job this process runs in, as scontrol reports it, or None outside SLURM.
+
+    Asked of scontrol because snakemake's SLURM jobstep executor removes SLURM_NTASKS,
+    SLURM_JOB_NODELIST and the like from a job's environment, keeping only SLURM_JOB_ID.
+    """
+    job_id = environ.get("SLURM_JOB_ID")
+    if not job_id:
+        return None
+    shown = subprocess.run(
+        ["scontrol", "show", "job", "--oneliner", job_id], capture_output=True, text=True, check=True
+    ).stdout
+    fields = dict(token.split("=", 1) for token in shown.split() if "=" in token)
+    return SlurmJob(job_id, int(fields["NumTasks"]), int(fields.get("CPUs/Task", "1")), fields["NodeList"])
+
+
+def launch_command(ndev, worker_args, job=None):
+    """The command that starts `ndev` ranks of `python -m gpgcn.cli <worker_args>`: srun inside a
+    SLURM job with a task per device (on as many nodes as the job has), torchrun elsewhere."""
+    worker = [sys.executable, "-m", "gpgcn.cli", *worker_args]
+    if job is not None and job.tasks > 1:
+        if job.tasks < ndev:
+            raise RuntimeError(
+                f"SLURM job {job.job_id} has {job.tasks} tasks but {ndev} devices were asked for: "
+                "give the job one task per device (resource `tasks`)"
+            )
+        return ["srun", f"--ntasks={ndev}", f"--cpus-per-task={job.cpus_per_task}", "--kill-on-bad-exit=1", *worker]
+    # One task (e.g. a whole workflow run inside one allocation): its ranks share this node. The
+    # standalone rendezvous takes a port the OS assigns, so concurrent runs never collide.
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={ndev}", *worker[1:]]
+
+
+def slurm_master(job):
+    """MASTER_ADDR/MASTER_PORT for srun-started ranks: the job's first node, a port per job."""
+    nodes = subprocess.run(
+        ["scontrol", "show", "hostnames", job.nodelist], capture_output=True, text=True, check=True
+    ).stdout.split()
+    return {"MASTER_ADDR": nodes[0], "MASTER_PORT": str(20000 + int(job.job_id) % 20000)}
+
+
+def launch_plan(ndev, worker_args):
+    """(command, environment) that start `ndev` ranks here: in the SLURM job, or on this machine."""
+    job = slurm_job()
+    command = launch_command(ndev, worker_args, job)
+    env = dict(os.environ)
+    if command[0] == "srun":
+        env.update(slurm_master(job))
+    return command, env

@@ -21,7 +21,7 @@ def fetch(url, out_path, checksum=None, timeout=60):
 
     An unreachable URL or a checksum mismatch is an InputError; nothing is left at `out_path`.
     """
-    algorithm, expected = (checksum.split(":", 1) if checksum else ("sha256", None))
+    algorithm, expected = checksum.split(":", 1) if checksum else ("sha256", None)
     if algorithm not in ("sha256", "md5"):
         raise InputError(url, f"unknown checksum type {algorithm!r} (use sha256:<hex> or md5:<hex>)")
     digest = hashlib.new(algorithm)

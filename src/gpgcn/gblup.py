@@ -15,7 +15,8 @@ from scipy.optimize import minimize_scalar
 from .errors import InputError
 from .io import write_json, write_tsv
 from .kinship import read_kinship
-from .metrics import accuracy, host_info, pearson_r, versions
+from .metrics import model_record, pearson_r
+from .phenotypes import cv_repeat_columns
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +89,6 @@ def fit_gblup(kinship, y, x=None):
     return GBLUPFit(beta, delta, float(sigma_g2), float(sigma_g2 * delta), alpha, float(eig.loglik(delta)))
 
 
-def cv_repeat_columns(split):
-    """The published cross-validation repeats (cv_1, cv_2, ...) a split carries, if any."""
-    return [c for c in split.columns if c.startswith("cv_")]
-
-
 def cross_validated_r(kinship_train, y_train, folds):
     """Pearson r of out-of-fold predictions pooled over the folds of one CV repeat."""
     predicted = np.empty_like(y_train)
@@ -109,7 +105,9 @@ def gblup_stage(kinship_path, split_path, metrics_path, predictions_path):
     split = pd.read_csv(split_path, sep="\t", dtype={"ID": str}).set_index("ID")
     missing = [i for i in split.index if i not in set(rows)]
     if missing:
-        raise InputError(kinship_path, f"accessions of {split_path} missing from the kinship's rows: {', '.join(missing[:10])}")
+        raise InputError(
+            kinship_path, f"accessions of {split_path} missing from the kinship's rows: {', '.join(missing[:10])}"
+        )
     train = split["set"].eq("train").to_numpy()
     test = split["set"].eq("test").to_numpy()
     not_columns = [a for a in split.index[train] if a not in set(cols)]
@@ -125,26 +123,18 @@ def gblup_stage(kinship_path, split_path, metrics_path, predictions_path):
     predicted = fit.predict(k)
     h2 = fit.heritability(float(np.mean(np.diag(k[train]))))
     log.info("REML: delta=%.4g sigma_g2=%.4g sigma_e2=%.4g h2=%.3f", fit.delta, fit.sigma_g2, fit.sigma_e2, h2)
-    predictions = pd.DataFrame({"ID": split.index, "observed": y, "predicted": predicted, "set": split["set"].to_numpy()})
+    predictions = pd.DataFrame(
+        {"ID": split.index, "observed": y, "predicted": predicted, "set": split["set"].to_numpy()}
+    )
     write_tsv(predictions_path, predictions, float_format="%.6g")
     cv = [cross_validated_r(k[train], y[train], split.loc[train, c].to_numpy()) for c in cv_repeat_columns(split)]
-    metrics = {
-        "strategy": "gblup",
-        "n_devices": 1,
-        "device": "cpu",
-        **accuracy(y[test], predicted[test]),
-        "n_train": int(train.sum()),
-        "n_test": int(test.sum()),
-        "n_snps": None,
-        "epochs": None,
-        "seconds_total": time.perf_counter() - start,
-        "seconds_per_epoch_median": None,
-        "seed": None,
-        "cv_repeats": len(cv),
-        "cv_pearson_r_mean": float(np.mean(cv)) if cv else None,
-        "cv_pearson_r_sd": float(np.std(cv)) if cv else None,
-        "reml": {"delta": fit.delta, "sigma_g2": fit.sigma_g2, "sigma_e2": fit.sigma_e2, "h2": h2},
-        "versions": versions(),
-        **host_info(),
-    }
+    metrics = model_record(
+        strategy="gblup",
+        observed=y[test],
+        predicted=predicted[test],
+        n_train=train.sum(),
+        seconds_total=time.perf_counter() - start,
+        cv_scores=cv,
+        reml={"delta": fit.delta, "sigma_g2": fit.sigma_g2, "sigma_e2": fit.sigma_e2, "h2": h2},
+    )
     write_json(metrics_path, metrics)

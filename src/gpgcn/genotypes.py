@@ -13,7 +13,7 @@ import pandas as pd
 
 from .bcf import MISSING, BcfReader
 from .errors import InputError
-from .io import atomic_path, write_ids, write_tsv
+from .io import atomic_path, read_ids, write_ids, write_tsv
 
 log = logging.getLogger(__name__)
 READ_CHUNK_BYTES = 64 << 20
@@ -53,7 +53,13 @@ def extract_dosages(bcf_path, filters):
     snps[SNP_COLUMNS[5:]] = np.concatenate(stats) if stats else np.zeros((0, 3))
     if filters.ld_prune_r2 > 0:
         columns = ld_prune(matrix, filters.ld_prune_r2, filters.ld_window)
-        log.info("LD pruning (r² > %g within %d SNPs) kept %d of %d SNPs", filters.ld_prune_r2, filters.ld_window, len(columns), matrix.shape[1])
+        log.info(
+            "LD pruning (r² > %g within %d SNPs) kept %d of %d SNPs",
+            filters.ld_prune_r2,
+            filters.ld_window,
+            len(columns),
+            matrix.shape[1],
+        )
         matrix, snps = np.ascontiguousarray(matrix[:, columns]), snps.iloc[columns].reset_index(drop=True)
     return matrix, snps, reader.samples
 
@@ -88,8 +94,7 @@ def load_accessions(paths):
     """The accession order shared by every chromosome's matrix; a mismatch is an error."""
     first = None
     for path in paths:
-        with open(path) as handle:
-            ids = [line.strip() for line in handle if line.strip()]
+        ids = read_ids(path)
         if first is None:
             first, first_path = ids, path
         elif ids != first:

@@ -2,6 +2,7 @@
 
 import contextlib
 import csv
+import hashlib
 import json
 import os
 import tempfile
@@ -28,6 +29,12 @@ def atomic_path(path):
             os.unlink(tmp)
 
 
+def file_digest(path):
+    """The sha256 of a file's content."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
 def write_text(path, text):
     with atomic_path(path) as tmp:
         tmp.write_text(text)
@@ -42,20 +49,28 @@ def write_tsv(path, frame, **kwargs):
         frame.to_csv(tmp, sep="\t", index=False, **kwargs)
 
 
+def check_unique_ids(path, ids, what="ID", lines=None):
+    """Refuse a repeated ID, naming it and, where `lines` gives each ID's line, both lines."""
+    seen = {}
+    for i, value in enumerate(ids):
+        if value in seen:
+            where = f"lines {lines[seen[value]]} and {lines[i]}: " if lines is not None else ""
+            raise InputError(path, f"{where}duplicate {what} {value!r}")
+        seen[value] = i
+
+
 def read_ids(path):
     """Read one accession ID per line; blank lines and '#' comments are skipped, duplicates refused."""
-    ids, seen = [], {}
+    ids, lines = [], []
     with open(path) as handle:
         for lineno, line in enumerate(handle, 1):
             value = line.strip()
-            if not value or value.startswith("#"):
-                continue
-            if value in seen:
-                raise InputError(path, f"line {lineno}: duplicate ID {value!r} (first on line {seen[value]})")
-            seen[value] = lineno
-            ids.append(value)
+            if value and not value.startswith("#"):
+                ids.append(value)
+                lines.append(lineno)
     if not ids:
         raise InputError(path, "no accession IDs")
+    check_unique_ids(path, ids, lines=lines)
     return ids
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 
 from .errors import InputError
 from .genotypes import centred, load_accessions
-from .io import atomic_path, sniff_delimiter, write_ids
+from .io import atomic_path, check_unique_ids, sniff_delimiter, write_ids
 
 BLOCK_SNPS = 10_000
 log = logging.getLogger(__name__)
@@ -71,12 +71,8 @@ def read_kinship(path):
     frame = pd.read_csv(path, sep=sniff_delimiter(path), index_col=0, dtype=str)
     rows = [str(i).strip() for i in frame.index]
     cols = [str(c).strip() for c in frame.columns]
-    for ids, what in ((rows, "row"), (cols, "column")):
-        seen = set()
-        for i in ids:
-            if i in seen:
-                raise InputError(path, f"duplicate {what} ID {i!r}")
-            seen.add(i)
+    for ids, what in ((rows, "row ID"), (cols, "column ID")):
+        check_unique_ids(path, ids, what)
     unknown = [c for c in cols if c not in set(rows)]
     if unknown:
         raise InputError(path, f"column IDs that are not row IDs: {', '.join(unknown[:10])}")

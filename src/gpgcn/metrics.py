@@ -31,6 +31,45 @@ def accuracy(observed, predicted, prefix="test"):
     }
 
 
+def model_record(
+    *,
+    strategy,
+    observed,
+    predicted,
+    n_train,
+    seconds_total,
+    cv_scores=(),
+    n_devices=1,
+    device="cpu",
+    n_snps=None,
+    epochs=None,
+    seconds_per_epoch_median=None,
+    seed=None,
+    **extra,
+):
+    """The metrics.json record every model writes: test accuracy, cross-validated accuracy over
+    the published CV repeats (if any), sizes, timings, and provenance; `extra` adds the model's own."""
+    return {
+        "strategy": strategy,
+        "n_devices": n_devices,
+        "device": device,
+        **accuracy(observed, predicted),
+        "n_train": int(n_train),
+        "n_test": len(observed),
+        "n_snps": None if n_snps is None else int(n_snps),
+        "epochs": epochs,
+        "seconds_total": seconds_total,
+        "seconds_per_epoch_median": seconds_per_epoch_median,
+        "seed": seed,
+        "cv_repeats": len(cv_scores),
+        "cv_pearson_r_mean": float(np.mean(cv_scores)) if len(cv_scores) else None,
+        "cv_pearson_r_sd": float(np.std(cv_scores)) if len(cv_scores) else None,
+        **extra,
+        "versions": versions(),
+        **host_info(),
+    }
+
+
 def versions():
     found = {"python": platform.python_version()}
     for package in ("torch", "torch_geometric", "snakemake", "numpy", "pysam"):

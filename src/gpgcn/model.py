@@ -4,6 +4,8 @@ Graph inputs are the normalised adjacency (self-loops included, symmetric GCN no
 computed once per dataset, so every convolution runs with `normalize=False`.
 """
 
+from typing import Optional
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -26,7 +28,11 @@ def normalised_adjacency(edge_index, edge_weight, n_nodes, self_loop_weight=1.0)
 
 
 class GCNStack(nn.Module):
-    """`num_layers` graph convolutions, each followed by ReLU and dropout."""
+    """`num_layers` graph convolutions, each followed by ReLU and dropout.
+
+    `masks` ([num_layers, nodes, hidden], already scaled by 1/(1-p)) replaces dropout's own random
+    draw, for callers that must draw every mask in a fixed order (forked branches).
+    """
 
     def __init__(self, in_channels: int, hidden_channels: int, num_layers: int, dropout: float):
         super().__init__()
@@ -34,10 +40,15 @@ class GCNStack(nn.Module):
         self.convs = nn.ModuleList(GCNConv(a, b, normalize=False) for a, b in zip(sizes[:-1], sizes[1:]))
         self.dropout = dropout
 
-    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_weight: torch.Tensor) -> torch.Tensor:
-        for conv in self.convs:
+    def forward(
+        self, x: torch.Tensor, edge_index: torch.Tensor, edge_weight: torch.Tensor, masks: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
+        for i, conv in enumerate(self.convs):
             x = F.relu(conv(x, edge_index, edge_weight))
-            x = F.dropout(x, p=self.dropout, training=self.training)
+            if masks is None:
+                x = F.dropout(x, p=self.dropout, training=self.training)
+            else:
+                x = x * masks[i]
         return x
 
 
@@ -57,28 +68,44 @@ class ChromosomeBranchGCN(nn.Module):
     """One GCN stack per chromosome over that chromosome's SNPs, joined at a linear head.
 
     With `parallel`, the scripted model forks the branches with `torch.jit.fork` so they run on
-    the inter-op thread pool; without it, it is the sequential twin used as its baseline.
+    the inter-op thread pool; without it, it is the sequential twin used as its baseline. Every
+    branch's dropout masks are drawn before the fork, in branch order, so both give the same
+    result for the same seed.
     """
 
-    def __init__(self, chrom_sizes, hidden_channels: int = 64, num_layers: int = 3, dropout: float = 0.5, parallel: bool = False):
+    def __init__(
+        self, chrom_sizes, hidden_channels: int = 64, num_layers: int = 3, dropout: float = 0.5, parallel: bool = False
+    ):
         super().__init__()
         self.chrom_sizes = list(chrom_sizes)
         self.branches = nn.ModuleList(GCNStack(size, hidden_channels, num_layers, dropout) for size in chrom_sizes)
         self.head = nn.Linear(hidden_channels * len(self.chrom_sizes), 1)
         self.parallel = parallel
+        self.mask_shape = [len(self.chrom_sizes), num_layers, hidden_channels]
+        self.dropout = dropout
+
+    def dropout_masks(self, n_nodes: int, like: torch.Tensor) -> torch.Tensor:
+        """[branches, layers, nodes, hidden]: kept units scaled by 1/(1-p); all ones in evaluation."""
+        shape = [self.mask_shape[0], self.mask_shape[1], n_nodes, self.mask_shape[2]]
+        masks = torch.ones(shape, dtype=like.dtype, device=like.device)
+        if self.training and self.dropout > 0:
+            keep = 1.0 - self.dropout
+            masks = masks.bernoulli_(keep) / keep
+        return masks
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_weight: torch.Tensor) -> torch.Tensor:
         blocks = torch.split(x, self.chrom_sizes, dim=1)
+        masks = self.dropout_masks(x.shape[0], x)
         outputs: list[torch.Tensor] = []
         if self.parallel:
             futures: list[torch.jit.Future[torch.Tensor]] = []
             for i, branch in enumerate(self.branches):
-                futures.append(torch.jit.fork(branch, blocks[i], edge_index, edge_weight))
+                futures.append(torch.jit.fork(branch, blocks[i], edge_index, edge_weight, masks[i]))
             for future in futures:
                 outputs.append(torch.jit.wait(future))
         else:
             for i, branch in enumerate(self.branches):
-                outputs.append(branch(blocks[i], edge_index, edge_weight))
+                outputs.append(branch(blocks[i], edge_index, edge_weight, masks[i]))
         return self.head(torch.cat(outputs, dim=1)).squeeze(-1)
 
 

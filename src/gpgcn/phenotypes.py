@@ -5,7 +5,7 @@ import pandas as pd
 
 from .errors import InputError
 from .genotypes import load_accessions
-from .io import read_ids, sniff_delimiter, write_json, write_tsv
+from .io import check_unique_ids, read_ids, sniff_delimiter, write_json, write_tsv
 
 # Cells read as "no measurement": such rows are dropped and counted, never guessed.
 MISSING_VALUES = {"", "na", "nan", "n/a", "none", "null", "."}
@@ -25,11 +25,7 @@ def read_phenotypes(path, trait, id_column=None):
             raise InputError(path, f"no {what} {column!r}; columns are: {', '.join(columns)}")
     ids = table[id_column].str.strip()
     line = pd.Series(np.arange(len(table)) + 2, index=table.index)  # header is line 1
-    duplicated = ids.duplicated(keep="first")
-    if duplicated.any():
-        first = ids[duplicated].iloc[0]
-        lines = ", ".join(map(str, line[ids == first]))
-        raise InputError(path, f"duplicate ID {first!r} on lines {lines}")
+    check_unique_ids(path, list(ids), lines=list(line))
     raw = table[trait].str.strip()
     missing = raw.str.lower().isin(MISSING_VALUES)
     values = pd.to_numeric(raw.where(~missing), errors="coerce")
@@ -49,18 +45,25 @@ def read_cv_folds(path):
     repeats = [c for c in table.columns[1:]]
     if not repeats:
         raise InputError(path, "no fold columns after the ID column")
-    duplicated = ids[ids.duplicated()]
-    if len(duplicated):
-        raise InputError(path, f"duplicate ID {duplicated.iloc[0]!r}")
+    check_unique_ids(path, list(ids), lines=list(range(2, len(ids) + 2)))
     folds = table[repeats].apply(lambda column: pd.to_numeric(column.str.strip(), errors="coerce"))
     bad = folds.isna() | (folds < 1) | (folds != folds.round())
     if bad.any().any():
         row, col = np.argwhere(bad.to_numpy())[0]
-        raise InputError(path, f"line {row + 2}: ID {ids[row]!r} has fold {table.iat[row, col + 1]!r} in {repeats[col]} (expected 1, 2, ...)")
+        raise InputError(
+            path,
+            f"line {row + 2}: ID {ids[row]!r} has fold {table.iat[row, col + 1]!r} in {repeats[col]} "
+            "(expected 1, 2, ...)",
+        )
     folds = folds.astype(int)
     folds.columns = [f"cv_{i + 1}" for i in range(len(repeats))]
     folds.index = ids
     return folds
+
+
+def cv_repeat_columns(split):
+    """The published cross-validation repeats (cv_1, cv_2, ...) a split carries, if any."""
+    return [c for c in split.columns if c.startswith("cv_")]
 
 
 def make_split(accessions, phenotypes, *, test_fraction, n_folds, seed, test_ids=None, cv_folds=None):
@@ -124,7 +127,13 @@ def split_stage(
         if absent:
             raise InputError(cv_folds_path, f"training accessions without folds: {', '.join(absent[:10])}")
     frame = make_split(
-        accessions, values, test_fraction=test_fraction, n_folds=n_folds, seed=seed, test_ids=test_ids, cv_folds=cv_folds
+        accessions,
+        values,
+        test_fraction=test_fraction,
+        n_folds=n_folds,
+        seed=seed,
+        test_ids=test_ids,
+        cv_folds=cv_folds,
     )
     in_study = set(accessions)
     summary = {

@@ -90,7 +90,9 @@ def data_table(snp_tables, graph_summary_path, split_summary_path):
     """What went into the models: SNPs per chromosome, graph shape, phenotypes kept and dropped."""
     per_chromosome = {}  # the tables are per region, in genome order
     for path in snp_tables:
-        for chrom, count in pd.read_csv(path, sep="\t", usecols=["chrom"], dtype=str)["chrom"].value_counts(sort=False).items():
+        for chrom, count in (
+            pd.read_csv(path, sep="\t", usecols=["chrom"], dtype=str)["chrom"].value_counts(sort=False).items()
+        ):
             per_chromosome[chrom] = per_chromosome.get(chrom, 0) + count
     rows = [("SNPs after filters", f"chromosome {chrom}", count) for chrom, count in per_chromosome.items()]
     with open(graph_summary_path) as handle:
@@ -100,7 +102,11 @@ def data_table(snp_tables, graph_summary_path, split_summary_path):
     rows += [
         ("graph", "k", graph["k"]),
         ("graph", "edges", graph["n_edges"]),
-        ("graph", "degree min / median / max", f"{graph['degree_min']} / {graph['degree_median']:g} / {graph['degree_max']}"),
+        (
+            "graph",
+            "degree min / median / max",
+            f"{graph['degree_min']} / {graph['degree_median']:g} / {graph['degree_max']}",
+        ),
         ("graph", "connected components", graph["n_components"]),
         ("phenotypes", "accessions", split["n_accessions"]),
         ("phenotypes", "phenotyped (train + test)", split["n_phenotyped"]),
@@ -111,7 +117,9 @@ def data_table(snp_tables, graph_summary_path, split_summary_path):
     return pd.DataFrame(rows, columns=["what", "item", "value"])
 
 
-def report_stage(model_files, epochs_files, snp_tables, graph_summary, split_summary, outputs, genetic_values_path=None):
+def report_stage(
+    model_files, epochs_files, snp_tables, graph_summary, split_summary, outputs, genetic_values_path=None
+):
     models = [read_model(m, p) for m, p in model_files]
     genetic = None
     if genetic_values_path:

@@ -9,20 +9,13 @@ import pandas as pd
 from .io import write_text, write_tsv
 from .metrics import pearson_r
 from .report import save_figure
+from .strategies import STRATEGIES
 
-STRATEGY_ORDER = ["serial", "intraop", "interop", "dataparallel", "ddp", "snpshard"]
+NOT_LISTED = "not run: not listed in config strategies"
 
-# What each strategy divides, for the report's explanation next to the measured numbers.
-MECHANISM = {
-    "intraop": "splits each operator (the large genotype × weight product above all) over threads of one process",
-    "interop": "runs the per-chromosome branches side by side on inter-op threads; the CPU backward pass still runs on one autograd thread, and its branch architecture differs from serial's, so its speedup is also given against its sequential twin (interop/1)",
-    "dataparallel": "replicates the whole model and graph on every GPU and splits only the prediction nodes, so every replica still does the full genotype × weight product",
-    "ddp": "replicates the whole model on every rank and splits only the loss's nodes: each rank still does the full genotype × weight product, and gradients are all-reduced every step",
-    "snpshard": "splits the genotype matrix and the first layer's weight by SNP columns, so each rank does 1/n of the dominant product and holds 1/n of the genotypes; only a nodes × hidden partial result is all-reduced",
-}
-NOT_RUN = {
-    "dataparallel": "not run: no CUDA device in this configuration (needs GPUs, strategies.dataparallel and train.device: cuda)",
-}
+
+def not_run_reason(strategy):
+    return getattr(STRATEGIES[strategy], "not_run", NOT_LISTED)
 
 
 def read_run(run_dir):
@@ -57,10 +50,10 @@ def timing_table(runs, planned):
     serial_test = serial_predictions[serial_predictions["set"] == "test"].set_index("ID")["predicted"]
     targets = serial_epochs.groupby("fold")["val_loss"].min().to_dict()
     rows = []
-    for strategy in STRATEGY_ORDER:
+    for strategy in STRATEGIES:
         counts = planned.get(strategy) or []
         if not counts:
-            rows.append({"strategy": strategy, "status": NOT_RUN.get(strategy, "not run: not listed in config strategies")})
+            rows.append({"strategy": strategy, "status": not_run_reason(strategy)})
             continue
         for n in counts:
             metrics, predictions, epochs = by_key[(strategy, n)]
@@ -126,7 +119,7 @@ def scaling_summary(table):
             f"{best['speedup']:.2f}× serial ({best['efficiency']:.0%} efficiency).</p>"
         )
     items.append("<ul>")
-    for strategy in STRATEGY_ORDER[1:]:
+    for strategy in list(STRATEGIES)[1:]:
         part = table[table["strategy"] == strategy]
         if (part["status"] != "ok").all():
             items.append(f"<li><b>{strategy}</b>: {html.escape(part['status'].iloc[0])}.</li>")
@@ -135,7 +128,9 @@ def scaling_summary(table):
         twin = part["speedup_vs_twin"].dropna()
         if strategy == "interop" and len(twin):
             numbers += "; vs its twin: " + ", ".join(f"{int(n)} → {s:.2f}×" for n, s in zip(part["n_devices"], twin))
-        items.append(f"<li><b>{strategy}</b> (speedup vs serial: {numbers}): {html.escape(MECHANISM[strategy])}.</li>")
+        items.append(
+            f"<li><b>{strategy}</b> (speedup vs serial: {numbers}): {html.escape(STRATEGIES[strategy].parallel)}.</li>"
+        )
     items.append("</ul>")
     busy = table["cpu_busy_before"].dropna()
     if len(busy):

@@ -147,8 +147,12 @@ def simulate_cohort(
     tree_seqs = {}
     for k, chrom in enumerate(chromosomes):
         tree_seqs[chrom] = simulate_chromosome(
-            chrom, n_accessions=n_accessions, length_scale=length_scale,
-            mutation_rate_scale=mutation_rate_scale, model_id=model_id, seed=seed * 100 + k + 1
+            chrom,
+            n_accessions=n_accessions,
+            length_scale=length_scale,
+            mutation_rate_scale=mutation_rate_scale,
+            model_id=model_id,
+            seed=seed * 100 + k + 1,
         )
         log.info("chromosome %s: %d bp, %d sites", chrom, tree_seqs[chrom].sequence_length, tree_seqs[chrom].num_sites)
 

@@ -1,53 +1,60 @@
-"""Training strategies: each builds the model, splits the work, and runs the shared `fit`.
+"""Training strategies: where the shared training core (`train.fit`) runs and how its work is split.
 
-Same model, data, loss, optimiser and seed everywhere; a strategy only decides where the
-computation runs and how it is divided.
+Same model, data, loss, optimiser and seed everywhere. A strategy claims its devices and
+threads, says which SNP columns this process holds, builds (and wraps) the model, picks the
+nodes this process takes the loss on, and may act on gradients before the optimiser step.
+
+`STRATEGIES` is the one list of strategies: the config schema, the rules, the report and the
+docs are tested against it.
 """
 
-import logging
-import time
 import warnings
 
 import numpy as np
-import pandas as pd
-import psutil
 import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from .dataset import load_problem
 from .distributed import init_process_group
-from .io import write_json, write_tsv
-from .metrics import accuracy, host_info, versions
 from .model import GCN, ChromosomeBranchGCN, SNPShardConv
-from .train import Checkpointer, Strategy, TrainSettings, cross_validate, fit_ensemble, seconds_per_epoch
-
-log = logging.getLogger(__name__)
 
 
-def cuda_device(settings):
-    if settings.device != "cuda":
+def training_device(settings):
+    """The device `train.device` names; a GPU asked for on a host without one is an error."""
+    if settings.device == "cpu":
         return torch.device("cpu")
     if not torch.cuda.is_available():
         raise RuntimeError("train.device is cuda but this host has no CUDA device (torch.cuda.is_available() is False)")
     return torch.device("cuda", 0)
 
 
-class Serial(Strategy):
-    """The reference: one process on one CPU core, or on one GPU with `train.device: cuda`."""
+class Strategy:
+    """What every strategy shares: the training hooks of one process, and one constructor.
 
-    is_main = True
+    Subclasses claim their devices and threads in `setup` and override the hooks their
+    parallelism touches. `group` holds a process group's rendezvous (init_method, rank,
+    world_size) for tests that start ranks without a launcher; single-process strategies ignore it.
+    """
 
-    def __init__(self, n_devices, settings):
-        if n_devices != 1:
-            raise ValueError(f"serial runs on exactly 1 device, not {n_devices}")
+    name: str
+    multiprocess = False  # one process per device, started by a launcher (torchrun or srun)
+    parallel: str  # what runs in parallel, for the report and the docs
+
+    def __init__(self, n_devices, settings, group=None):
         self.n_devices = n_devices
-        self.device = cuda_device(settings)
-        torch.set_num_threads(1)
+        self.rank, self.world_size = 0, 1
+        self.cpu_busy_before = None  # measured just before training: timings are only as good as the machine's idleness
+        self.device = self.setup(n_devices, settings, group)
 
-    # Timings are only as good as the machine's idleness: measured just before training starts.
-    cpu_busy_before = None
+    def setup(self, n_devices, settings, group):
+        """Claim the devices and threads; return the device this process computes on."""
+        raise NotImplementedError
+
+    @property
+    def is_main(self):
+        """The process that writes the outputs."""
+        return self.rank == 0
 
     def columns(self, n_snps):
         """The SNP columns this process holds (None: all of them)."""
@@ -60,48 +67,85 @@ class Serial(Strategy):
         torch.manual_seed(settings.seed)
         return GCN(problem.n_snps, settings.hidden, settings.layers, settings.dropout).to(self.device)
 
+    def loss_nodes(self, fit_idx):
+        """Nodes this process takes the loss on, and the weight of their summed squared error."""
+        return fit_idx, 1.0 / len(fit_idx)
+
+    def forward(self, model, problem):
+        return model(problem.x, problem.edge_index, problem.edge_weight)
+
+    def after_backward(self, model):
+        """Between backward and the optimiser step (e.g. synchronise replicated gradients)."""
+
     def synchronize(self):
+        """Wait for queued device work before the clock is read."""
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
 
     def info(self):
-        gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if self.device.type == "cuda" else []
+        gpus = (
+            [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+            if self.device.type == "cuda"
+            else []
+        )
         return {
             "device": self.device.type,
             "threads": torch.get_num_threads(),
             "interop_threads": torch.get_num_interop_threads(),
             "gpus": gpus,
+            "world_size": self.world_size,
             "cpu_busy_before": self.cpu_busy_before,
         }
 
     def close(self):
-        pass
+        """Release what `setup` claimed."""
 
 
-class IntraOp(Serial):
+class Serial(Strategy):
+    """The reference: one process on one CPU core, or on one GPU with `train.device: cuda`."""
+
+    name = "serial"
+    parallel = "nothing: 1 CPU core, or 1 GPU with train.device: cuda; the reference for every speedup"
+
+    def setup(self, n_devices, settings, group):
+        if n_devices != 1:
+            raise ValueError(f"serial runs on exactly 1 device, not {n_devices}")
+        torch.set_num_threads(1)
+        return training_device(settings)
+
+
+class IntraOp(Strategy):
     """One process, n intra-op threads (a CPU strategy: it ignores train.device)."""
 
-    def __init__(self, n_devices, settings):
-        self.n_devices = n_devices
-        self.device = torch.device("cpu")
+    name = "intraop"
+    parallel = "each operator (the genotype × weight product above all) over n intra-op threads of one process"
+
+    def setup(self, n_devices, settings, group):
         torch.set_num_threads(n_devices)
+        return torch.device("cpu")
 
 
 # TorchScript is deprecated upstream (torch 2.13) but is what runs jit.fork in parallel.
 warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated", category=DeprecationWarning)
 
 
-class InterOp(IntraOp):
+class InterOp(Strategy):
     """Per-chromosome GCN branches forked over n inter-op threads (TorchScript).
 
     With one device it runs the same scripted architecture sequentially: its twin baseline.
     """
 
-    def __init__(self, n_devices, settings):
-        self.n_devices = n_devices
-        self.device = torch.device("cpu")
+    name = "interop"
+    parallel = (
+        "a different architecture: one GCN stack per chromosome, joined at the linear head, the branches forked "
+        "with torch.jit.fork over n inter-op threads; the CPU backward pass still runs on one autograd thread. "
+        "interop/1 runs the same scripted model sequentially, its twin baseline"
+    )
+
+    def setup(self, n_devices, settings, group):
         torch.set_num_threads(1)
         torch.set_num_interop_threads(n_devices)
+        return torch.device("cpu")
 
     def build_model(self, problem, settings):
         torch.manual_seed(settings.seed)
@@ -126,24 +170,34 @@ class NodeShare(nn.Module):
         return self.gcn(x, edge_index, edge_weight)[nodes]
 
 
-class DataParallelStrategy(Serial):
+class DataParallelStrategy(Strategy):
     """torch.nn.DataParallel over n CUDA GPUs; it never falls back to the CPU."""
 
-    def __init__(self, n_devices, settings):
+    name = "dataparallel"
+    parallel = (
+        "torch.nn.DataParallel over n CUDA GPUs: the whole model and graph are replicated on every GPU and only "
+        "the prediction nodes are split, so every replica still does the full genotype × weight product"
+    )
+    not_run = (
+        "not run: no CUDA device in this configuration (needs GPUs, strategies.dataparallel and train.device: cuda)"
+    )
+
+    def setup(self, n_devices, settings, group):
         available = torch.cuda.device_count()
         if available < n_devices:
             raise RuntimeError(
                 f"dataparallel needs {n_devices} CUDA device(s); this host has {available}. "
                 "torch.nn.DataParallel without CUDA would silently run on the CPU, so it is not run."
             )
-        self.n_devices = n_devices
-        self.device = torch.device("cuda", 0)
         torch.set_num_threads(1)
+        return torch.device("cuda", 0)
 
     def prepare(self, problem):
-        problem = problem.to(self.device)
+        problem = super().prepare(problem)
         self.inputs = {
-            torch.device("cuda", i): tuple(t.to(f"cuda:{i}") for t in (problem.x, problem.edge_index, problem.edge_weight))
+            torch.device("cuda", i): tuple(
+                t.to(f"cuda:{i}") for t in (problem.x, problem.edge_index, problem.edge_weight)
+            )
             for i in range(self.n_devices)
         }
         self.nodes = torch.arange(len(problem.ids), device=self.device)
@@ -157,33 +211,44 @@ class DataParallelStrategy(Serial):
         return model(self.nodes)
 
 
-class DDP(Serial):
-    """DistributedDataParallel: every rank runs the whole graph, the loss's nodes are split."""
+class ProcessGroupMember(Strategy):
+    """One rank of a process group: gloo on CPUs, NCCL on GPUs, one process per device."""
 
-    def __init__(self, n_devices, settings, **group):
-        self.n_devices = n_devices
+    multiprocess = True
+
+    def setup(self, n_devices, settings, group):
         torch.set_num_threads(1)
-        self.rank = init_process_group(n_devices, settings.device, **group)
-        self.device = self.rank.device
-        self.is_main = self.rank.rank == 0
-
-    def loss_nodes(self, fit_idx):
-        # DDP averages gradients over ranks, so each rank's share is weighted by world/N:
-        # the mean of the ranks' gradients is then exactly the serial gradient of the mean loss.
-        return fit_idx[self.rank.rank :: self.rank.world_size], self.rank.world_size / len(fit_idx)
-
-    def build_model(self, problem, settings):
-        model = super().build_model(problem, settings)
-        return DistributedDataParallel(model, device_ids=[self.device] if self.device.type == "cuda" else None)
+        rank = init_process_group(n_devices, settings.device, **(group or {}))
+        self.rank, self.world_size = rank.rank, rank.world_size
+        return rank.device
 
     def info(self):
-        return {**super().info(), "backend": dist.get_backend(), "world_size": self.rank.world_size}
+        return {**super().info(), "backend": dist.get_backend()}
 
     def close(self):
         dist.destroy_process_group()
 
 
-class SNPShard(DDP):
+class DDP(ProcessGroupMember):
+    """DistributedDataParallel: every rank runs the whole graph, the loss's nodes are split."""
+
+    name = "ddp"
+    parallel = (
+        "DistributedDataParallel over n processes (gloo on CPUs, NCCL on GPUs): every rank runs the whole graph "
+        "and the model, only the loss's nodes are split, and gradients are all-reduced every step"
+    )
+
+    def loss_nodes(self, fit_idx):
+        # DDP averages gradients over ranks, so each rank's share is weighted by world/N:
+        # the mean of the ranks' gradients is then exactly the serial gradient of the mean loss.
+        return fit_idx[self.rank :: self.world_size], self.world_size / len(fit_idx)
+
+    def build_model(self, problem, settings):
+        model = super().build_model(problem, settings)
+        return DistributedDataParallel(model, device_ids=[self.device] if self.device.type == "cuda" else None)
+
+
+class SNPShard(ProcessGroupMember):
     """Ours: the first convolution's weight and the genotypes split by SNP columns over ranks.
 
     Each rank holds 1/n of the genotype matrix and of the dominant weight and computes its
@@ -191,15 +256,19 @@ class SNPShard(DDP):
     replicated, its gradients averaged every step so the replicas stay identical.
     """
 
+    name = "snpshard"
+    parallel = (
+        "ours: the genotype matrix and the first layer's weight split by SNP columns over n processes; each rank "
+        "does 1/n of the dominant product and holds 1/n of the genotypes, and only a nodes × hidden partial "
+        "result is all-reduced"
+    )
+
     def columns(self, n_snps):
-        shard = np.array_split(np.arange(n_snps), self.rank.world_size)[self.rank.rank]
+        shard = np.array_split(np.arange(n_snps), self.world_size)[self.rank]
         return range(int(shard[0]), int(shard[-1]) + 1)
 
-    def loss_nodes(self, fit_idx):
-        return Strategy.loss_nodes(self, fit_idx)
-
     def build_model(self, problem, settings):
-        model = Serial.build_model(self, problem, settings).cpu()
+        model = super().build_model(problem, settings)
         model.stack.convs[0] = SNPShardConv(model.stack.convs[0], self.columns(problem.n_snps))
         return model.to(self.device)
 
@@ -208,119 +277,12 @@ class SNPShard(DDP):
         grads = [p.grad for p in model.parameters() if p not in sharded and p.grad is not None]
         flat = torch.cat([g.reshape(-1) for g in grads])
         dist.all_reduce(flat)
-        flat /= self.rank.world_size
+        flat /= self.world_size
         offset = 0
         for g in grads:
             g.copy_(flat[offset : offset + g.numel()].view_as(g))
             offset += g.numel()
 
 
-STRATEGIES = {
-    "serial": Serial,
-    "intraop": IntraOp,
-    "interop": InterOp,
-    "dataparallel": DataParallelStrategy,
-    "ddp": DDP,
-    "snpshard": SNPShard,
-}
-
-
-def node_sets(problem):
-    sets = np.full(len(problem.ids), "unlabelled", dtype=object)
-    sets[problem.train_idx.cpu().numpy()] = "train"
-    sets[problem.test_idx.cpu().numpy()] = "test"
-    return sets
-
-
-def write_training_outputs(outputs, problem, settings, result, strategy, n_devices, run_info, seconds_total):
-    predicted = result.predictions * problem.y_sd + problem.y_mean
-    sets = node_sets(problem)
-    test = sets == "test"
-    write_tsv(
-        outputs.predictions,
-        pd.DataFrame({"ID": problem.ids, "observed": problem.observed, "predicted": predicted, "set": sets}),
-        float_format="%.6g",
-    )
-    write_tsv(outputs.epochs, pd.DataFrame(result.epochs), float_format="%.6g")
-    metrics = {
-        "strategy": strategy,
-        "n_devices": n_devices,
-        **accuracy(problem.observed[test], predicted[test]),
-        "n_train": int(len(problem.train_idx)),
-        "n_test": int(test.sum()),
-        "n_snps": int(problem.n_snps),
-        "epochs": len(result.epochs),
-        "ensemble_members": len(result.best_epochs),
-        "best_epochs": result.best_epochs,
-        # Each member's r on the fold that also chose its stopping epoch: slightly optimistic.
-        "validation_pearson_r_mean": float(np.mean(result.validation_r)),
-        "validation_pearson_r_sd": float(np.std(result.validation_r)),
-        "seconds_total": seconds_total,
-        "seconds_per_epoch_median": seconds_per_epoch(result.epochs, settings.warmup_epochs),
-        "seed": settings.seed,
-        "settings": vars(settings),
-        "versions": versions(),
-        **host_info(),
-        **run_info,
-    }
-    write_json(outputs.metrics, metrics)
-
-
-def train_stage(
-    *,
-    strategy,
-    n_devices,
-    matrix_paths,
-    accessions_paths,
-    graph_path,
-    split_path,
-    settings,
-    self_loop_weight,
-    outputs,
-    checkpoint_dir=None,
-    kinship_path=None,
-    matrix_chromosomes=None,
-    **group,
-):
-    """Train one strategy on `n_devices` and write metrics.json, predictions.tsv, epochs.tsv.
-
-    `group` (init_method, rank, world_size) lets tests start process groups without a launcher.
-    """
-    settings = TrainSettings(**settings)
-    runner = STRATEGIES[strategy](n_devices, settings, **group) if group else STRATEGIES[strategy](n_devices, settings)
-    try:
-        problem = load_problem(
-            matrix_paths,
-            accessions_paths,
-            graph_path,
-            split_path,
-            features=settings.features,
-            self_loop_weight=self_loop_weight,
-            shard=runner.columns,
-            kinship_path=kinship_path,
-            matrix_chromosomes=matrix_chromosomes,
-        )
-        problem = runner.prepare(problem)
-        log.info("%s on %d device(s): %d accessions, %d features", strategy, n_devices, len(problem.ids), problem.n_snps)
-        checkpointer = None
-        if checkpoint_dir:
-            rank = getattr(getattr(runner, "rank", None), "rank", 0)
-            checkpointer = Checkpointer(checkpoint_dir, settings.checkpoint_every, rank, (strategy, n_devices, vars(settings)))
-        runner.cpu_busy_before = psutil.cpu_percent(interval=1.0) / 100
-        start = time.perf_counter()
-        result = fit_ensemble(lambda: runner.build_model(problem, settings), problem, settings, runner, checkpointer)
-        seconds_total = time.perf_counter() - start
-        log.info("%d epochs over %d member(s), best epochs %s", len(result.epochs), len(result.best_epochs), result.best_epochs)
-        run_info = {**runner.info(), "self_loop_weight": self_loop_weight}
-        if problem.cv_repeats:
-            # Published CV repeats: accuracy only, timed apart from the training above.
-            scores = cross_validate(lambda: runner.build_model(problem, settings), problem, settings, runner)
-            log.info("cross-validated r over %d repeats: %s", len(scores), scores)
-            run_info.update(cv_repeats=len(scores), cv_pearson_r_mean=float(np.mean(scores)), cv_pearson_r_sd=float(np.std(scores)))
-        if runner.is_main:
-            write_training_outputs(outputs, problem, settings, result, strategy, n_devices, run_info, seconds_total)
-        if checkpointer:
-            checkpointer.clear()
-        return result
-    finally:
-        runner.close()
+# In the order the report lists them.
+STRATEGIES = {cls.name: cls for cls in (Serial, IntraOp, InterOp, DataParallelStrategy, DDP, SNPShard)}

@@ -1,16 +1,16 @@
-"""The one training core every strategy shares.
+"""The one training core every strategy shares: a training step, an evaluation, early stopping,
+an ensemble over the CV folds, cross-validation and checkpoints.
 
-Strategies differ only in how they build the model and split the work, which they express
-through a `Strategy`: the forward pass, which nodes this process takes the loss on and with
-what weight, what to do with gradients before the optimiser step, and how to wait for the device.
+Strategies (`strategies.py`) differ only in how they build the model and split the work: the
+forward pass, which nodes this process takes the loss on and with what weight, what to do with
+gradients before the optimiser step, and how to wait for the device.
 """
 
-import hashlib
 import json
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -48,23 +48,6 @@ class TrainingDiverged(RuntimeError):
     pass
 
 
-class Strategy:
-    """How one strategy runs the shared loop; this base class is the serial strategy."""
-
-    def loss_nodes(self, fit_idx):
-        """Nodes this process takes the loss on, and the weight of their summed squared error."""
-        return fit_idx, 1.0 / len(fit_idx)
-
-    def forward(self, model, problem):
-        return model(problem.x, problem.edge_index, problem.edge_weight)
-
-    def after_backward(self, model):
-        """Hook between backward and the optimiser step (e.g. synchronise replicated gradients)."""
-
-    def synchronize(self):
-        """Wait for queued device work before the clock is read."""
-
-
 @dataclass
 class TrainResult:
     predictions: np.ndarray  # standardised scale, every node (mean over the ensemble's members)
@@ -73,82 +56,110 @@ class TrainResult:
     epochs: list = field(default_factory=list)  # per-epoch records of every member
 
 
+@dataclass
+class EarlyStopping:
+    """The best validation epoch so far, and how long ago it was."""
+
+    patience: int
+    best_loss: float = math.inf
+    best_epoch: int = -1
+    best_pred: np.ndarray = None
+    waited: int = 0
+
+    def record(self, epoch, val_loss, pred):
+        if val_loss < self.best_loss:
+            self.best_loss, self.best_epoch, self.best_pred, self.waited = val_loss, epoch, pred.cpu().numpy().copy(), 0
+        else:
+            self.waited += 1
+
+    @property
+    def done(self):
+        return self.waited >= self.patience
+
+
+def train_step(model, problem, strategy, optimizer, loss_idx, loss_weight):
+    """One optimiser step on this process's share of the loss; returns the loss."""
+    model.train()
+    optimizer.zero_grad(set_to_none=True)
+    pred = strategy.forward(model, problem)
+    loss = ((pred[loss_idx] - problem.y[loss_idx]) ** 2).sum() * loss_weight
+    if torch.isfinite(loss):
+        loss.backward()
+        strategy.after_backward(model)
+        optimizer.step()
+    return loss.item()
+
+
+def evaluate(model, problem, strategy, fit_idx, val_idx):
+    """Predictions for every node, and the mean squared error on the fit and validation nodes."""
+    model.eval()
+    with torch.no_grad():
+        pred = strategy.forward(model, problem)
+    y = problem.y
+    pred = pred.detach()
+    return (
+        pred,
+        torch.mean((pred[fit_idx] - y[fit_idx]) ** 2).item(),
+        torch.mean((pred[val_idx] - y[val_idx]) ** 2).item(),
+    )
+
+
 def fit(model, problem, settings, strategy, val_fold, checkpointer=None):
     """Full-batch transductive training, early-stopped on one inner validation fold.
 
-    Returns the predictions for every node at the best validation epoch, and per-epoch records.
-    With a checkpointer, the state is saved every `checkpoint_every` epochs and a rerun resumes
-    from it, ending exactly as an uninterrupted run would.
+    Returns the predictions for every node at the best validation epoch, that epoch, its
+    validation r and per-epoch records. With a checkpointer, the state is saved every
+    `checkpoint_every` epochs and a rerun resumes from it, ending exactly as an uninterrupted
+    run would.
     """
     fit_idx, val_idx = problem.validation_split(val_fold)
     loss_idx, loss_weight = strategy.loss_nodes(fit_idx)
     # Fused: one pass over each parameter. At a million SNPs the first layer's weight is 256 MB, and
     # the default CPU Adam's separate passes (and temporaries) took as long as half the products.
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay, fused=True)
-    y = problem.y
-    state = {"epoch": 0, "best_loss": math.inf, "best_epoch": -1, "best_pred": None, "waited": 0, "records": []}
-    saved = checkpointer.load(val_fold) if checkpointer else None
-    if saved:
-        model.load_state_dict(saved.pop("model"))
-        optimizer.load_state_dict(saved.pop("optimizer"))
-        torch.set_rng_state(saved.pop("rng"))
-        if torch.cuda.is_available() and "cuda_rng" in saved:
-            torch.cuda.set_rng_state_all(saved.pop("cuda_rng"))
-        state = saved
-        log.info("fold %d: resumed from the checkpoint at epoch %d", val_fold, state["epoch"])
-    best_loss, best_epoch, best_pred, waited = state["best_loss"], state["best_epoch"], state["best_pred"], state["waited"]
-    records = state["records"]
-    for epoch in range(state["epoch"], settings.max_epochs):
-        if waited >= settings.patience:
+    stopping, records = EarlyStopping(settings.patience), []
+    if checkpointer and (saved := checkpointer.load(val_fold, model, optimizer)):
+        stopping, records = saved
+        log.info("fold %d: resumed from the checkpoint at epoch %d", val_fold, len(records))
+    for epoch in range(len(records), settings.max_epochs):
+        if stopping.done:
             break
         strategy.synchronize()
         start = time.perf_counter()
-        model.train()
-        optimizer.zero_grad(set_to_none=True)
-        pred = strategy.forward(model, problem)
-        loss = ((pred[loss_idx] - y[loss_idx]) ** 2).sum() * loss_weight
-        if not torch.isfinite(loss):
-            raise TrainingDiverged(f"loss became {loss.item()} at epoch {epoch} (fold {val_fold}); lower train.lr")
-        loss.backward()
-        strategy.after_backward(model)
-        optimizer.step()
-        model.eval()
-        with torch.no_grad():
-            pred = strategy.forward(model, problem)
-            train_loss = torch.mean((pred[fit_idx] - y[fit_idx]) ** 2).item()
-            val_loss = torch.mean((pred[val_idx] - y[val_idx]) ** 2).item()
+        loss = train_step(model, problem, strategy, optimizer, loss_idx, loss_weight)
+        if not math.isfinite(loss):
+            raise TrainingDiverged(f"loss became {loss} at epoch {epoch} (fold {val_fold}); lower train.lr")
+        pred, train_loss, val_loss = evaluate(model, problem, strategy, fit_idx, val_idx)
         strategy.synchronize()
         seconds = time.perf_counter() - start
-        if val_loss < best_loss:
-            best_loss, best_epoch, best_pred, waited = val_loss, epoch, pred.detach().cpu().numpy().copy(), 0
-        else:
-            waited += 1
-        val_r = pearson_r(pred[val_idx].detach().cpu().numpy(), y[val_idx].cpu().numpy())
+        stopping.record(epoch, val_loss, pred)
+        val_r = pearson_r(pred[val_idx].cpu().numpy(), problem.y[val_idx].cpu().numpy())
         records.append(
-            {"fold": val_fold, "epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "val_r": val_r, "seconds": seconds}
+            {
+                "fold": val_fold,
+                "epoch": epoch,
+                "train_loss": train_loss,
+                "val_loss": val_loss,
+                "val_r": val_r,
+                "seconds": seconds,
+            }
         )
         if checkpointer and (epoch + 1) % checkpointer.every == 0:
-            checkpointer.save(
-                val_fold,
-                model,
-                optimizer,
-                {"epoch": epoch + 1, "best_loss": best_loss, "best_epoch": best_epoch, "best_pred": best_pred,
-                 "waited": waited, "records": records},
-            )
-    best_r = records[best_epoch]["val_r"]
-    return best_pred, best_epoch, best_r, records
+            checkpointer.save(val_fold, model, optimizer, stopping, records)
+    return stopping.best_pred, stopping.best_epoch, records[stopping.best_epoch]["val_r"], records
 
 
-def fit_ensemble(build_model, problem, settings, strategy=None, checkpointer=None):
+def fit_ensemble(build_model, problem, settings, strategy, checkpointer=None):
     """Train one model per validation fold (same seed) and average their predictions.
 
     Each member learns from the other folds and stops early on its own, so together they use
     every training accession while none is early-stopped on data it was fitted to.
     """
-    strategy = strategy or Strategy()
     predictions, best_epochs, validation_r, records = [], [], [], []
     for val_fold in settings.validation_folds(problem):
-        pred, best_epoch, best_r, member_records = fit(build_model(), problem, settings, strategy, val_fold, checkpointer)
+        pred, best_epoch, best_r, member_records = fit(
+            build_model(), problem, settings, strategy, val_fold, checkpointer
+        )
         predictions.append(pred)
         best_epochs.append(best_epoch)
         validation_r.append(best_r)
@@ -163,34 +174,54 @@ def seconds_per_epoch(records, warmup_epochs):
 
 
 class Checkpointer:
-    """Atomic per-member training checkpoints, valid only for the run that wrote them."""
+    """Atomic per-member training checkpoints, valid only for the run that wrote them.
+
+    `fingerprint` is a flat dict of everything that shapes the result (settings, and the
+    content hash of every input); a checkpoint written under another fingerprint is ignored,
+    and the log names what changed.
+    """
 
     def __init__(self, directory, every, rank, fingerprint):
         self.directory = Path(directory)
         self.every = max(1, int(every))
         self.rank = rank
-        self.key = hashlib.sha256(json.dumps(fingerprint, sort_keys=True, default=str).encode()).hexdigest()
+        self.fingerprint = json.loads(json.dumps(fingerprint, sort_keys=True, default=str))
 
     def path(self, val_fold):
         return self.directory / f"fold{val_fold}.rank{self.rank}.pt"
 
-    def save(self, val_fold, model, optimizer, state):
-        payload = {**state, "key": self.key, "model": model.state_dict(), "optimizer": optimizer.state_dict()}
-        payload["rng"] = torch.get_rng_state()
+    def save(self, val_fold, model, optimizer, stopping, records):
+        payload = {
+            "fingerprint": self.fingerprint,
+            "stopping": asdict(stopping),
+            "records": records,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "rng": torch.get_rng_state(),
+        }
         if torch.cuda.is_available():
             payload["cuda_rng"] = torch.cuda.get_rng_state_all()
         with atomic_path(self.path(val_fold)) as tmp:
             torch.save(payload, tmp)
 
-    def load(self, val_fold):
+    def load(self, val_fold, model, optimizer):
+        """Restore model, optimiser and random state; return (early stopping, records), or None
+        when there is no checkpoint of this run."""
         path = self.path(val_fold)
         if not path.exists():
             return None
         payload = torch.load(path, weights_only=False)
-        if payload.pop("key") != self.key:
-            log.warning("ignoring %s: written by a run with other settings", path)
+        if payload["fingerprint"] != self.fingerprint:
+            old = payload["fingerprint"]
+            changed = sorted(k for k in {**old, **self.fingerprint} if old.get(k) != self.fingerprint.get(k))
+            log.warning("starting fresh: %s was written by a run with other %s", path, ", ".join(changed))
             return None
-        return payload
+        model.load_state_dict(payload["model"])
+        optimizer.load_state_dict(payload["optimizer"])
+        torch.set_rng_state(payload["rng"])
+        if torch.cuda.is_available() and "cuda_rng" in payload:
+            torch.cuda.set_rng_state_all(payload["cuda_rng"])
+        return EarlyStopping(**payload["stopping"]), payload["records"]
 
     def clear(self):
         for path in self.directory.glob(f"fold*.rank{self.rank}.pt"):
@@ -201,7 +232,7 @@ class Checkpointer:
             pass  # other ranks' files, or not empty yet
 
 
-def cross_validate(build_model, problem, settings, strategy=None):
+def cross_validate(build_model, problem, settings, strategy):
     """Pearson r of out-of-fold predictions, pooled over the folds, for each published CV repeat.
 
     Each outer fold is predicted by the same procedure as the test set: an ensemble (or a single

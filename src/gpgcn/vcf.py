@@ -17,7 +17,9 @@ def vcf_samples(vcf_path):
         with pysam.VariantFile(str(vcf_path)) as vcf:
             return list(vcf.header.samples)
     except NotImplementedError:
-        raise InputError(vcf_path, "compressed with plain gzip; recompress it with bgzip (and index it with tabix)") from None
+        raise InputError(
+            vcf_path, "compressed with plain gzip; recompress it with bgzip (and index it with tabix)"
+        ) from None
     except (ValueError, OSError) as error:
         raise InputError(vcf_path, f"not a readable VCF/BCF ({error})") from None
     finally:
@@ -65,17 +67,28 @@ def subset_vcf(vcf_path, samples_path, region, out_path, threads=1):
     """
     check_requested_samples(vcf_path, samples_path)
     # With an index, read only this region's blocks; without one, stream the file and filter.
-    where = ["-r", region, "--regions-overlap", "pos"] if has_index(vcf_path) else ["-t", region, "--targets-overlap", "pos"]
+    where = (
+        ["-r", region, "--regions-overlap", "pos"]
+        if has_index(vcf_path)
+        else ["-t", region, "--targets-overlap", "pos"]
+    )
     with atomic_path(out_path) as tmp:
         run_bcftools(
             "view",
             "--no-version",
             "--no-update",  # keep INFO as it is: recomputing AC/AN costs time and nothing reads it
-            "-S", samples_path,
+            "-S",
+            samples_path,
             *where,
-            "-m2", "-M2", "-v", "snps",
-            "--threads", max(0, threads - 1),
-            "-Ou", "-o", tmp,
+            "-m2",
+            "-M2",
+            "-v",
+            "snps",
+            "--threads",
+            max(0, threads - 1),
+            "-Ou",
+            "-o",
+            tmp,
             vcf_path,
             source=vcf_path,
         )

@@ -1,19 +1,19 @@
 from gpgcn.stage import run_stage
-from gpgcn.strategies import train_stage
+from gpgcn.train_job import TrainJob, run_train_job
 
-run_stage(
-    snakemake.log[0],
-    train_stage,
-    strategy=snakemake.rule.removeprefix("train_"),
+job = TrainJob(
+    strategy=snakemake.wildcards.strategy,
     n_devices=int(snakemake.wildcards.ndev),
-    matrix_paths=snakemake.input.get("matrices", []),
-    accessions_paths=snakemake.input.get("accessions", []),
-    kinship_path=snakemake.input.get("kinship"),
+    graph=snakemake.input.graph,
+    split=snakemake.input.split,
+    matrices=list(snakemake.input.get("matrices", [])),
+    accessions=list(snakemake.input.get("accessions", [])),
+    kinship=snakemake.input.get("kinship"),
     matrix_chromosomes=snakemake.params.matrix_chromosomes,
-    graph_path=snakemake.input.graph,
-    split_path=snakemake.input.split,
+    outputs=dict(snakemake.output.items()),
+    log=snakemake.log[0],
     settings=snakemake.params.settings,
     self_loop_weight=snakemake.params.self_loop_weight,
     checkpoint_dir=snakemake.params.checkpoint_dir,
-    outputs=snakemake.output,
 )
+run_stage(job.log, run_train_job, job)

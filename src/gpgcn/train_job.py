@@ -1,0 +1,187 @@
+"""A training job as a rule asks for it: one strategy on `n_devices`, its inputs, settings and
+outputs. It runs in this process, or as one rank per device (`python -m gpgcn.cli train`), each
+rank reading the same job from a JSON file, so outputs and settings are named in one place.
+"""
+
+import json
+import logging
+import os
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+import psutil
+
+from .dataset import load_problem
+from .distributed import launch_plan
+from .io import file_digest, write_json, write_tsv
+from .metrics import model_record
+from .strategies import STRATEGIES
+from .train import Checkpointer, TrainSettings, cross_validate, fit_ensemble, seconds_per_epoch
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainJob:
+    strategy: str
+    n_devices: int
+    graph: str
+    split: str
+    outputs: dict  # metrics, predictions, epochs: the rule's output paths
+    log: str
+    settings: dict  # the config's `train:` section
+    self_loop_weight: float
+    matrices: list = field(default_factory=list)  # one dosage matrix per region (mode simulate, vcf)
+    accessions: list = field(default_factory=list)  # each matrix's accession order
+    matrix_chromosomes: list = field(default_factory=list)  # each matrix's chromosome
+    kinship: str | None = None  # mode kinship: features are this matrix's rows
+    checkpoint_dir: str | None = None
+
+    @property
+    def input_files(self):
+        return [*self.matrices, *self.accessions, *([self.kinship] if self.kinship else []), self.graph, self.split]
+
+    def fingerprint(self):
+        """Everything that shapes the result: every setting, and every input file's content."""
+        settings = {f"train.{k}": v for k, v in self.settings.items()}
+        files = {f"input {path}": file_digest(path) for path in self.input_files}
+        return {
+            "strategy": self.strategy,
+            "n_devices": self.n_devices,
+            "self_loop_weight": self.self_loop_weight,
+            "matrix_chromosomes": self.matrix_chromosomes,
+            **settings,
+            **files,
+        }
+
+    def rank_log(self, rank):
+        return self.log if rank == 0 else f"{self.log}.rank{rank}"
+
+    def save(self, path):
+        write_json(path, asdict(self))
+
+    @classmethod
+    def read(cls, path):
+        with open(path) as handle:
+            return cls(**json.load(handle))
+
+
+def run_train_job(job):
+    """Train in this process, or start one rank per device and wait for them."""
+    if not STRATEGIES[job.strategy].multiprocess:
+        return train_stage(job)
+    spec = f"{job.log}.job.json"
+    job.save(spec)
+    command, env = launch_plan(job.n_devices, ["train", "--job", spec])
+    log.info("starting %d ranks: %s", job.n_devices, " ".join(command))
+    try:
+        with open(job.log, "a") as output:
+            status = subprocess.run(command, env=env, stdout=output, stderr=output).returncode
+    finally:
+        os.unlink(spec)
+    if status != 0:
+        raise RuntimeError(f"{job.strategy} on {job.n_devices} devices failed (exit status {status}); see {job.log}*")
+
+
+def node_sets(problem):
+    sets = np.full(len(problem.ids), "unlabelled", dtype=object)
+    sets[problem.train_idx.cpu().numpy()] = "train"
+    sets[problem.test_idx.cpu().numpy()] = "test"
+    return sets
+
+
+def write_training_outputs(outputs, problem, settings, result, record):
+    """predictions.tsv (every accession, on the trait's scale), epochs.tsv and metrics.json."""
+    predicted = result.predictions * problem.y_sd + problem.y_mean
+    write_tsv(
+        outputs["predictions"],
+        pd.DataFrame(
+            {"ID": problem.ids, "observed": problem.observed, "predicted": predicted, "set": node_sets(problem)}
+        ),
+        float_format="%.6g",
+    )
+    write_tsv(outputs["epochs"], pd.DataFrame(result.epochs), float_format="%.6g")
+    test = problem.test_idx.cpu().numpy()
+    metrics = model_record(
+        observed=problem.observed[test],
+        predicted=predicted[test],
+        n_train=len(problem.train_idx),
+        n_snps=problem.n_snps,
+        epochs=len(result.epochs),
+        seconds_per_epoch_median=seconds_per_epoch(result.epochs, settings.warmup_epochs),
+        seed=settings.seed,
+        ensemble_members=len(result.best_epochs),
+        best_epochs=result.best_epochs,
+        # Each member's r on the fold that also chose its stopping epoch: slightly optimistic.
+        validation_pearson_r_mean=float(np.mean(result.validation_r)),
+        validation_pearson_r_sd=float(np.std(result.validation_r)),
+        settings=vars(settings),
+        **record,
+    )
+    write_json(outputs["metrics"], metrics)
+
+
+def train_stage(job, group=None):
+    """Train one strategy on `job.n_devices` and write its outputs (from rank 0).
+
+    `group` (init_method, rank, world_size) lets tests start process groups without a launcher.
+    """
+    settings = TrainSettings(**job.settings)
+    strategy = STRATEGIES[job.strategy](job.n_devices, settings, group)
+    try:
+        problem = load_problem(
+            job.matrices,
+            job.accessions,
+            job.graph,
+            job.split,
+            features=settings.features,
+            self_loop_weight=job.self_loop_weight,
+            shard=strategy.columns,
+            kinship_path=job.kinship,
+            matrix_chromosomes=job.matrix_chromosomes,
+        )
+        problem = strategy.prepare(problem)
+        log.info(
+            "%s on %d device(s): %d accessions, %d features",
+            job.strategy,
+            job.n_devices,
+            len(problem.ids),
+            problem.n_snps,
+        )
+        checkpointer = None
+        if job.checkpoint_dir:
+            checkpointer = Checkpointer(job.checkpoint_dir, settings.checkpoint_every, strategy.rank, job.fingerprint())
+        strategy.cpu_busy_before = psutil.cpu_percent(interval=1.0) / 100
+        start = time.perf_counter()
+        result = fit_ensemble(
+            lambda: strategy.build_model(problem, settings), problem, settings, strategy, checkpointer
+        )
+        seconds_total = time.perf_counter() - start
+        log.info(
+            "%d epochs over %d member(s), best epochs %s",
+            len(result.epochs),
+            len(result.best_epochs),
+            result.best_epochs,
+        )
+        # Published CV repeats: accuracy only, timed apart from the training above.
+        cv_scores = cross_validate(lambda: strategy.build_model(problem, settings), problem, settings, strategy)
+        if cv_scores:
+            log.info("cross-validated r over %d repeats: %s", len(cv_scores), cv_scores)
+        if strategy.is_main:
+            record = {
+                "strategy": job.strategy,
+                "n_devices": job.n_devices,
+                "seconds_total": seconds_total,
+                "cv_scores": cv_scores,
+                "self_loop_weight": job.self_loop_weight,
+                **strategy.info(),
+            }
+            write_training_outputs(job.outputs, problem, settings, result, record)
+        if checkpointer:
+            checkpointer.clear()
+        return result
+    finally:
+        strategy.close()

@@ -1,0 +1,82 @@
+"""What the tests share besides fixtures: paths, the tiny configuration, running Snakemake,
+writing small VCFs."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pysam
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data" / "ft10_383"
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+
+# config/tiny.yaml: the tiny cohort and model every workflow test starts from.
+TINY = yaml.safe_load((REPO / "config" / "tiny.yaml").read_text())
+
+
+def merged(base, override):
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = merged(base.get(key, {}), value) if isinstance(value, dict) else value
+    return out
+
+
+def write_config(directory, override):
+    config = merged(yaml.safe_load((REPO / "config.yaml").read_text()), override)
+    path = Path(directory) / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def vcf_mode_config(directory, cohort, override=None, **files):
+    """A tiny config in input mode `vcf` over a simulated cohort's files (a run's results/cohort);
+    `files` replaces some of them (vcf, samples, phenotypes)."""
+    inputs = {
+        "mode": "vcf",
+        "vcf": str(cohort / "cohort.vcf.gz"),
+        "samples": str(cohort / "study_accessions.txt"),
+        "phenotypes": str(cohort / "phenotypes.tsv"),
+        **{key: str(value) for key, value in files.items()},
+    }
+    return write_config(directory, merged(TINY, merged({"input": inputs}, override or {})))
+
+
+def write_bad_phenotypes(cohort, path):
+    """The cohort's phenotype table with one value replaced by a word; returns that accession."""
+    lines = (cohort / "phenotypes.tsv").read_text().splitlines()
+    accession = lines[5].split("\t")[0]
+    lines[5] = f"{accession}\tlate"
+    path.write_text("\n".join(lines) + "\n")
+    return accession
+
+
+def snakemake(directory, *args, timeout=600):
+    command = [*SNAKEMAKE, "--directory", str(directory), "--configfile", str(Path(directory) / "config.yaml"), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+
+
+def write_vcf(path, samples, records, contigs=(("1", 10_000), ("2", 10_000)), index=True, fmt="GT"):
+    """Write a small bgzipped VCF; records are (chrom, pos, ref, alt, [sample fields, ...]) and
+    every record's FORMAT is `fmt`, or (chrom, pos, ref, alt, [fields], format, ID)."""
+    lines = [
+        "##fileformat=VCFv4.2",
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+        '##FORMAT=<ID=DP,Number=1,Type=Integer,Description="Depth">',
+    ]
+    lines += [f"##contig=<ID={c},length={n}>" for c, n in contigs]
+    lines.append("\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT", *samples]))
+    for chrom, pos, ref, alt, gts, *extra in records:
+        record_fmt = extra[0] if extra else fmt
+        ident = extra[1] if len(extra) > 1 else "."
+        lines.append("\t".join([chrom, str(pos), ident, ref, alt, ".", "PASS", ".", record_fmt, *gts]))
+    text = "\n".join(lines) + "\n"
+    plain = Path(str(path).removesuffix(".gz"))
+    plain.write_text(text)
+    pysam.tabix_compress(str(plain), str(path), force=True)
+    plain.unlink()
+    if index:
+        pysam.tabix_index(str(path), preset="vcf", force=True)
+    return path
