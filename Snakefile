@@ -1,6 +1,10 @@
 # gpgcn: genomic prediction of Arabidopsis flowering time with a GCN, against GBLUP.
 # The pipeline's shape is `ls rules/`: data -> kinship -> split -> train / baseline -> report.
+import yaml
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
+
+from gpgcn.config_check import config_errors
 
 min_version("9.0")
 
@@ -9,6 +13,11 @@ min_version("9.0")
 configfile: f"{workflow.basedir}/config.yaml"
 
 
+# A short message naming each wrong key first; then Snakemake's validation fills in defaults.
+with open(f"{workflow.basedir}/config.schema.yaml") as schema:
+    problems = config_errors(config, yaml.safe_load(schema))
+if problems:
+    raise WorkflowError("invalid configuration:\n  " + "\n  ".join(problems))
 validate(config, "config.schema.yaml")
 
 

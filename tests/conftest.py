@@ -1,6 +1,7 @@
 """Fixtures shared by the tests; plain helpers are in helpers.py."""
 
 import pytest
+
 from helpers import TINY, snakemake, write_config, write_vcf
 
 

@@ -43,6 +43,14 @@ def test_checksum_mismatch_leaves_nothing(server, tmp_path):
     assert list(out.parent.iterdir()) == []
 
 
+def test_unknown_checksum_type_is_refused(server, tmp_path):
+    url, _ = server
+    out = tmp_path / "resources" / "pheno.tsv"
+    with pytest.raises(InputError, match=r"pheno.tsv: unknown checksum type 'sha1'"):
+        fetch(f"{url}/pheno.tsv", out, "sha1:00ff")
+    assert not out.exists()
+
+
 def test_missing_file_and_unreachable_host(server, tmp_path):
     url, _ = server
     out = tmp_path / "x.tsv"

@@ -61,3 +61,20 @@ def test_blup_solves_hendersons_mixed_model_equations():
     solution = np.linalg.solve(lhs, rhs)
     assert fit.beta[0] == pytest.approx(solution[0], rel=1e-5)
     np.testing.assert_allclose(fit.predict(kinship), solution[0] + solution[1:], rtol=1e-4, atol=1e-4)
+
+
+def test_accessions_missing_from_the_kinship_rows_are_named(tmp_path):
+    import pandas as pd
+
+    from gpgcn.errors import InputError
+    from gpgcn.gblup import gblup_stage
+    from gpgcn.kinship import write_kinship
+
+    kinship, y = simulated(10, 1.0)
+    ids = [str(i) for i in range(10)]
+    write_kinship(tmp_path / "grm.tsv", kinship[:8, :8], ids[:8])
+    sets = ["train"] * 7 + ["test"] * 3
+    pd.DataFrame({"ID": ids, "y": y, "set": sets, "fold": [1, 2] * 5}).to_csv(tmp_path / "split.tsv", sep="\t")
+    with pytest.raises(InputError, match=r"grm.tsv: accessions of .*split.tsv missing from the kinship's rows: 8, 9"):
+        gblup_stage(tmp_path / "grm.tsv", tmp_path / "split.tsv", tmp_path / "m.json", tmp_path / "p.tsv")
+    assert not (tmp_path / "m.json").exists() and not (tmp_path / "p.tsv").exists()

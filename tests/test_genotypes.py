@@ -1,12 +1,13 @@
 import numpy as np
 import pytest
-from helpers import write_vcf
 
 from gpgcn import genotypes
 from gpgcn.errors import InputError
 from gpgcn.genotypes import Filters, centred, extract_dosages, load_features
 from gpgcn.io import write_ids
 from gpgcn.vcf import subset_vcf
+
+from helpers import write_vcf
 
 
 def subset(tmp_path, vcf, samples, chrom="1"):

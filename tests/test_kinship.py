@@ -67,3 +67,14 @@ def test_bad_kinship(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(InputError, match=message):
         read_kinship(path)
+
+
+def test_grm_shares_of_other_accessions_are_refused(tmp_path):
+    shares = []
+    for i, n in enumerate((30, 31)):
+        share = GRMAccumulator(n)
+        share.add(np.ones((n, 5), dtype=np.int8))
+        shares.append(tmp_path / f"{i}.npz")
+        share.save(shares[-1])
+    with pytest.raises(InputError, match=r"1.npz: GRM share of shape \(31, 31\), expected \(30, 30\)"):
+        GRMAccumulator.merge(shares)

@@ -86,3 +86,46 @@ def test_bad_fold_number_names_line(tmp_path):
     path.write_text("ID,cv_1\n1,1\n2,x\n")
     with pytest.raises(InputError, match=r"line 3: ID '2' has fold 'x' in cv_1"):
         read_cv_folds(path)
+
+
+def write_split_inputs(tmp_path, test_ids=None, folds=None):
+    """Accessions 1..6 with phenotypes; optional test IDs and CV folds files."""
+    from gpgcn.io import write_ids
+
+    write_ids(tmp_path / "accessions.txt", ["1", "2", "3", "4", "5", "6"])
+    (tmp_path / "pheno.tsv").write_text("ID\tFT10_mean\n" + "".join(f"{i}\t{10 * i}\n" for i in range(1, 7)))
+    if test_ids is not None:
+        write_ids(tmp_path / "test.txt", test_ids)
+    if folds is not None:
+        (tmp_path / "folds.csv").write_text("ID,cv_1\n" + "".join(f"{i},{f}\n" for i, f in folds.items()))
+
+
+def run_split(tmp_path, **paths):
+    from gpgcn.phenotypes import split_stage
+
+    split_stage(
+        tmp_path / "pheno.tsv",
+        [tmp_path / "accessions.txt"],
+        tmp_path / "split.tsv",
+        tmp_path / "summary.json",
+        trait="FT10_mean",
+        id_column=None,
+        test_fraction=0.2,
+        n_folds=2,
+        seed=0,
+        **paths,
+    )
+
+
+def test_test_ids_not_among_the_accessions_are_listed(tmp_path):
+    write_split_inputs(tmp_path, test_ids=["5", "77", "78"])
+    with pytest.raises(InputError, match=r"test.txt: test accessions not among the accessions: 77, 78"):
+        run_split(tmp_path, test_ids_path=tmp_path / "test.txt")
+    assert not (tmp_path / "split.tsv").exists()
+
+
+def test_training_accessions_without_folds_are_listed(tmp_path):
+    write_split_inputs(tmp_path, test_ids=["6"], folds={"1": 1, "2": 2, "3": 1})
+    with pytest.raises(InputError, match=r"folds.csv: training accessions without folds: 4, 5"):
+        run_split(tmp_path, test_ids_path=tmp_path / "test.txt", cv_folds_path=tmp_path / "folds.csv")
+    assert not (tmp_path / "split.tsv").exists()

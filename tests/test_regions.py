@@ -1,10 +1,11 @@
 import pytest
-from helpers import write_vcf
 
 from gpgcn.genotypes import Filters, extract_dosages
 from gpgcn.io import write_ids
 from gpgcn.regions import Region, plan_regions
 from gpgcn.vcf import subset_vcf
+
+from helpers import write_vcf
 
 
 def test_whole_chromosomes_by_default():

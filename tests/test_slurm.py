@@ -13,6 +13,7 @@ import subprocess
 
 import pandas as pd
 import pytest
+
 from helpers import REPO, SNAKEMAKE, TINY, merged, vcf_mode_config, write_bad_phenotypes, write_config
 
 # A hung run must not hang CI: every snakemake call is killed after this many seconds.
@@ -33,7 +34,7 @@ def require_cluster():
     pytest.skip("no SLURM cluster answers (start one with tests/slurm/start_cluster.sh)")
 
 
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.slurm, pytest.mark.timeout(2 * HARD_LIMIT_S)]
 
 
 def snakemake_on_slurm(directory, *args):

@@ -7,10 +7,11 @@ import sys
 
 import pytest
 import yaml
-from helpers import REPO
 
 from gpgcn.config_reference import config_keys, generated_block
 from gpgcn.strategies import STRATEGIES
+
+from helpers import REPO
 
 
 @pytest.mark.parametrize("command", [["check"], ["format", "--check"]])

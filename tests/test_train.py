@@ -1,12 +1,13 @@
 import numpy as np
 import pytest
 import torch
-from toy import toy_problem
 
 from gpgcn.metrics import pearson_r
 from gpgcn.model import GCN
 from gpgcn.strategies import Serial
 from gpgcn.train import TrainingDiverged, TrainSettings, fit, fit_ensemble
+
+from toy import toy_problem
 
 
 def settings(**kw):

@@ -25,25 +25,42 @@ def test_truncated_vcf_fails_cleanly(tmp_path, small_vcf):
     truncated.write_bytes(data[: len(data) // 2])
     write_ids(tmp_path / "samples.txt", samples)
     out = tmp_path / "1.bcf"
-    with pytest.raises(InputError, match="truncated.vcf.gz"):
+    with pytest.raises(InputError, match="truncated.vcf.gz: .*may be truncated"):
         subset_vcf(truncated, tmp_path / "samples.txt", "1", out)
     assert not out.exists()
     assert [p for p in os.listdir(tmp_path) if p.endswith(".tmp")] == []
 
 
-def test_malformed_record_names_the_file(tmp_path):
-    vcf = tmp_path / "bad.vcf.gz"
-    text = (
-        "##fileformat=VCFv4.2\n##contig=<ID=1,length=1000>\n"
-        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
-        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t101\n"
-        "1\tnot_a_position\t.\tA\tG\t.\tPASS\t.\tGT\t0/0\n"
-    )
-    plain = tmp_path / "bad.vcf"
+HEADER = (
+    "##fileformat=VCFv4.2\n##contig=<ID=1,length=100000>\n"
+    '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+    "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t101\n"
+)
+
+
+def bgzip_text(tmp_path, name, text):
+    plain = tmp_path / name.removesuffix(".gz")
     plain.write_text(text)
-    pysam.tabix_compress(str(plain), str(vcf))
+    pysam.tabix_compress(str(plain), str(tmp_path / name))
+    plain.unlink()
+    return tmp_path / name
+
+
+def test_malformed_record_is_named(tmp_path):
+    records = "1\t10\t.\tA\tG\t.\tPASS\t.\tGT\t0/0\n1\tnot_a_position\t.\tA\tG\t.\tPASS\t.\tGT\t0/0\n"
+    vcf = bgzip_text(tmp_path, "bad.vcf.gz", HEADER + records)
     write_ids(tmp_path / "samples.txt", ["101"])
-    with pytest.raises(InputError, match="bad.vcf.gz"):
+    with pytest.raises(InputError, match=r"bad.vcf.gz: .*line 6 \(1:not_a_position\): POS 'not_a_position'"):
+        subset_vcf(vcf, tmp_path / "samples.txt", "1", tmp_path / "1.bcf")
+    assert not (tmp_path / "1.bcf").exists()
+
+
+def test_vcf_cut_off_mid_record_is_named(tmp_path):
+    """A download that broke inside a record, after an intact header (then compressed whole)."""
+    records = "".join(f"1\t{100 + i}\t.\tA\tG\t.\tPASS\t.\tGT\t0/0\n" for i in range(500))
+    vcf = bgzip_text(tmp_path, "cut.vcf.gz", HEADER + records + "1\t600\t.\tA")
+    write_ids(tmp_path / "samples.txt", ["101"])
+    with pytest.raises(InputError, match=r"cut.vcf.gz: .*line 505 \(1:600\): the file ends inside this record"):
         subset_vcf(vcf, tmp_path / "samples.txt", "1", tmp_path / "1.bcf")
     assert not (tmp_path / "1.bcf").exists()
 

@@ -3,6 +3,7 @@ locally, srun inside a SLURM job), and joining the group from torchrun's or SLUR
 
 import logging
 import os
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -54,8 +55,8 @@ def init_process_group(n_devices, device_kind, init_method=None, rank=None, worl
         device = torch.device("cpu")
         backend = "gloo"
     if init_method is None:
-        os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
-        os.environ.setdefault("MASTER_PORT", "29500")
+        if "MASTER_ADDR" not in os.environ or "MASTER_PORT" not in os.environ:
+            raise RuntimeError("MASTER_ADDR and MASTER_PORT are not set: start the ranks with python -m gpgcn.cli run")
         init_method = "env://"
     dist.init_process_group(backend, init_method=init_method, rank=rank, world_size=world_size)
     return Rank(rank, world_size, local_rank, device)
@@ -133,12 +134,20 @@ def launch_command(ndev, worker_args, job=None):
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={ndev}", *worker[1:]]
 
 
+def free_port():
+    """A port the OS gives out as free on this machine."""
+    with socket.socket() as probe:
+        probe.bind(("", 0))
+        return probe.getsockname()[1]
+
+
 def slurm_master(job):
-    """MASTER_ADDR/MASTER_PORT for srun-started ranks: the job's first node, a port per job."""
+    """MASTER_ADDR/MASTER_PORT for srun-started ranks: the job's first node, where this launcher
+    runs (SLURM runs a job's script there), and a port the OS assigns there."""
     nodes = subprocess.run(
         ["scontrol", "show", "hostnames", job.nodelist], capture_output=True, text=True, check=True
     ).stdout.split()
-    return {"MASTER_ADDR": nodes[0], "MASTER_PORT": str(20000 + int(job.job_id) % 20000)}
+    return {"MASTER_ADDR": nodes[0], "MASTER_PORT": str(free_port())}
 
 
 def launch_plan(ndev, worker_args):

@@ -1,6 +1,8 @@
 """VCF access through bcftools (compiled into pysam): headers and subsetting."""
 
+import gzip
 import os
+import zlib
 from pathlib import Path
 
 import pysam
@@ -43,13 +45,42 @@ def check_requested_samples(vcf_path, samples_path):
     return requested
 
 
+def first_bad_record(vcf_path):
+    """Where a text VCF first breaks, as 'line N (CHROM:POS): why', or None where every record
+    has the header's columns and a numeric POS. Only for error messages: bcftools says "VCF parse
+    error" without saying where."""
+    try:
+        with gzip.open(vcf_path, "rt", errors="replace") as handle:
+            columns, lineno = None, 0
+            for lineno, line in enumerate(handle, 1):
+                if line.startswith("##"):
+                    continue
+                fields = line.rstrip("\n").split("\t")
+                if line.startswith("#"):
+                    columns = len(fields)
+                    continue
+                where = f"line {lineno} ({fields[0]}:{fields[1] if len(fields) > 1 else '?'})"
+                if not line.endswith("\n"):
+                    return f"{where}: the file ends inside this record (an incomplete download?)"
+                if columns is None:
+                    return f"line {lineno}: a record before the #CHROM header line"
+                if len(fields) != columns:
+                    return f"{where}: {len(fields)} columns where the header has {columns}"
+                if not fields[1].isdigit():
+                    return f"{where}: POS {fields[1]!r} is not a position"
+    except (EOFError, OSError, zlib.error):
+        return f"the compressed data ends or breaks after line {lineno} (an incomplete download?)"
+    return None
+
+
 def run_bcftools(command, *args, source):
-    """Run a bcftools subcommand; its own error message names the record that broke."""
+    """Run a bcftools subcommand; a failure names the record that broke where it can be found."""
     try:
         getattr(bcftools, command)(*map(str, args), catch_stdout=False)
     except pysam.utils.SamtoolsError as error:
         message = str(error).split("stderr=", 1)[-1].strip().strip("'\"").replace("\\n", " ").strip()
-        raise InputError(source, f"bcftools {command} failed: {message}") from None
+        where = first_bad_record(source)
+        raise InputError(source, f"bcftools {command} failed: {message}" + (f"; {where}" if where else "")) from None
 
 
 def has_index(vcf_path):
