@@ -5,10 +5,10 @@ from urllib.parse import urlparse
 
 from snakemake.exceptions import WorkflowError
 
+from gpgcn.errors import InputError
 from gpgcn.fetch import is_url
 from gpgcn.regions import plan_regions
 
-CHROMOSOMES = config["chromosomes"]
 SIMULATED = config["input"]["mode"] == "simulate"
 # Mode kinship starts from a user's relationship matrix: no VCF, no genotype stages.
 KINSHIP_MODE = config["input"]["mode"] == "kinship"
@@ -52,6 +52,44 @@ def cohort_files(wildcards=None):
     if is_url(configured_input("vcf")):
         files["index"] = files["vcf"] + ".tbi"  # made once by index_vcf
     return files
+
+
+def chromosome_names():
+    """`chromosomes` as configured, else the simulation's or the VCF's (those holding records).
+    A configured chromosome the VCF lacks stops the run here, before any job."""
+    configured = config["chromosomes"]
+    if SIMULATED:
+        from gpgcn.simulate import CHROMOSOMES as simulated
+
+        return configured or simulated
+    if KINSHIP_MODE:
+        return configured
+    vcf = input_path("vcf")
+    if not os.path.exists(vcf):
+        if configured:
+            return configured
+        raise WorkflowError(
+            f"chromosomes: not set, and {vcf} is not here yet to read them from: "
+            "list the VCF's chromosome names under `chromosomes`"
+        )
+    from gpgcn.vcf import vcf_contigs
+
+    try:
+        present = vcf_contigs(vcf)
+    except InputError as error:
+        raise WorkflowError(str(error))
+    missing = [c for c in configured if c not in present]
+    if missing:
+        raise WorkflowError(
+            f"chromosomes: {', '.join(missing)} not in {vcf}, whose chromosomes with records are: "
+            f"{', '.join(present) or 'none'}"
+        )
+    if not present:
+        raise WorkflowError(f"{vcf}: no records")
+    return configured or present
+
+
+CHROMOSOMES = chromosome_names()
 
 
 def chromosome_lengths():

@@ -97,6 +97,7 @@ rule genotype_matrix:
         snps="results/genotypes/{region}.snps.tsv",
         accessions="results/genotypes/{region}.accessions.txt",
         grm_share="results/kinship/shares/{region}.npz",
+        funnel="results/genotypes/{region}.funnel.json",
     log:
         "logs/genotype_matrix/{region}.log",
     benchmark:

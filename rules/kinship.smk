@@ -25,6 +25,7 @@ else:
         input:
             shares=per_region("results/kinship/shares/{region}.npz"),
             accessions=per_region("results/genotypes/{region}.accessions.txt"),
+            funnels=per_region("results/genotypes/{region}.funnel.json"),
         output:
             "results/kinship/grm.tsv",
         log:

@@ -65,6 +65,11 @@ rule report:
         gblup_metrics="results/baseline/gblup/metrics.json",
         gblup_predictions="results/baseline/gblup/predictions.tsv",
         snps=([] if KINSHIP_MODE else per_region("results/genotypes/{region}.snps.tsv")),
+        funnels=(
+            []
+            if KINSHIP_MODE
+            else per_region("results/genotypes/{region}.funnel.json")
+        ),
         graph_summary="results/graph/summary.json",
         split_summary="results/split/summary.json",
         genetic_values=(["results/cohort/genetic_values.tsv"] if SIMULATED else []),

@@ -1,6 +1,7 @@
 """What the tests share besides fixtures: paths, the tiny configuration, running Snakemake,
 writing small VCFs."""
 
+import json
 import os
 import subprocess
 import sys
@@ -14,6 +15,15 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data" / "ft10_383"
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+
+
+def strict_loads(text):
+    """json.loads that refuses NaN and Infinity, as strict readers (jq, browsers) do."""
+
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
 
 
 def require_shared():

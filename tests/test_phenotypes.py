@@ -129,3 +129,18 @@ def test_training_accessions_without_folds_are_listed(tmp_path):
     with pytest.raises(InputError, match=r"folds.csv: training accessions without folds: 4, 5"):
         run_split(tmp_path, test_ids_path=tmp_path / "test.txt", cv_folds_path=tmp_path / "folds.csv")
     assert not (tmp_path / "split.tsv").exists()
+
+
+def test_a_constant_trait_is_refused_before_training(tmp_path):
+    write_split_inputs(tmp_path)
+    (tmp_path / "pheno.tsv").write_text("ID\tFT10_mean\n" + "".join(f"{i}\t42\n" for i in range(1, 7)))
+    with pytest.raises(InputError, match=r"pheno.tsv: trait FT10_mean has no variance among the 5 training .* 42"):
+        run_split(tmp_path)
+    assert not (tmp_path / "split.tsv").exists()
+
+
+def test_too_few_phenotyped_accessions_for_the_folds_are_refused(tmp_path):
+    write_split_inputs(tmp_path)
+    (tmp_path / "pheno.tsv").write_text("ID\tFT10_mean\n1\t10\n2\t20\n3\tNA\n")
+    with pytest.raises(InputError, match=r"trait FT10_mean: 2 phenotyped training accessions in 2 fold\(s\), too few"):
+        run_split(tmp_path)

@@ -64,3 +64,18 @@ def test_divergence_names_the_epoch():
     s = settings()
     with pytest.raises(TrainingDiverged, match="at epoch 0"):
         fit(builder(problem, s)(), problem, s, Serial(1, s), 1)
+
+
+def test_progress_lines_say_where_training_is_and_what_is_left(caplog, monkeypatch):
+    import gpgcn.train
+
+    problem = toy_problem()
+    s = settings(max_epochs=6, ensemble=True)
+    monkeypatch.setattr(gpgcn.train, "PROGRESS_EVERY_S", 0.0)  # a line every epoch
+    with caplog.at_level("INFO", logger="gpgcn.train"):
+        fit_ensemble(builder(problem, s), problem, s, Serial(1, s))
+    lines = [r.getMessage() for r in caplog.records]
+    assert "training: member 1 of 4, epoch 1, train loss" in lines[0]
+    assert "best epoch 1, elapsed 0 s, at most" in lines[0] and lines[0].endswith("s left")
+    done = [line for line in lines if line.endswith("(member done)")]
+    assert len(done) == 4 and "member 4 of 4, epoch 6" in done[-1] and "at most 0 s left" in done[-1]

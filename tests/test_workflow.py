@@ -14,6 +14,7 @@ from helpers import (
     merged,
     require_shared,
     snakemake,
+    strict_loads,
     vcf_mode_config,
     write_bad_phenotypes,
     write_config,
@@ -107,6 +108,8 @@ def test_tiny_workflow_end_to_end(tiny_run):
     assert math.isfinite(gblup["test_pearson_r"])
     assert not list(results.glob("vcf/*.bcf")), "subset BCFs are temporary"
     assert not (results / "checkpoints").exists() or not any((results / "checkpoints").rglob("*.pt"))
+    for path in results.rglob("*.json"):
+        strict_loads(path.read_text())  # standard JSON: no NaN or Infinity
 
 
 # r(prediction, true genetic value) over the tiny cohort's 100 accessions. A model predicting
@@ -181,7 +184,8 @@ def test_report_holds_the_tables_and_plots(tiny_run):
     data = table("data.tsv").set_index("item")["value"]
     metrics = json.loads((tiny_run / "results/train/serial/1/metrics.json").read_text())
     snps = sum(int(data[f"chromosome {c}"]) for c in TINY["chromosomes"])
-    assert snps == metrics["n_snps"]
+    assert snps == metrics["n_snps"] == int(data["LD pruning passed"])
+    assert int(data["records read"]) > int(data["biallelic SNPs"]) >= int(data["MAF passed"]) >= snps
     assert int(data["accessions"]) == int(data["phenotyped (train + test)"]) == 100
     assert data["train / test"] == f"{metrics['n_train']} / {metrics['n_test']}"
 

@@ -68,13 +68,26 @@ def _typed_string(buf, p):
     return bytes(buf[p : p + count * TYPE_SIZES[kind]]).rstrip(b"\0").decode(), p + count * TYPE_SIZES[kind]
 
 
+# Allele bytes a one-base SNP allele may hold, and their upper case.
+BASES = np.zeros(256, dtype=bool)
+BASES[list(b"ACGTNacgtn")] = True
+UPPER = np.frombuffer(bytes(range(256)).upper(), dtype=np.uint8)
+
+
+def is_snp(ref, alt):
+    """A SNP as bcftools' `-v snps` sees one: REF and ALT of one length, differing at one base."""
+    return len(ref) == len(alt) and alt.isalpha() and sum(a != b for a, b in zip(ref.upper(), alt.upper())) == 1
+
+
 @dataclass
 class Chunk:
-    """Records read in one go: their dosages and where each starts in `buffer` (for `sites`)."""
+    """Records read in one go: how many, and the biallelic SNPs among them: their dosages and
+    where each starts in `buffer` (for `sites`)."""
 
     buffer: bytes
-    starts: list
-    dosage: np.ndarray  # int8 [records x samples], MISSING where the call is missing
+    n_records: int
+    starts: list  # of the biallelic SNP records
+    dosage: np.ndarray  # int8 [SNPs x samples], MISSING where the call is missing
 
 
 class BcfReader:
@@ -131,6 +144,22 @@ class BcfReader:
             raise InputError(self.path, f"{self.where(buf, starts[invalid[0]])}: allele index above 1 (not biallelic)")
         return dosage
 
+    def biallelic_snps(self, buf, starts):
+        """Which of the records at `starts` are biallelic SNPs. The common record (no ID, two
+        one-base alleles) is judged for all at once; others by decoding their alleles."""
+        byte = np.frombuffer(buf, dtype=np.uint8)
+        fixed = np.asarray(starts, dtype=np.int64) + 8
+        n_allele = byte[fixed[:, None] + np.arange(18, 20)].copy().view("<u2").ravel()
+        ident = fixed + SHARED_FIXED.size
+        # An empty ID is 0x07; a one-character allele is 0x17 followed by the base.
+        plain = (byte[ident] == 0x07) & (byte[ident + 1] == 0x17) & (byte[ident + 3] == 0x17)
+        ref, alt = byte[ident + 2], byte[ident + 4]
+        snp = (n_allele == 2) & plain & BASES[ref] & BASES[alt] & (UPPER[ref] != UPPER[alt])
+        for i in np.flatnonzero((n_allele == 2) & ~plain):
+            _, ref_allele, alt_allele = self._named_alleles(buf, starts[i], "")
+            snp[i] = is_snp(ref_allele, alt_allele)
+        return snp
+
     def chunks(self, chunk_bytes):
         """Yield a Chunk per ~`chunk_bytes` of decompressed records, so memory stays bounded."""
         with pysam.BGZFile(self.path, "rb") as handle:
@@ -142,7 +171,7 @@ class BcfReader:
             while True:
                 data = handle.read(chunk_bytes)
                 buf = rest + data
-                starts, vectors, p, size = [], [], 0, len(buf)
+                starts, p, size = [], 0, len(buf)
                 lengths, common = RECORD_LENGTHS.unpack_from, self.diploid_gt
                 while p + 8 <= size:  # the per-record loop: kept to the bare minimum
                     l_shared, l_indiv = lengths(buf, p)
@@ -150,13 +179,17 @@ class BcfReader:
                     if end > size:
                         break
                     starts.append(p)
-                    gt = p + 8 + l_shared
-                    vectors.append(
-                        (gt + 3, 2) if buf[gt : gt + 3] == common else self._genotype_vector(buf, p, l_shared)
-                    )
                     p = end
                 if starts:
-                    yield Chunk(buf, starts, self._decode(buf, starts, vectors))
+                    snps = [starts[i] for i in np.flatnonzero(self.biallelic_snps(buf, starts))]
+                    vectors = []
+                    for start in snps:
+                        l_shared = lengths(buf, start)[0]
+                        gt = start + 8 + l_shared
+                        vectors.append(
+                            (gt + 3, 2) if buf[gt : gt + 3] == common else self._genotype_vector(buf, start, l_shared)
+                        )
+                    yield Chunk(buf, len(starts), snps, self._decode(buf, snps, vectors))
                 rest = buf[p:]
                 if not data:
                     if rest:

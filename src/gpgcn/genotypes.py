@@ -28,14 +28,21 @@ class Filters:
     ld_window: int = 50  # SNPs
 
 
-def extract_dosages(bcf_path, filters):
-    """Filtered dosage matrix (accessions x SNPs, int8, -1 missing), SNP table and accession IDs.
+# The filter funnel: how many records are left after each step, in order.
+FUNNEL_STEPS = ["records read", "biallelic SNPs", "missing rate passed", "MAF passed", "LD pruning passed"]
 
-    MAF and missingness are computed on the accessions in the BCF (the study subset) only.
+
+def extract_dosages(bcf_path, filters):
+    """Filtered dosage matrix (accessions x SNPs, int8, -1 missing), SNP table, accession IDs,
+    and the filter funnel ({step: records left}).
+
+    MAF and missingness are computed on the accessions in the BCF (the study subset) only; a SNP
+    monomorphic among them fails the MAF filter whatever its threshold.
     """
     reader = BcfReader(bcf_path)
     n = reader.n
     kept, sites, stats = [], [], []
+    funnel = dict.fromkeys(FUNNEL_STEPS, 0)
     for chunk in reader.chunks(READ_CHUNK_BYTES):
         dosage = chunk.dosage
         n_missing = (dosage == MISSING).sum(axis=1)
@@ -44,24 +51,31 @@ def extract_dosages(bcf_path, filters):
         alt_freq = (dosage.sum(axis=1, dtype=np.int64) + n_missing) / np.maximum(2 * n_called, 1)
         maf = np.minimum(alt_freq, 1.0 - alt_freq)
         missing_rate = n_missing / n
-        rows = np.flatnonzero((missing_rate <= filters.max_missing) & (maf >= filters.maf) & (maf > 0))
+        called = missing_rate <= filters.max_missing
+        rows = np.flatnonzero(called & (maf >= filters.maf) & (maf > 0))
         kept.append(dosage[rows])
         sites.append(reader.sites(chunk, rows))
         stats.append(np.column_stack([alt_freq, maf, missing_rate])[rows])
+        for step, count in zip(FUNNEL_STEPS, (chunk.n_records, len(dosage), int(called.sum()), len(rows))):
+            funnel[step] += count
+        log.info("%s: %d records read, %d SNPs kept so far", bcf_path, funnel["records read"], funnel["MAF passed"])
     matrix = np.ascontiguousarray(np.concatenate(kept).T) if kept else np.zeros((n, 0), np.int8)
     snps = pd.concat(sites, ignore_index=True) if sites else pd.DataFrame(columns=SNP_COLUMNS[:5])
     snps[SNP_COLUMNS[5:]] = np.concatenate(stats) if stats else np.zeros((0, 3))
     if filters.ld_prune_r2 > 0:
         columns = ld_prune(matrix, filters.ld_prune_r2, filters.ld_window)
-        log.info(
-            "LD pruning (r² > %g within %d SNPs) kept %d of %d SNPs",
-            filters.ld_prune_r2,
-            filters.ld_window,
-            len(columns),
-            matrix.shape[1],
-        )
         matrix, snps = np.ascontiguousarray(matrix[:, columns]), snps.iloc[columns].reset_index(drop=True)
-    return matrix, snps, reader.samples
+    funnel["LD pruning passed"] = matrix.shape[1]
+    return matrix, snps, reader.samples, funnel
+
+
+def funnel_text(funnel):
+    return " -> ".join(f"{step} {count:,}" for step, count in funnel.items())
+
+
+def emptied_by(funnel):
+    """The first step that left no record (None while records remain)."""
+    return next((step for step in FUNNEL_STEPS if funnel[step] == 0), None)
 
 
 def ld_prune(dosage, r2_max, window, block=2000):

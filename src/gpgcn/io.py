@@ -4,6 +4,7 @@ import contextlib
 import csv
 import hashlib
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -40,8 +41,20 @@ def write_text(path, text):
         tmp.write_text(text)
 
 
+def strict_json_value(value):
+    """`value` with every NaN or infinite float replaced by None, so the JSON is standard."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: strict_json_value(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json_value(item) for item in value]
+    return value
+
+
 def write_json(path, obj):
-    write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    """Standard JSON: undefined values (NaN, infinities) are written as null."""
+    write_text(path, json.dumps(strict_json_value(obj), indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
 def write_tsv(path, frame, **kwargs):

@@ -1,12 +1,13 @@
 """VanRaden genomic relationship matrix, accumulated block by block."""
 
+import json
 import logging
 
 import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .genotypes import centred, load_accessions
+from .genotypes import FUNNEL_STEPS, centred, funnel_text, load_accessions
 from .io import atomic_path, check_unique_ids, sniff_delimiter, write_ids
 
 BLOCK_SNPS = 10_000
@@ -100,10 +101,26 @@ def similarity_for_graph(matrix, rows, cols):
     return np.corrcoef(matrix)
 
 
-def kinship_stage(share_paths, accessions_paths, out_path):
+def genome_funnel(funnel_paths):
+    """The regions' filter funnels summed over the genome ({step: records left})."""
+    total = dict.fromkeys(FUNNEL_STEPS, 0)
+    for path in funnel_paths:
+        with open(path) as handle:
+            funnel = json.load(handle)
+        for step in FUNNEL_STEPS:
+            total[step] += funnel[step]
+    return total
+
+
+def kinship_stage(share_paths, accessions_paths, funnel_paths, out_path):
     """The VanRaden GRM over all regions: the sum of their shares (see GRMAccumulator.save)."""
     ids = load_accessions(accessions_paths)
     grm = GRMAccumulator.merge(share_paths)
+    if grm.n_snps == 0:
+        raise InputError(
+            "genotype filters",
+            f"no SNP passed them in any of {len(share_paths)} region(s): {funnel_text(genome_funnel(funnel_paths))}",
+        )
     log.info("VanRaden GRM over %d accessions from %d SNPs in %d regions", len(ids), grm.n_snps, len(share_paths))
     write_kinship(out_path, grm.matrix(), ids)
 

@@ -78,8 +78,6 @@ def make_split(accessions, phenotypes, *, test_fraction, n_folds, seed, test_ids
         test = set(test_ids)
         train = [a for a in labelled if a not in test]
     else:
-        if len(labelled) < 2 * n_folds:
-            raise ValueError(f"only {len(labelled)} phenotyped accessions for {n_folds}-fold cross-validation")
         order = np.random.default_rng(seed).permutation(len(labelled))
         n_test = int(round(test_fraction * len(labelled)))
         test = {labelled[i] for i in order[:n_test]}
@@ -97,6 +95,26 @@ def make_split(accessions, phenotypes, *, test_fraction, n_folds, seed, test_ids
         for column in cv_folds.columns:
             frame[column] = [int(cv_folds.at[a, column]) if a in in_train else 0 for a in accessions]
     return frame
+
+
+def check_trainable(split, phenotypes_path, trait):
+    """Refuse, before any training, a trait that no model can learn from its training accessions:
+    too few of them for the folds, or no variance among them."""
+    train = split[split["set"] == "train"]
+    folds = train["fold"].nunique()
+    smallest = train["fold"].value_counts().min() if len(train) else 0
+    if len(train) == 0 or folds < 2 or smallest < 2:
+        raise InputError(
+            phenotypes_path,
+            f"trait {trait}: {len(train)} phenotyped training accessions in {folds} fold(s), too few for "
+            "cross-validation (at least 2 folds of 2 accessions each)",
+        )
+    if train["y"].nunique() < 2:
+        raise InputError(
+            phenotypes_path,
+            f"trait {trait} has no variance among the {len(train)} training accessions (every value is "
+            f"{train['y'].iloc[0]:g})",
+        )
 
 
 def split_stage(
@@ -135,6 +153,7 @@ def split_stage(
         test_ids=test_ids,
         cv_folds=cv_folds,
     )
+    check_trainable(frame, phenotypes_path, trait)
     in_study = set(accessions)
     summary = {
         "trait": trait,

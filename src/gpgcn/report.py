@@ -10,6 +10,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .io import atomic_path, write_tsv  # noqa: E402
+from .kinship import genome_funnel  # noqa: E402
 from .metrics import pearson_r  # noqa: E402
 
 
@@ -86,15 +87,17 @@ def plot_learning_curves(runs, path):
     save_figure(fig, path)
 
 
-def data_table(snp_tables, graph_summary_path, split_summary_path):
-    """What went into the models: SNPs per chromosome, graph shape, phenotypes kept and dropped."""
+def data_table(snp_tables, funnels, graph_summary_path, split_summary_path):
+    """What went into the models: the SNP filter funnel and SNPs per chromosome, graph shape,
+    phenotypes kept and dropped."""
+    rows = [("SNP filters, whole genome", step, count) for step, count in genome_funnel(funnels).items()]
     per_chromosome = {}  # the tables are per region, in genome order
     for path in snp_tables:
         for chrom, count in (
             pd.read_csv(path, sep="\t", usecols=["chrom"], dtype=str)["chrom"].value_counts(sort=False).items()
         ):
             per_chromosome[chrom] = per_chromosome.get(chrom, 0) + count
-    rows = [("SNPs after filters", f"chromosome {chrom}", count) for chrom, count in per_chromosome.items()]
+    rows += [("SNPs after filters", f"chromosome {chrom}", count) for chrom, count in per_chromosome.items()]
     with open(graph_summary_path) as handle:
         graph = json.load(handle)
     with open(split_summary_path) as handle:
@@ -118,7 +121,7 @@ def data_table(snp_tables, graph_summary_path, split_summary_path):
 
 
 def report_stage(
-    model_files, epochs_files, snp_tables, graph_summary, split_summary, outputs, genetic_values_path=None
+    model_files, epochs_files, snp_tables, funnels, graph_summary, split_summary, outputs, genetic_values_path=None
 ):
     models = [read_model(m, p) for m, p in model_files]
     genetic = None
@@ -126,7 +129,7 @@ def report_stage(
         table = pd.read_csv(genetic_values_path, sep="\t", dtype={"ID": str})
         genetic = table.set_index("ID")["genetic_value"]
     write_tsv(outputs.accuracy, accuracy_table(models, genetic), float_format="%.4f")
-    write_tsv(outputs.data, data_table(snp_tables, graph_summary, split_summary))
+    write_tsv(outputs.data, data_table(snp_tables, funnels, graph_summary, split_summary))
     plot_predicted_vs_observed(models, outputs.scatter)
     runs = [(model_name(metrics), pd.read_csv(e, sep="\t")) for (metrics, _), e in zip(models, epochs_files)]
     plot_learning_curves(runs, outputs.learning_curves)

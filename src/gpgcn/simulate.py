@@ -19,6 +19,8 @@ from .io import atomic_path, write_ids, write_tsv
 
 log = logging.getLogger(__name__)
 
+# The simulated genome's chromosomes (TAIR10's nuclear ones), unless `chromosomes` names others.
+CHROMOSOMES = ["1", "2", "3", "4", "5"]
 # Real 1001 Genomes accession IDs are integers in this range.
 ID_RANGE = (88, 10020)
 FT10_MEAN, FT10_SD = 60.0, 15.0

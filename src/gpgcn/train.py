@@ -77,6 +77,40 @@ class EarlyStopping:
         return self.waited >= self.patience
 
 
+PROGRESS_EVERY_S = 30.0
+
+
+class Progress:
+    """Log lines that show a long training job is alive and how long it has left: one about every
+    PROGRESS_EVERY_S seconds of training, and one as each of the `n_members` ensemble members ends."""
+
+    def __init__(self, n_members, max_epochs, label="training"):
+        self.n_members, self.max_epochs, self.label, self.every = n_members, max_epochs, label, PROGRESS_EVERY_S
+        self.start = self.last = time.monotonic()
+        self.epochs_done = 0
+
+    def line(self, member, record, best_epoch, epochs_left):
+        elapsed = time.monotonic() - self.start
+        left = elapsed / max(self.epochs_done, 1) * epochs_left
+        return (
+            f"{self.label}: member {member} of {self.n_members}, epoch {record['epoch'] + 1}, "
+            f"train loss {record['train_loss']:.4g}, validation loss {record['val_loss']:.4g}, "
+            f"best epoch {best_epoch + 1}, elapsed {elapsed:.0f} s, at most {left:.0f} s left"
+        )
+
+    def epoch(self, member, record, best_epoch):
+        self.epochs_done += 1
+        if time.monotonic() - self.last >= self.every:
+            self.last = time.monotonic()
+            # No member runs past max_epochs, so this bounds the time left (early stopping ends sooner).
+            epochs_left = (self.max_epochs - record["epoch"] - 1) + (self.n_members - member) * self.max_epochs
+            log.info("%s", self.line(member, record, best_epoch, epochs_left))
+
+    def member_done(self, member, record, best_epoch):
+        epochs_left = (self.n_members - member) * self.max_epochs
+        log.info("%s (member done)", self.line(member, record, best_epoch, epochs_left))
+
+
 def train_step(model, problem, strategy, optimizer, loss_idx, loss_weight):
     """One optimiser step on this process's share of the loss; returns the loss."""
     model.train()
@@ -104,7 +138,7 @@ def evaluate(model, problem, strategy, fit_idx, val_idx):
     )
 
 
-def fit(model, problem, settings, strategy, val_fold, checkpointer=None):
+def fit(model, problem, settings, strategy, val_fold, checkpointer=None, progress=None, member=1):
     """Full-batch transductive training, early-stopped on one inner validation fold.
 
     Returns the predictions for every node at the best validation epoch, that epoch, its
@@ -144,21 +178,27 @@ def fit(model, problem, settings, strategy, val_fold, checkpointer=None):
                 "seconds": seconds,
             }
         )
+        if progress:
+            progress.epoch(member, records[-1], stopping.best_epoch)
         if checkpointer and (epoch + 1) % checkpointer.every == 0:
             checkpointer.save(val_fold, model, optimizer, stopping, records)
+    if progress:
+        progress.member_done(member, records[-1], stopping.best_epoch)
     return stopping.best_pred, stopping.best_epoch, records[stopping.best_epoch]["val_r"], records
 
 
-def fit_ensemble(build_model, problem, settings, strategy, checkpointer=None):
+def fit_ensemble(build_model, problem, settings, strategy, checkpointer=None, label="training"):
     """Train one model per validation fold (same seed) and average their predictions.
 
     Each member learns from the other folds and stops early on its own, so together they use
     every training accession while none is early-stopped on data it was fitted to.
     """
     predictions, best_epochs, validation_r, records = [], [], [], []
-    for val_fold in settings.validation_folds(problem):
+    folds = settings.validation_folds(problem)
+    progress = Progress(len(folds), settings.max_epochs, label)
+    for member, val_fold in enumerate(folds, 1):
         pred, best_epoch, best_r, member_records = fit(
-            build_model(), problem, settings, strategy, val_fold, checkpointer
+            build_model(), problem, settings, strategy, val_fold, checkpointer, progress, member
         )
         predictions.append(pred)
         best_epochs.append(best_epoch)
@@ -239,11 +279,12 @@ def cross_validate(build_model, problem, settings, strategy):
     early-stopped model) trained on the other folds only.
     """
     scores = []
-    for folds in problem.cv_repeats.values():
+    for repeat, folds in problem.cv_repeats.items():
         predicted = np.full(len(problem.ids), np.nan)
         for held_fold in sorted(set(folds[folds > 0].tolist())):
             held_out = problem.holding_out(folds, held_fold)
-            members = fit_ensemble(build_model, held_out, settings, strategy)
+            label = f"cross-validation {repeat}, outer fold {held_fold}"
+            members = fit_ensemble(build_model, held_out, settings, strategy, label=label)
             index = held_out.test_idx.cpu().numpy()
             predicted[index] = members.predictions[index]
         trained = folds > 0

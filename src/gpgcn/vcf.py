@@ -28,6 +28,25 @@ def vcf_samples(vcf_path):
         pysam.set_verbosity(verbosity)
 
 
+def vcf_contigs(vcf_path):
+    """The VCF's chromosomes that hold records, in file order: from its index where it has one,
+    else from its header's ##contig lines, else from its CHROM column (read through once)."""
+    if has_index(vcf_path):
+        stats = bcftools.index("--stats", str(vcf_path))
+        return [fields[0] for fields in (line.split("\t") for line in stats.splitlines()) if int(fields[-1]) > 0]
+    vcf_samples(vcf_path)  # a clear error for what is not a VCF
+    with pysam.VariantFile(str(vcf_path)) as vcf:
+        declared = list(vcf.header.contigs)
+    if declared:
+        return declared
+    seen = {}
+    with gzip.open(vcf_path, "rt") as handle:
+        for line in handle:
+            if not line.startswith("#"):
+                seen.setdefault(line.split("\t", 1)[0], None)
+    return list(seen)
+
+
 def contig_lengths(vcf_path):
     """Chromosome lengths declared by a VCF/BCF header (`##contig=<ID=..,length=..>`)."""
     with pysam.VariantFile(str(vcf_path)) as vcf:
@@ -88,13 +107,13 @@ def has_index(vcf_path):
 
 
 def subset_vcf(vcf_path, samples_path, region, out_path, threads=1):
-    """Keep the study accessions and biallelic SNPs of one region (bcftools syntax), as BCF.
+    """Keep the study accessions and every record of one region (bcftools syntax), as BCF.
 
     A record belongs to the region holding its POS (`--regions-overlap pos`): by default bcftools
     also takes records that merely overlap a region, which would put a multi-base record at a
-    boundary into two regions. `-m2 -M2` counts the alleles listed in the record, not those
-    carried by the subset, so sites monomorphic among the study accessions survive here and are
-    dropped by the MAF filter later. The output is uncompressed BCF: written and read once.
+    boundary into two regions. Records of every type are kept: the genotype job counts them for
+    the filter funnel, then keeps the biallelic SNPs (as `-m2 -M2 -v snps` would). The output is
+    uncompressed BCF: written and read once.
     """
     check_requested_samples(vcf_path, samples_path)
     # With an index, read only this region's blocks; without one, stream the file and filter.
@@ -111,10 +130,6 @@ def subset_vcf(vcf_path, samples_path, region, out_path, threads=1):
             "-S",
             samples_path,
             *where,
-            "-m2",
-            "-M2",
-            "-v",
-            "snps",
             "--threads",
             max(0, threads - 1),
             "-Ou",

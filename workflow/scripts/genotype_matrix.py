@@ -13,4 +13,5 @@ run_stage(
         ld_prune_r2=snakemake.params.ld_prune_r2,
         ld_window=snakemake.params.ld_window,
     ),
+    region=snakemake.wildcards.region,
 )

@@ -1,4 +1,11 @@
 from gpgcn.kinship import kinship_stage
 from gpgcn.stage import run_stage
 
-run_stage(snakemake.log[0], kinship_stage, snakemake.input.shares, snakemake.input.accessions, snakemake.output[0])
+run_stage(
+    snakemake.log[0],
+    kinship_stage,
+    snakemake.input.shares,
+    snakemake.input.accessions,
+    snakemake.input.funnels,
+    snakemake.output[0],
+)

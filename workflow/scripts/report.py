@@ -11,6 +11,7 @@ run_stage(
     ],
     epochs_files=inputs.gcn_epochs,
     snp_tables=inputs.snps,
+    funnels=inputs.funnels,
     graph_summary=inputs.graph_summary,
     split_summary=inputs.split_summary,
     outputs=snakemake.output,
