@@ -64,6 +64,7 @@ def test_missing_file_and_unreachable_host(server, tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_workflow_fetches_remote_phenotypes(server, tmp_path):
     """Mode vcf with the phenotype table given as a URL: fetched into resources/, then used."""
     import json

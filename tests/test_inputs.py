@@ -8,6 +8,10 @@ import pytest
 
 from helpers import TINY, merged, snakemake, write_config, write_vcf
 
+# Each test runs Snakemake.
+pytestmark = pytest.mark.slow
+
+
 SAMPLES = [str(100 + i) for i in range(12)]
 
 

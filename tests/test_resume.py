@@ -12,6 +12,8 @@ import pytest
 
 from helpers import SNAKEMAKE, TINY, merged, snakemake, write_config
 
+pytestmark = pytest.mark.slow
+
 # Long enough to be killed mid-run, with a checkpoint every 5 epochs; no early stopping.
 TRAIN = {"max_epochs": 600, "patience": 10_000, "checkpoint_every": 5, "ensemble": False}
 NO_STRATEGIES = {"serial": [1], "intraop": [], "interop": [], "dataparallel": [], "ddp": [], "snpshard": []}
@@ -87,7 +89,6 @@ def rank_logs(directory, strategy, ndev):
     return [log.read_text(), *(log.with_name(f"{log.name}.rank{r}").read_text() for r in range(1, ndev))]
 
 
-@pytest.mark.slow
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("strategy, ndev", [("serial", 1), ("snpshard", 2)])
 def test_killed_training_resumes_only_when_nothing_changed(tiny_run, tmp_path, strategy, ndev):

@@ -20,6 +20,9 @@ from helpers import (
     write_config,
 )
 
+# Each test runs Snakemake.
+pytestmark = pytest.mark.slow
+
 
 def test_dry_run_of_the_default_config(tmp_path):
     write_config(tmp_path, {})

@@ -144,17 +144,24 @@ class BcfReader:
             raise InputError(self.path, f"{self.where(buf, starts[invalid[0]])}: allele index above 1 (not biallelic)")
         return dosage
 
-    def biallelic_snps(self, buf, starts):
-        """Which of the records at `starts` are biallelic SNPs. The common record (no ID, two
-        one-base alleles) is judged for all at once; others by decoding their alleles."""
+    @staticmethod
+    def _fixed_fields(buf, starts):
+        """For the records at `starts`: the buffer as bytes, each record's CHROM offset, allele
+        count, ID offset, and whether it is the common record (no ID, two one-base alleles)."""
         byte = np.frombuffer(buf, dtype=np.uint8)
         fixed = np.asarray(starts, dtype=np.int64) + 8
         n_allele = byte[fixed[:, None] + np.arange(18, 20)].copy().view("<u2").ravel()
         ident = fixed + SHARED_FIXED.size
         # An empty ID is 0x07; a one-character allele is 0x17 followed by the base.
-        plain = (byte[ident] == 0x07) & (byte[ident + 1] == 0x17) & (byte[ident + 3] == 0x17)
+        plain = (n_allele == 2) & (byte[ident] == 0x07) & (byte[ident + 1] == 0x17) & (byte[ident + 3] == 0x17)
+        return byte, fixed, n_allele, ident, plain
+
+    def biallelic_snps(self, buf, starts):
+        """Which of the records at `starts` are biallelic SNPs. The common record is judged for all
+        at once; others by decoding their alleles."""
+        byte, _, n_allele, ident, plain = self._fixed_fields(buf, starts)
         ref, alt = byte[ident + 2], byte[ident + 4]
-        snp = (n_allele == 2) & plain & BASES[ref] & BASES[alt] & (UPPER[ref] != UPPER[alt])
+        snp = plain & BASES[ref] & BASES[alt] & (UPPER[ref] != UPPER[alt])
         for i in np.flatnonzero((n_allele == 2) & ~plain):
             _, ref_allele, alt_allele = self._named_alleles(buf, starts[i], "")
             snp[i] = is_snp(ref_allele, alt_allele)
@@ -200,15 +207,10 @@ class BcfReader:
         """(chrom, pos, id, ref, alt) of the chunk's records at `rows`; a missing ID is chrom:pos.
 
         The common record (no ID, two one-base alleles) is decoded for all rows at once."""
-        byte = np.frombuffer(chunk.buffer, dtype=np.uint8)
         starts = np.asarray(chunk.starts, dtype=np.int64)[rows]
-        fixed = starts + 8
+        byte, fixed, _, ident, plain = self._fixed_fields(chunk.buffer, starts)
         chrom = byte[fixed[:, None] + np.arange(4)].copy().view("<i4").ravel()
         pos = byte[fixed[:, None] + np.arange(4, 8)].copy().view("<i4").ravel() + 1
-        n_allele = byte[fixed[:, None] + np.arange(18, 20)].copy().view("<u2").ravel()
-        ident = fixed + SHARED_FIXED.size
-        # An empty ID is 0x07; a one-character allele is 0x17 followed by the base.
-        plain = (n_allele == 2) & (byte[ident] == 0x07) & (byte[ident + 1] == 0x17) & (byte[ident + 3] == 0x17)
         names = np.array(self.contigs, dtype=object)[chrom]
         table = pd.DataFrame(
             {
