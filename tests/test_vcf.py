@@ -55,6 +55,14 @@ def test_malformed_record_is_named(tmp_path):
     assert not (tmp_path / "1.bcf").exists()
 
 
+def test_malformed_record_of_an_uncompressed_vcf_is_named(tmp_path):
+    vcf = tmp_path / "bad.vcf"
+    vcf.write_text(HEADER + "1\t10\t.\tA\tG\t.\tPASS\t.\tGT\t0/0\n1\tnot_a_position\t.\tA\tG\t.\tPASS\t.\tGT\t0/0\n")
+    write_ids(tmp_path / "samples.txt", ["101"])
+    with pytest.raises(InputError, match=r"bad.vcf: .*line 6 \(1:not_a_position\): POS 'not_a_position'"):
+        subset_vcf(vcf, tmp_path / "samples.txt", "1", tmp_path / "1.bcf")
+
+
 def test_vcf_cut_off_mid_record_is_named(tmp_path):
     """A download that broke inside a record, after an intact header (then compressed whole)."""
     records = "".join(f"1\t{100 + i}\t.\tA\tG\t.\tPASS\t.\tGT\t0/0\n" for i in range(500))

@@ -40,7 +40,7 @@ def vcf_contigs(vcf_path):
     if declared:
         return declared
     seen = {}
-    with gzip.open(vcf_path, "rt") as handle:
+    with open_vcf_text(vcf_path) as handle:
         for line in handle:
             if not line.startswith("#"):
                 seen.setdefault(line.split("\t", 1)[0], None)
@@ -64,13 +64,20 @@ def check_requested_samples(vcf_path, samples_path):
     return requested
 
 
+def open_vcf_text(vcf_path):
+    """A text VCF's lines, whether (b)gzip-compressed or plain."""
+    with open(vcf_path, "rb") as handle:
+        compressed = handle.read(2) == b"\x1f\x8b"
+    return gzip.open(vcf_path, "rt", errors="replace") if compressed else open(vcf_path, errors="replace")
+
+
 def first_bad_record(vcf_path):
     """Where a text VCF first breaks, as 'line N (CHROM:POS): why', or None where every record
     has the header's columns and a numeric POS. Only for error messages: bcftools says "VCF parse
     error" without saying where."""
+    columns, lineno = None, 0
     try:
-        with gzip.open(vcf_path, "rt", errors="replace") as handle:
-            columns, lineno = None, 0
+        with open_vcf_text(vcf_path) as handle:
             for lineno, line in enumerate(handle, 1):
                 if line.startswith("##"):
                     continue
