@@ -13,9 +13,9 @@ def config_errors(config, schema):
     for error in sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path]):
         key = ".".join(str(p) for p in error.absolute_path)
         if error.validator == "additionalProperties":
-            allowed = ", ".join(error.schema.get("properties", {}))
-            unknown = ", ".join(sorted(set(error.instance) - set(error.schema.get("properties", {}))))
-            lines.append(f"{key or 'top level'}: unknown key {unknown} (expected one of: {allowed})")
+            allowed = list(error.schema.get("properties", {}))
+            unknown = ", ".join(sorted(set(error.instance) - set(allowed)))
+            lines.append(f"{key or 'top level'}: unknown key {unknown} (expected one of: {', '.join(allowed)})")
         elif error.validator == "required":
             lines.append(f"{key or 'top level'}: {error.message}")
         else:

@@ -72,7 +72,8 @@ class TrainJob:
 def run_train_job(job):
     """Train in this process, or start one rank per device and wait for them."""
     if not STRATEGIES[job.strategy].multiprocess:
-        return train_stage(job)
+        train_stage(job)
+        return
     spec = f"{job.log}.job.json"
     job.save(spec)
     command, env = launch_plan(job.n_devices, ["train", "--job", spec])
@@ -182,6 +183,5 @@ def train_stage(job, group=None):
             write_training_outputs(job.outputs, problem, settings, result, record)
         if checkpointer:
             checkpointer.clear()
-        return result
     finally:
         strategy.close()
