@@ -1,5 +1,5 @@
 # gpgcn: genomic prediction of Arabidopsis flowering time with a GCN, against GBLUP.
-# The pipeline's shape is `ls rules/`: data -> kinship -> split -> train / baseline -> report.
+# The pipeline's shape is `ls rules/`: data -> kinship -> split -> train (strategies) / baseline + models (per trait) -> report.
 import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
@@ -29,6 +29,7 @@ include: "rules/data.smk"
 include: "rules/kinship.smk"
 include: "rules/split.smk"
 include: "rules/train.smk"
+include: "rules/models.smk"
 include: "rules/baseline.smk"
 include: "rules/report.smk"
 
@@ -36,6 +37,8 @@ include: "rules/report.smk"
 rule all:
     input:
         "results/summary/accuracy.tsv",
+        "results/plots/accuracy_by_trait.png",
+        expand("results/predictions/{trait}.tsv", trait=TRAITS),
         "results/plots/predicted_vs_observed.png",
         "results/plots/learning_curves.png",
         "results/summary/data.tsv",

@@ -65,7 +65,7 @@ def simulate_once(directory, length_scale, mutation_rate_scale):
         mutation_rate_scale=mutation_rate_scale,
         h2=0.6,
         n_causal=100,
-        trait="FT10_mean",
+        traits=["FT10_mean"],
         missing_rate=0.01,
         indel_fraction=0.02,
         multiallelic_fraction=0.01,

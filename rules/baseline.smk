@@ -1,14 +1,14 @@
 rule gblup:
     input:
         kinship="results/kinship/grm.tsv",
-        split="results/split/split.tsv",
+        split="results/split/{trait}/split.tsv",
     output:
-        metrics="results/baseline/gblup/metrics.json",
-        predictions="results/baseline/gblup/predictions.tsv",
+        metrics="results/models/{trait}/gblup/metrics.json",
+        predictions="results/models/{trait}/gblup/predictions.tsv",
     log:
-        "logs/gblup.log",
+        "logs/models/{trait}/gblup.log",
     benchmark:
-        "results/benchmarks/gblup.tsv"
+        "results/benchmarks/models/{trait}/gblup.tsv"
     conda:
         "../envs/gpgcn.yaml"
     threads: 1

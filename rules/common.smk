@@ -14,6 +14,20 @@ SIMULATED = config["input"]["mode"] == "simulate"
 KINSHIP_MODE = config["input"]["mode"] == "kinship"
 
 
+def trait_names():
+    """`input.traits`, or the one `input.trait`; a trait listed twice stops the run here."""
+    traits = config["input"]["traits"] or [config["input"]["trait"]]
+    twice = sorted({t for t in traits if traits.count(t) > 1})
+    if twice:
+        raise WorkflowError(f"input.traits: {', '.join(twice)} listed twice")
+    return traits
+
+
+TRAITS = trait_names()
+# The parallel strategies are timed on one trait: their speed does not depend on it.
+TIMED_TRAIT = TRAITS[0]
+
+
 # Inputs that may be https URLs, and the config section holding each.
 REMOTE_KEYS = {
     "vcf": "input",
@@ -129,6 +143,7 @@ MATRIX_CHROMOSOMES = [region.chrom for region in REGIONS.values()]
 
 
 wildcard_constraints:
+    trait="|".join(re.escape(name) for name in TRAITS),
     region="|".join(re.escape(name) for name in REGIONS) or "no-region",
 
 
@@ -143,19 +158,31 @@ def accession_lists():
     return per_region("results/genotypes/{region}.accessions.txt")
 
 
-def train_inputs(wildcards):
-    features = (
-        {"kinship": "results/kinship/grm.tsv"}
-        if KINSHIP_MODE
-        else {
-            "matrices": per_region("results/genotypes/{region}.npy"),
-            "accessions": accession_lists(),
-        }
-    )
+def feature_inputs(node_features="genotypes"):
+    """The node features: the dosage matrices with their accession lists, or each accession's
+    row of the relationship matrix (always so in mode kinship)."""
+    if KINSHIP_MODE or node_features == "kinship":
+        return {"kinship": "results/kinship/grm.tsv"}
     return {
-        **features,
+        "matrices": per_region("results/genotypes/{region}.npy"),
+        "accessions": accession_lists(),
+    }
+
+
+def train_inputs(wildcards):
+    return {
+        **feature_inputs(),
         "graph": "results/graph/knn_graph.tsv",
-        "split": "results/split/split.tsv",
+        "split": f"results/split/{TIMED_TRAIT}/split.tsv",
+    }
+
+
+def model_inputs(wildcards):
+    return {
+        **feature_inputs(config["select"]["node_features"]),
+        "graph": "results/graph/knn_graph.tsv",
+        "grm": "results/kinship/grm.tsv",
+        "split": "results/split/{trait}/split.tsv",
     }
 
 
@@ -163,8 +190,26 @@ def optional_input(key):
     return [input_path(key)] if configured_input(key) else []
 
 
-# What every training job asks for; each strategy's rule adds its GPUs (and tasks, nodes).
-TRAIN_RESOURCES = {"mem_mb": 4000, "runtime": 120, "timing_slot": 1}
+def split_inputs(wildcards):
+    return {
+        "phenotypes": cohort_files()["phenotypes"],
+        "accessions": accession_lists(),
+        "test_ids": optional_input("test_ids"),
+        "cv_folds": optional_input("cv_folds_file"),
+    }
+
+
+SPLIT_SETTINGS = {
+    "id_column": config["input"]["id_column"],
+    "test_fraction": config["split"]["test_fraction"],
+    "folds": config["split"]["folds"],
+    "seed": config["split"]["seed"],
+}
+
+
+# What every timed training job asks for (all of profiles/default's timing slots: it runs alone on
+# the machine); each strategy's rule adds its GPUs (and tasks, nodes).
+TRAIN_RESOURCES = {"mem_mb": 4000, "runtime": 120, "timing_slot": 1000}
 
 
 def ndev_threads(wildcards):

@@ -61,7 +61,7 @@ rule simulate_cohort:
         runtime=30,
     params:
         chromosomes=CHROMOSOMES,
-        trait=config["input"]["trait"],
+        traits=TRAITS,
         simulate=config["simulate"],
     script:
         "../workflow/scripts/simulate_cohort.py"

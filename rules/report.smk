@@ -3,7 +3,6 @@ STRATEGY_RUNS = [
     for strategy, counts in config["strategies"].items()
     for ndev in counts
 ]
-GCN_RUNS = ["results/train/serial/1"]
 
 
 rule aggregate_timings:
@@ -13,7 +12,7 @@ rule aggregate_timings:
             for run in STRATEGY_RUNS
             for name in ("metrics.json", "predictions.tsv", "epochs.tsv")
         ],
-        gblup="results/baseline/gblup/metrics.json",
+        gblup=f"results/models/{TIMED_TRAIT}/gblup/metrics.json",
     output:
         timings=report(
             "results/summary/timings.tsv",
@@ -59,11 +58,15 @@ rule aggregate_timings:
 
 rule report:
     input:
-        gcn_metrics=[f"{run}/metrics.json" for run in GCN_RUNS],
-        gcn_predictions=[f"{run}/predictions.tsv" for run in GCN_RUNS],
-        gcn_epochs=[f"{run}/epochs.tsv" for run in GCN_RUNS],
-        gblup_metrics="results/baseline/gblup/metrics.json",
-        gblup_predictions="results/baseline/gblup/predictions.tsv",
+        model_files=[
+            f"results/models/{trait}/{model}/{name}"
+            for trait in TRAITS
+            for model in ("gblup", "gcn", "hybrid")
+            for name in ("metrics.json", "predictions.tsv")
+        ],
+        epochs=expand("results/models/{trait}/gcn/epochs.tsv", trait=TRAITS),
+        candidates=expand("results/models/{trait}/gcn/candidates.tsv", trait=TRAITS),
+        tables=expand("results/predictions/{trait}.tsv", trait=TRAITS),
         snps=([] if KINSHIP_MODE else per_region("results/genotypes/{region}.snps.tsv")),
         funnels=(
             []
@@ -71,12 +74,22 @@ rule report:
             else per_region("results/genotypes/{region}.funnel.json")
         ),
         graph_summary="results/graph/summary.json",
-        split_summary="results/split/summary.json",
+        split_summaries=expand("results/split/{trait}/summary.json", trait=TRAITS),
         genetic_values=(["results/cohort/genetic_values.tsv"] if SIMULATED else []),
     output:
         accuracy=report(
             "results/summary/accuracy.tsv",
             caption="../report/accuracy.rst",
+            category="Accuracy",
+        ),
+        by_trait=report(
+            "results/plots/accuracy_by_trait.png",
+            caption="../report/accuracy_by_trait.rst",
+            category="Accuracy",
+        ),
+        model_choice=report(
+            "results/summary/model_choice.tsv",
+            caption="../report/model_choice.rst",
             category="Accuracy",
         ),
         scatter=report(
@@ -104,5 +117,7 @@ rule report:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        traits=TRAITS,
     script:
         "../workflow/scripts/report.py"

@@ -1,16 +1,13 @@
-rule split:
+# Every trait is checked before any is split or trained on: one bad trait stops the run.
+rule check_traits:
     input:
-        phenotypes=cohort_files()["phenotypes"],
-        accessions=accession_lists(),
-        test_ids=optional_input("test_ids"),
-        cv_folds=optional_input("cv_folds_file"),
+        unpack(split_inputs),
     output:
-        split="results/split/split.tsv",
-        summary="results/split/summary.json",
+        "results/split/traits.json",
     log:
-        "logs/split.log",
+        "logs/check_traits.log",
     benchmark:
-        "results/benchmarks/split.tsv"
+        "results/benchmarks/check_traits.tsv"
     conda:
         "../envs/gpgcn.yaml"
     threads: 1
@@ -18,10 +15,30 @@ rule split:
         mem_mb=500,
         runtime=5,
     params:
-        trait=config["input"]["trait"],
-        id_column=config["input"]["id_column"],
-        test_fraction=config["split"]["test_fraction"],
-        folds=config["split"]["folds"],
-        seed=config["split"]["seed"],
+        **SPLIT_SETTINGS,
+        traits=TRAITS,
+    script:
+        "../workflow/scripts/check_traits.py"
+
+
+rule split:
+    input:
+        unpack(split_inputs),
+        checked="results/split/traits.json",
+    output:
+        split="results/split/{trait}/split.tsv",
+        summary="results/split/{trait}/summary.json",
+    log:
+        "logs/split/{trait}.log",
+    benchmark:
+        "results/benchmarks/split/{trait}.tsv"
+    conda:
+        "../envs/gpgcn.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    params:
+        **SPLIT_SETTINGS,
     script:
         "../workflow/scripts/split.py"

@@ -2,9 +2,9 @@
 # outputs, script, params), and each strategy's rule overrides only what differs: the wildcard
 # values it takes, its threads, and the GPUs, tasks and nodes it asks for. The strategy itself
 # comes from the {strategy} wildcard.
-# Run locally, every training job holds the one `timing_slot` (profiles/default), so no two
-# timed jobs share a machine; on a cluster each has its node to itself instead (profiles/slurm
-# asks for --exclusive and gives back the slot).
+# Run locally, every training job holds all the timing slots (profiles/default), so it runs
+# alone on the machine; on a cluster each has its node to itself instead (profiles/slurm asks
+# for --exclusive and gives back the slots).
 
 
 rule train_serial:

@@ -67,10 +67,12 @@ def vcf_mode_config(directory, cohort, override=None, **files):
 
 
 def write_bad_phenotypes(cohort, path):
-    """The cohort's phenotype table with one value replaced by a word; returns that accession."""
+    """The cohort's phenotype table with one FT10_mean value replaced by a word; returns that accession."""
     lines = (cohort / "phenotypes.tsv").read_text().splitlines()
-    accession = lines[5].split("\t")[0]
-    lines[5] = f"{accession}\tlate"
+    fields = lines[5].split("\t")
+    fields[lines[0].split("\t").index("FT10_mean")] = "late"
+    lines[5] = "\t".join(fields)
+    accession = fields[0]
     path.write_text("\n".join(lines) + "\n")
     return accession
 

@@ -86,7 +86,7 @@ def test_workflow_fetches_remote_phenotypes(server, tmp_path):
         {"input": {"checksums": {"phenotypes": f"sha256:{digest}"}}},
         phenotypes=f"{url}/phenotypes.tsv",
     )
-    run = snakemake(work, "--cores", "2", "results/split/summary.json")
+    run = snakemake(work, "--cores", "2", "results/split/FT10_mean/summary.json")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert (work / "resources/phenotypes/phenotypes.tsv").exists()
-    assert json.loads((work / "results/split/summary.json").read_text())["n_phenotyped"] == 100
+    assert json.loads((work / "results/split/FT10_mean/summary.json").read_text())["n_phenotyped"] == 100

@@ -97,8 +97,9 @@ def test_killed_training_resumes_only_when_nothing_changed(tiny_run, tmp_path, s
     original = tiny_run / "results/cohort/phenotypes.tsv"
     changed = tmp_path / "changed.tsv"
     lines = original.read_text().splitlines()
-    accession, value = lines[7].split("\t")
-    lines[7] = f"{accession}\t{float(value) + 25}"
+    fields = lines[7].split("\t")
+    fields[1] = f"{float(fields[1]) + 25}"  # the first trait, the one the strategies train on
+    lines[7] = "\t".join(fields)
     changed.write_text("\n".join(lines) + "\n")
 
     clean = {}
@@ -133,5 +134,5 @@ def test_killed_training_resumes_only_when_nothing_changed(tiny_run, tmp_path, s
     rerun(directory, target)
     for log in rank_logs(directory, strategy, ndev):
         assert "resumed" not in log
-        assert "starting fresh" in log and "results/split/split.tsv" in log
+        assert "starting fresh" in log and "results/split/FT10_mean/split.tsv" in log
     assert predictions(directory, run) == clean["changed"]

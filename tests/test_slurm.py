@@ -138,8 +138,11 @@ IDENTICAL = [
     "genotypes/1.snps.tsv",
     "kinship/grm.tsv",
     "graph/knn_graph.tsv",
-    "split/split.tsv",
-    "baseline/gblup/predictions.tsv",
+    "split/FT10_mean/split.tsv",
+    "split/RL/split.tsv",
+    "models/FT10_mean/gblup/predictions.tsv",
+    "models/RL/hybrid/predictions.tsv",
+    "predictions/RL.tsv",
     *(
         f"train/{run}/predictions.tsv"
         for run in ("serial/1", "intraop/2", "interop/1", "interop/2", "ddp/2", "snpshard/2")
@@ -159,14 +162,15 @@ def test_a_failing_job_is_reported_as_failed(slurm_run, tmp_path):
     accession = write_bad_phenotypes(cohort, tmp_path / "pheno.tsv")
     vcf_mode_config(tmp_path, cohort, phenotypes=tmp_path / "pheno.tsv")
     since = now()
-    run = snakemake_on_slurm(tmp_path, "--retries", "0", "results/split/split.tsv")
+    run = snakemake_on_slurm(tmp_path, "--retries", "0", "results/split/traits.json")
     assert run.returncode != 0
-    assert "Error in rule split" in run.stdout + run.stderr
+    assert "Error in rule check_traits" in run.stdout + run.stderr
     jobs = sacct_jobs(tmp_path, since)
-    assert jobs.loc[jobs["rule"] == "split", "state"].tolist() == ["FAILED"]
-    assert (jobs.loc[jobs["rule"] != "split", "state"] == "COMPLETED").all(), jobs
-    assert f"ID '{accession}' has non-numeric FT10_mean value 'late'" in (tmp_path / "logs/split.log").read_text()
-    assert not (tmp_path / "results/split/split.tsv").exists()
+    assert jobs.loc[jobs["rule"] == "check_traits", "state"].tolist() == ["FAILED"]
+    assert (jobs.loc[jobs["rule"] != "check_traits", "state"] == "COMPLETED").all(), jobs
+    log = (tmp_path / "logs/check_traits.log").read_text()
+    assert f"ID '{accession}' has non-numeric FT10_mean value 'late'" in log
+    assert not (tmp_path / "results/split/traits.json").exists()
 
 
 def test_gpu_jobs_are_given_gpus_by_slurm(slurm_run):

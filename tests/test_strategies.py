@@ -24,7 +24,7 @@ def run_local(strategy_class, n_devices, epochs, **overrides):
     runner = strategy_class(n_devices, settings)
     problem = runner.prepare(toy_problem())
     model = runner.build_model(problem, settings)
-    pred = fit(model, problem, settings, runner, val_fold=1)[0]
+    pred = fit(model, problem, settings, runner, val_fold=1)[0].best_pred
     return model, pred
 
 
@@ -38,7 +38,7 @@ def distributed_worker(rank, world, name, epochs, init_file, out_dir, overrides)
         problem.x = problem.x[:, columns.start : columns.stop].contiguous()
     problem = runner.prepare(problem)
     model = runner.build_model(problem, settings)
-    pred = fit(model, problem, settings, runner, val_fold=1)[0]
+    pred = fit(model, problem, settings, runner, val_fold=1)[0].best_pred
     torch.save({"state": model.state_dict(), "pred": pred, "columns": columns}, f"{out_dir}/rank{rank}.pt")
     runner.close()
     exit_rank(0)

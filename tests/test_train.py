@@ -34,7 +34,8 @@ def test_model_shape():
 def test_loss_falls_and_the_model_learns():
     problem = toy_problem()
     s = settings()
-    pred, best_epoch, best_r, records = fit(builder(problem, s)(), problem, s, Serial(1, s), val_fold=1)
+    stopping, records = fit(builder(problem, s)(), problem, s, Serial(1, s), val_fold=1)
+    pred = stopping.best_pred
     losses = [r["train_loss"] for r in records]
     assert losses[-1] < 0.3 * losses[0]
     test = problem.test_idx.numpy()
@@ -44,8 +45,8 @@ def test_loss_falls_and_the_model_learns():
 def test_same_seed_same_result():
     problem = toy_problem()
     s = settings(max_epochs=10)
-    a = fit(builder(problem, s)(), problem, s, Serial(1, s), 1)[0]
-    b = fit(builder(problem, s)(), problem, s, Serial(1, s), 1)[0]
+    a = fit(builder(problem, s)(), problem, s, Serial(1, s), 1)[0].best_pred
+    b = fit(builder(problem, s)(), problem, s, Serial(1, s), 1)[0].best_pred
     np.testing.assert_array_equal(a, b)
 
 

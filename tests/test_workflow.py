@@ -34,7 +34,9 @@ def test_dry_run_of_the_default_config(tmp_path):
         "genotype_matrix",
         "kinship",
         "kinship_graph",
+        "check_traits",
         "split",
+        "trait_models",
         "train_serial",
         "train_intraop",
         "train_interop",
@@ -74,6 +76,10 @@ def test_tiny_workflow_end_to_end(tiny_run):
     results = tiny_run / "results"
     for path in (
         "summary/accuracy.tsv",
+        "summary/model_choice.tsv",
+        "plots/accuracy_by_trait.png",
+        "predictions/FT10_mean.tsv",
+        "predictions/RL.tsv",
         "summary/data.tsv",
         "plots/predicted_vs_observed.png",
         "plots/learning_curves.png",
@@ -107,28 +113,40 @@ def test_tiny_workflow_end_to_end(tiny_run):
     for key in ("test_pearson_r", "test_r2", "test_rmse", "seconds_per_epoch_median"):
         assert math.isfinite(metrics[key]), key
     assert metrics["n_train"] + metrics["n_test"] == 100
-    gblup = json.loads((results / "baseline/gblup/metrics.json").read_text())
-    assert math.isfinite(gblup["test_pearson_r"])
+    for trait in TINY["input"]["traits"]:
+        for model in ("gblup", "gcn", "hybrid"):
+            record = json.loads((results / f"models/{trait}/{model}/metrics.json").read_text())
+            assert math.isfinite(record["test_pearson_r"]), (trait, model)
     assert not list(results.glob("vcf/*.bcf")), "subset BCFs are temporary"
     assert not (results / "checkpoints").exists() or not any((results / "checkpoints").rglob("*.pt"))
     for path in results.rglob("*.json"):
         strict_loads(path.read_text())  # standard JSON: no NaN or Infinity
 
 
-# r(prediction, true genetic value) over the tiny cohort's 100 accessions. A model predicting
-# noise stays within about ±0.3 (3 sd); measured: GBLUP 0.90, the tiny GCN (25 epochs) 0.66.
-ACCURACY_FLOOR = {"baseline/gblup": 0.7, "train/serial/1": 0.45, "train/snpshard/2": 0.45}
+# r(prediction, true genetic value) over the tiny cohort's 100 accessions, for the first trait
+# (the strategies train on it) and the second. A model predicting noise stays within about ±0.3
+# (3 sd); measured: GBLUP 0.90, the tiny GCN (25 epochs) 0.66.
+ACCURACY_FLOOR = {
+    ("FT10_mean", "models/FT10_mean/gblup"): 0.7,
+    ("RL", "models/RL/gblup"): 0.7,
+    ("FT10_mean", "models/FT10_mean/gcn"): 0.45,
+    ("RL", "models/RL/gcn"): 0.45,
+    ("FT10_mean", "models/FT10_mean/hybrid"): 0.7,
+    ("RL", "models/RL/hybrid"): 0.7,
+    ("FT10_mean", "train/serial/1"): 0.45,
+    ("FT10_mean", "train/snpshard/2"): 0.45,
+}
 
 
-@pytest.mark.parametrize("model, floor", ACCURACY_FLOOR.items())
-def test_models_recover_the_simulated_genetic_values(tiny_run, model, floor):
+@pytest.mark.parametrize("trait, model", ACCURACY_FLOOR)
+def test_models_recover_the_simulated_genetic_values(tiny_run, trait, model):
     import numpy as np
     import pandas as pd
 
     truth = pd.read_csv(tiny_run / "results/cohort/genetic_values.tsv", sep="\t", dtype={"ID": str})
     predictions = pd.read_csv(tiny_run / f"results/{model}/predictions.tsv", sep="\t", dtype={"ID": str})
-    genetic_value = truth.set_index("ID")["genetic_value"].reindex(predictions["ID"])
-    assert np.corrcoef(predictions["predicted"], genetic_value)[0, 1] >= floor
+    genetic_value = truth.set_index("ID")[trait].reindex(predictions["ID"])
+    assert np.corrcoef(predictions["predicted"], genetic_value)[0, 1] >= ACCURACY_FLOOR[trait, model]
 
 
 def test_timings_cover_every_strategy(tiny_run):
@@ -171,7 +189,10 @@ def test_report_holds_the_tables_and_plots(tiny_run):
     run = snakemake(tiny_run, "--report", "report.html")
     assert run.returncode == 0, run.stderr[-3000:]
     embedded = report_results(tiny_run / "report.html")
-    plots = [f"results/plots/{p}.png" for p in ("predicted_vs_observed", "learning_curves", "speedup", "efficiency")]
+    plots = [
+        f"results/plots/{p}.png"
+        for p in ("predicted_vs_observed", "learning_curves", "speedup", "efficiency", "accuracy_by_trait")
+    ]
     for plot in [*plots, "results/plots/accuracy_by_strategy.png"]:
         caption, content = embedded[plot]
         assert content.startswith(b"\x89PNG") and len(content) > 5000 and caption, plot
@@ -179,28 +200,98 @@ def test_report_holds_the_tables_and_plots(tiny_run):
     def table(name):
         return pd.read_csv(io.BytesIO(embedded[f"results/summary/{name}"][1]), sep="\t")
 
-    accuracy = table("accuracy.tsv").set_index("model")
-    assert list(accuracy.index) == ["GCN serial (1)", "GBLUP"]
+    accuracy = table("accuracy.tsv")
+    models = ["GBLUP", "GCN", "hybrid (GCN + GBLUP)"]
+    assert list(zip(accuracy["trait"], accuracy["model"])) == [(t, m) for t in ("FT10_mean", "RL") for m in models]
     assert (accuracy["n_train"] + accuracy["n_test"] == 100).all()
+    assert (accuracy["bootstrap_95_low"] <= accuracy["test_r_minus_gblup"] + 1e-9).all()
+    assert (accuracy["test_r_minus_gblup"] <= accuracy["bootstrap_95_high"] + 1e-9).all()
+    hybrid = accuracy[accuracy["model"] == models[2]]
+    assert hybrid["gcn_weight"].between(0, 1).all()
+    choice = table("model_choice.tsv")
+    assert len(choice) == 2 * len(TINY["select"]["candidates"]) and choice.groupby("trait")["chosen"].sum().eq(1).all()
     timings = table("timings.tsv")
     assert list(timings["strategy"]) == ["serial", "intraop", "interop", "interop", "dataparallel", "ddp", "snpshard"]
     data = table("data.tsv").set_index("item")["value"]
-    metrics = json.loads((tiny_run / "results/train/serial/1/metrics.json").read_text())
+    metrics = json.loads((tiny_run / "results/models/FT10_mean/gcn/metrics.json").read_text())
     snps = sum(int(data[f"chromosome {c}"]) for c in TINY["chromosomes"])
     assert snps == metrics["n_snps"] == int(data["LD pruning passed"])
     assert int(data["records read"]) > int(data["biallelic SNPs"]) >= int(data["MAF passed"]) >= snps
-    assert int(data["accessions"]) == int(data["phenotyped (train + test)"]) == 100
-    assert data["train / test"] == f"{metrics['n_train']} / {metrics['n_test']}"
+    rows = table("data.tsv")
+    phenotypes = rows[rows["what"] == "phenotypes: FT10_mean"].set_index("item")["value"]
+    assert int(phenotypes["accessions"]) == int(phenotypes["phenotyped (train + test)"]) == 100
+    assert phenotypes["train / test"] == f"{metrics['n_train']} / {metrics['n_test']}"
+    assert int(phenotypes["predicted without a phenotype"]) == 0
 
 
 def test_bad_phenotypes_stop_the_run_without_output(tiny_run, tmp_path):
     accession = write_bad_phenotypes(tiny_run / "results" / "cohort", tmp_path / "pheno.tsv")
     vcf_mode_config(tmp_path, tiny_run / "results" / "cohort", phenotypes=tmp_path / "pheno.tsv")
-    run = snakemake(tmp_path, "--cores", "1", "results/split/split.tsv")
+    run = snakemake(tmp_path, "--cores", "1", "results/split/FT10_mean/split.tsv")
     assert run.returncode != 0
     assert f"pheno.tsv: line 6: ID '{accession}' has non-numeric FT10_mean value 'late'" in run.stdout + run.stderr
-    assert not (tmp_path / "results" / "split" / "split.tsv").exists()
-    assert not list((tmp_path / "results" / "split").glob("*"))
+    assert not list((tmp_path / "results" / "split").rglob("*"))
+
+
+def dry_run_jobs(output):
+    """Job counts by rule from a dry run's table."""
+    import re
+
+    return {rule: int(count) for rule, count in re.findall(r"^(\w+)\s+(\d+)$", output, re.MULTILINE)}
+
+
+def test_traits_fan_out_and_one_trait_reruns_alone(tiny_run, tmp_path):
+    write_config(tmp_path, merged(TINY, {"input": {"traits": ["FT10_mean", "RL", "Leaf"]}}))
+    jobs = dry_run_jobs(snakemake(tmp_path, "-n").stdout)
+    assert (jobs["check_traits"], jobs["split"], jobs["gblup"], jobs["trait_models"]) == (1, 3, 3, 3)
+    assert jobs["train_serial"] == 1  # the strategies are timed on the first trait only
+    # `input.trait` alone is a one-trait list.
+    write_config(tmp_path, merged(TINY, {"input": {"traits": [], "trait": "RL"}}))
+    run = snakemake(tmp_path, "-n")
+    assert "results/predictions/RL.tsv" in run.stdout and "FT10_mean" not in run.stdout
+    # In a finished run, forcing one trait's models reruns that job and nothing of the other trait.
+    run = snakemake(tiny_run, "-n", "results/predictions/RL.tsv", "--forcerun", "results/predictions/RL.tsv")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert dry_run_jobs(run.stdout) == {"trait_models": 1, "total": 1}
+    assert "trait=RL" in run.stdout
+
+
+def test_a_trait_listed_twice_is_refused(tmp_path):
+    write_config(tmp_path, merged(TINY, {"input": {"traits": ["FT10_mean", "RL", "FT10_mean"]}}))
+    run = snakemake(tmp_path, "-n")
+    assert run.returncode != 0
+    assert "input.traits: FT10_mean listed twice" in run.stdout + run.stderr
+
+
+def test_a_trait_missing_from_the_table_lists_its_columns(tiny_run, tmp_path):
+    cohort = tiny_run / "results" / "cohort"
+    vcf_mode_config(tmp_path, cohort, {"input": {"traits": ["FT10_mean", "FT16"]}})
+    run = snakemake(tmp_path, "--cores", "2", "results/split/traits.json")
+    assert run.returncode != 0
+    output = run.stdout + run.stderr
+    assert "1 of 2 traits unusable" in output
+    assert "trait FT16: " in output and "no trait column 'FT16'; columns are: ID, FT10_mean, RL" in output
+
+
+def test_one_bad_trait_among_good_ones_stops_every_trait(tiny_run, tmp_path):
+    """A constant trait listed between two good ones: the error names it, and with --keep-going
+    nothing is split or trained for any trait."""
+    import pandas as pd
+
+    cohort = tiny_run / "results" / "cohort"
+    table = pd.read_csv(cohort / "phenotypes.tsv", sep="\t", dtype={"ID": str})
+    table["Constant"] = 7.0
+    table.to_csv(tmp_path / "pheno.tsv", sep="\t", index=False)
+    vcf_mode_config(
+        tmp_path, cohort, {"input": {"traits": ["FT10_mean", "Constant", "RL"]}}, phenotypes=tmp_path / "pheno.tsv"
+    )
+    run = snakemake(tmp_path, "--cores", "2", "--keep-going")
+    assert run.returncode != 0
+    assert "trait Constant: " in run.stdout + run.stderr and "has no variance" in run.stdout + run.stderr
+    results = tmp_path / "results"
+    assert (results / "kinship" / "grm.tsv").exists()  # the data stages ran
+    assert not list((results / "split").rglob("*")), "no trait is split"
+    assert not (results / "models").exists() and not (results / "train").exists()
 
 
 def test_missing_accessions_stop_the_run(tiny_run, tmp_path):
@@ -264,7 +355,7 @@ def test_kinship_mode_with_training_columns_only(tiny_run, tmp_path):
 
     grm = pd.read_csv(tiny_run / "results/kinship/grm.tsv", sep="\t", index_col=0, dtype={"ID": str})
     grm.columns = grm.columns.astype(str)
-    split = pd.read_csv(tiny_run / "results/split/split.tsv", sep="\t", dtype={"ID": str})
+    split = pd.read_csv(tiny_run / "results/split/FT10_mean/split.tsv", sep="\t", dtype={"ID": str})
     train = split.loc[split["set"] == "train", "ID"].tolist()
     test = split.loc[split["set"] == "test", "ID"]
     grm[train].to_csv(tmp_path / "kinship.csv")
@@ -280,9 +371,27 @@ def test_kinship_mode_with_training_columns_only(tiny_run, tmp_path):
     metrics = json.loads((tmp_path / "results/train/serial/1/metrics.json").read_text())
     assert metrics["n_snps"] == len(train)  # features: the matrix's columns
     assert metrics["n_test"] == len(test)
-    gblup = json.loads((tmp_path / "results/baseline/gblup/metrics.json").read_text())
-    reference = json.loads((tiny_run / "results/baseline/gblup/metrics.json").read_text())
+    gblup = json.loads((tmp_path / "results/models/FT10_mean/gblup/metrics.json").read_text())
+    reference = json.loads((tiny_run / "results/models/FT10_mean/gblup/metrics.json").read_text())
     assert gblup["test_pearson_r"] == pytest.approx(reference["test_pearson_r"], abs=1e-4)
+
+
+def test_accessions_without_a_phenotype_are_predicted(tiny_run, tmp_path):
+    """Accessions absent from the phenotype table stay in the graph and get a prediction, flagged."""
+    import pandas as pd
+
+    table = pd.read_csv(tiny_run / "results/cohort/phenotypes.tsv", sep="\t", dtype={"ID": str})
+    study = (tiny_run / "results/cohort/study_accessions.txt").read_text().split()
+    unphenotyped = study[:5]
+    table[~table["ID"].isin(unphenotyped)].to_csv(tmp_path / "pheno.tsv", sep="\t", index=False)
+    kinship_config(tmp_path, tiny_run / "results/kinship/grm.tsv", tmp_path / "pheno.tsv")
+    run = snakemake(tmp_path, "--cores", "2", "results/predictions/RL.tsv")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    predictions = pd.read_csv(tmp_path / "results/predictions/RL.tsv", sep="\t", dtype={"ID": str})
+    assert len(predictions) == 100 and predictions["predicted"].notna().all()
+    assert sorted(predictions.loc[~predictions["phenotyped"], "ID"]) == sorted(unphenotyped)
+    summary = json.loads((tmp_path / "results/split/RL/summary.json").read_text())
+    assert sorted(summary["no_phenotype_ids"]) == sorted(unphenotyped)
 
 
 def test_kinship_mode_refuses_phenotyped_ids_missing_from_columns(tiny_run, tmp_path):
@@ -292,7 +401,7 @@ def test_kinship_mode_refuses_phenotyped_ids_missing_from_columns(tiny_run, tmp_
     dropped = grm.columns[0]
     grm.drop(columns=[dropped]).to_csv(tmp_path / "kinship.csv")
     kinship_config(tmp_path, tmp_path / "kinship.csv", tiny_run / "results/cohort/phenotypes.tsv")
-    run = snakemake(tmp_path, "--cores", "1", "results/baseline/gblup/metrics.json")
+    run = snakemake(tmp_path, "--cores", "1", "results/models/FT10_mean/gblup/metrics.json")
     assert run.returncode != 0
     assert "training accessions missing from the kinship's columns" in run.stdout + run.stderr
 
@@ -307,9 +416,9 @@ def test_gblup_reproduces_the_published_reference_on_real_data(tmp_path):
         test_ids=str(SHARED / "Test_for_383_accessions.txt"),
         cv_folds_file=str(SHARED / "CVFs_for_383_accessions.csv"),
     )
-    run = snakemake(tmp_path, "--cores", "1", "results/baseline/gblup/metrics.json")
+    run = snakemake(tmp_path, "--cores", "1", "results/models/FT10_mean/gblup/metrics.json")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    gblup = json.loads((tmp_path / "results/baseline/gblup/metrics.json").read_text())
+    gblup = json.loads((tmp_path / "results/models/FT10_mean/gblup/metrics.json").read_text())
     assert (gblup["n_train"], gblup["n_test"], gblup["cv_repeats"]) == (306, 77, 10)
     assert gblup["test_pearson_r"] == pytest.approx(0.669, abs=0.002)
     assert gblup["cv_pearson_r_mean"] == pytest.approx(0.626, abs=0.005)

@@ -58,10 +58,23 @@ class Problem:
             fold=np.where(held, 0, folds),
         )
 
+    def with_graph(self, edge_index, edge_weight, self_loop_weight):
+        """The same accessions and features over another graph (numpy edges, both directions)."""
+        edge_index, edge_weight = propagation(edge_index, edge_weight, len(self.ids), self_loop_weight)
+        device = self.train_idx.device
+        return dataclasses.replace(self, edge_index=edge_index.to(device), edge_weight=edge_weight.to(device))
+
     def to(self, device):
         for name in ("x", "edge_index", "edge_weight", "y", "train_idx", "test_idx"):
             setattr(self, name, getattr(self, name).to(device))
         return self
+
+
+def propagation(edge_index, edge_weight, n_nodes, self_loop_weight):
+    """The GCN's normalised adjacency from a graph's numpy edges."""
+    return normalised_adjacency(
+        torch.from_numpy(edge_index).long(), torch.from_numpy(edge_weight).float(), n_nodes, self_loop_weight
+    )
 
 
 def kinship_features(kinship_path, scaling, shard=None):
@@ -110,10 +123,7 @@ def load_problem(
     split = pd.read_csv(split_path, sep="\t", dtype={"ID": str})
     if list(split["ID"]) != ids:
         raise InputError(split_path, "accession order differs from the genotype matrices'")
-    edge_index, edge_weight = read_graph(graph_path, ids)
-    edge_index, edge_weight = normalised_adjacency(
-        torch.from_numpy(edge_index).long(), torch.from_numpy(edge_weight).float(), len(ids), self_loop_weight
-    )
+    edge_index, edge_weight = propagation(*read_graph(graph_path, ids), len(ids), self_loop_weight)
     train = split["set"].eq("train").to_numpy()
     observed = split["y"].to_numpy(dtype=float)
     y_mean, y_sd = observed[train].mean(), observed[train].std()

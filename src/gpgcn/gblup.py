@@ -89,45 +89,66 @@ def fit_gblup(kinship, y, x=None):
     return GBLUPFit(beta, delta, float(sigma_g2), float(sigma_g2 * delta), alpha, float(eig.loglik(delta)))
 
 
-def cross_validated_r(kinship_train, y_train, folds):
-    """Pearson r of out-of-fold predictions pooled over the folds of one CV repeat."""
-    predicted = np.empty_like(y_train)
-    for fold in np.unique(folds):
-        held = folds == fold
-        fit = fit_gblup(kinship_train[np.ix_(~held, ~held)], y_train[~held])
-        predicted[held] = fit.predict(kinship_train[np.ix_(held, ~held)])
-    return pearson_r(predicted, y_train)
+class SplitKinship:
+    """The kinship between every accession of a split (rows, split order) and its training
+    accessions (columns): all GBLUP needs to fit on any subset of the training accessions and
+    predict every accession."""
+
+    def __init__(self, kinship_path, split, split_path):
+        kinship, rows, cols = read_kinship(kinship_path)
+        missing = [i for i in split["ID"] if i not in set(rows)]
+        if missing:
+            raise InputError(
+                kinship_path, f"accessions of {split_path} missing from the kinship's rows: {', '.join(missing[:10])}"
+            )
+        self.train = split["set"].eq("train").to_numpy()
+        training = list(split["ID"][self.train])
+        not_columns = [a for a in training if a not in set(cols)]
+        if not_columns:
+            raise InputError(
+                kinship_path, f"training accessions missing from the kinship's columns: {', '.join(not_columns[:10])}"
+            )
+        row_of = {a: i for i, a in enumerate(rows)}
+        col_of = {a: i for i, a in enumerate(cols)}
+        self.k = kinship[np.ix_([row_of[a] for a in split["ID"]], [col_of[a] for a in training])]
+        self.column = np.full(len(split), -1)
+        self.column[self.train] = np.arange(self.train.sum())
+
+    def fit(self, y, fit_mask):
+        """REML GBLUP on the accessions of `fit_mask` (training accessions only)."""
+        columns = self.column[fit_mask]
+        return fit_gblup(self.k[np.ix_(fit_mask, columns)], y[fit_mask]), columns
+
+    def predict(self, y, fit_mask):
+        """Predictions for every accession from GBLUP fitted on `fit_mask`."""
+        fit, columns = self.fit(y, fit_mask)
+        return fit.predict(self.k[:, columns])
+
+    def out_of_fold(self, y, folds):
+        """Each accession with a fold (> 0) predicted by GBLUP fitted on the other folds; NaN elsewhere."""
+        predicted = np.full(len(y), np.nan)
+        for fold in np.unique(folds[folds > 0]):
+            held = folds == fold
+            predicted[held] = self.predict(y, (folds > 0) & ~held)[held]
+        return predicted
 
 
 def gblup_stage(kinship_path, split_path, metrics_path, predictions_path):
     start = time.perf_counter()
-    kinship, rows, cols = read_kinship(kinship_path)
-    split = pd.read_csv(split_path, sep="\t", dtype={"ID": str}).set_index("ID")
-    missing = [i for i in split.index if i not in set(rows)]
-    if missing:
-        raise InputError(
-            kinship_path, f"accessions of {split_path} missing from the kinship's rows: {', '.join(missing[:10])}"
-        )
-    train = split["set"].eq("train").to_numpy()
-    test = split["set"].eq("test").to_numpy()
-    not_columns = [a for a in split.index[train] if a not in set(cols)]
-    if not_columns:
-        raise InputError(
-            kinship_path, f"training accessions missing from the kinship's columns: {', '.join(not_columns[:10])}"
-        )
-    row_of = {a: i for i, a in enumerate(rows)}
-    col_of = {a: i for i, a in enumerate(cols)}
-    k = kinship[np.ix_([row_of[a] for a in split.index], [col_of[a] for a in split.index[train]])]
+    split = pd.read_csv(split_path, sep="\t", dtype={"ID": str})
+    kinship = SplitKinship(kinship_path, split, split_path)
+    train, test = kinship.train, split["set"].eq("test").to_numpy()
     y = split["y"].to_numpy(float)
-    fit = fit_gblup(k[train], y[train])
-    predicted = fit.predict(k)
-    h2 = fit.heritability(float(np.mean(np.diag(k[train]))))
+    fit, columns = kinship.fit(y, train)
+    predicted = fit.predict(kinship.k[:, columns])
+    h2 = fit.heritability(float(np.mean(np.diag(kinship.k[train]))))
     log.info("REML: delta=%.4g sigma_g2=%.4g sigma_e2=%.4g h2=%.3f", fit.delta, fit.sigma_g2, fit.sigma_e2, h2)
-    predictions = pd.DataFrame(
-        {"ID": split.index, "observed": y, "predicted": predicted, "set": split["set"].to_numpy()}
-    )
+    predictions = pd.DataFrame({"ID": split["ID"], "observed": y, "predicted": predicted, "set": split["set"]})
     write_tsv(predictions_path, predictions, float_format="%.6g")
-    cv = [cross_validated_r(k[train], y[train], split.loc[train, c].to_numpy()) for c in cv_repeat_columns(split)]
+    cv = [
+        pearson_r(kinship.out_of_fold(y, folds)[folds > 0], y[folds > 0])
+        for folds in (split[c].to_numpy() for c in cv_repeat_columns(split))
+    ]
     metrics = model_record(
         strategy="gblup",
         observed=y[test],

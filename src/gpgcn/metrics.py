@@ -14,6 +14,19 @@ def pearson_r(a, b):
     return float(np.corrcoef(a, b)[0, 1])
 
 
+def paired_bootstrap_difference(observed, predicted, reference, n_resamples=2000, seed=0):
+    """95 % interval of r(predicted) - r(reference) over the same accessions resampled with
+    replacement: how far one test draw can move the difference between two models."""
+    observed, predicted, reference = (np.asarray(v, float) for v in (observed, predicted, reference))
+    rng = np.random.default_rng(seed)
+    differences = []
+    for _ in range(n_resamples):
+        pick = rng.integers(0, len(observed), len(observed))
+        differences.append(pearson_r(predicted[pick], observed[pick]) - pearson_r(reference[pick], observed[pick]))
+    low, high = np.nanpercentile(differences, [2.5, 97.5])
+    return float(low), float(high)
+
+
 def r_squared(observed, predicted):
     observed, predicted = np.asarray(observed, float), np.asarray(predicted, float)
     return float(1.0 - np.sum((observed - predicted) ** 2) / np.sum((observed - observed.mean()) ** 2))
@@ -62,6 +75,7 @@ def model_record(
         "seconds_per_epoch_median": seconds_per_epoch_median,
         "seed": seed,
         "cv_repeats": len(cv_scores),
+        "cv_pearson_r": [float(r) for r in cv_scores],
         "cv_pearson_r_mean": float(np.mean(cv_scores)) if len(cv_scores) else None,
         "cv_pearson_r_sd": float(np.std(cv_scores)) if len(cv_scores) else None,
         **extra,

@@ -117,13 +117,11 @@ def check_trainable(split, phenotypes_path, trait):
         )
 
 
-def split_stage(
+def trait_split(
     phenotypes_path,
-    accessions_paths,
-    split_path,
-    summary_path,
-    *,
+    accessions,
     trait,
+    *,
     id_column,
     test_fraction,
     n_folds,
@@ -131,7 +129,7 @@ def split_stage(
     test_ids_path=None,
     cv_folds_path=None,
 ):
-    accessions = load_accessions(accessions_paths)
+    """One trait's split of the accessions, and its summary; refuses a trait no model can learn."""
     values, missing_ids = read_phenotypes(phenotypes_path, trait, id_column)
     test_ids = read_ids(test_ids_path) if test_ids_path else None
     if test_ids:
@@ -164,5 +162,38 @@ def split_stage(
         "missing_value_ids": [i for i in missing_ids if i in in_study],
         "no_phenotype_ids": [a for a in accessions if a not in values.index and a not in set(missing_ids)],
     }
+    return frame, summary
+
+
+def split_settings(params, inputs):
+    """trait_split's keyword settings from a split rule's params and optional inputs."""
+    return {
+        "id_column": params.id_column or None,
+        "test_fraction": params.test_fraction,
+        "n_folds": params.folds,
+        "seed": params.seed,
+        "test_ids_path": inputs.test_ids[0] if inputs.test_ids else None,
+        "cv_folds_path": inputs.cv_folds[0] if inputs.cv_folds else None,
+    }
+
+
+def check_traits_stage(phenotypes_path, accessions_paths, checked_path, *, traits, **split_settings):
+    """Every trait's split, before any is written or trained: one error naming every bad trait."""
+    accessions = load_accessions(accessions_paths)
+    problems, summaries = [], {}
+    for trait in traits:
+        try:
+            summaries[trait] = trait_split(phenotypes_path, accessions, trait, **split_settings)[1]
+        except InputError as error:
+            problems.append(f"trait {trait}: {error}")
+    if problems:
+        unusable = f"{len(problems)} of {len(traits)} traits unusable:\n  " + "\n  ".join(problems)
+        raise InputError(phenotypes_path, unusable)
+    counts = {trait: {k: v for k, v in s.items() if not k.endswith("_ids")} for trait, s in summaries.items()}
+    write_json(checked_path, counts)
+
+
+def split_stage(phenotypes_path, accessions_paths, split_path, summary_path, *, trait, **split_settings):
+    frame, summary = trait_split(phenotypes_path, load_accessions(accessions_paths), trait, **split_settings)
     write_tsv(split_path, frame, float_format="%.6g")
     write_json(summary_path, summary)

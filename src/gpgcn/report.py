@@ -11,7 +11,7 @@ import pandas as pd  # noqa: E402
 
 from .io import atomic_path, write_tsv  # noqa: E402
 from .kinship import genome_funnel  # noqa: E402
-from .metrics import pearson_r  # noqa: E402
+from .metrics import paired_bootstrap_difference, pearson_r  # noqa: E402
 
 
 def read_model(metrics_path, predictions_path):
@@ -21,34 +21,84 @@ def read_model(metrics_path, predictions_path):
     return metrics, predictions
 
 
+MODEL_NAMES = {"gblup": "GBLUP", "gcn": "GCN", "hybrid": "hybrid (GCN + GBLUP)"}
+
+
 def model_name(metrics):
-    if metrics["strategy"] == "gblup":
-        return "GBLUP"
+    if metrics["strategy"] in MODEL_NAMES:
+        return MODEL_NAMES[metrics["strategy"]]
     return f"GCN {metrics['strategy']} ({metrics['n_devices']})"
 
 
 def accuracy_table(models, genetic_values=None):
-    """A row per model: test accuracy, and against the simulation's truth where known."""
+    """A row per trait and model: test accuracy, cross-validated r, the paired-bootstrap interval of
+    the test r's difference to GBLUP's, and against the simulation's truth where known.
+
+    `models`: (trait, metrics, predictions) with each trait's GBLUP among them.
+    """
     rows = []
-    for metrics, predictions in models:
+    gblup = {trait: predictions for trait, metrics, predictions in models if metrics["strategy"] == "gblup"}
+    for trait, metrics, predictions in models:
         test = predictions[predictions["set"] == "test"]
+        reference = gblup[trait].set_index("ID").loc[test["ID"], "predicted"].to_numpy()
+        low, high = paired_bootstrap_difference(test["observed"], test["predicted"], reference)
         row = {
+            "trait": trait,
             "model": model_name(metrics),
             "test_pearson_r": metrics["test_pearson_r"],
+            "test_r_minus_gblup": metrics["test_pearson_r"] - pearson_r(reference, test["observed"]),
+            "bootstrap_95_low": low,
+            "bootstrap_95_high": high,
+            "cv_pearson_r_mean": metrics["cv_pearson_r_mean"],
+            "cv_pearson_r_sd": metrics["cv_pearson_r_sd"],
+            "cv_repeats": metrics["cv_repeats"],
             "test_r2": metrics["test_r2"],
             "test_rmse": metrics["test_rmse"],
             "n_train": metrics["n_train"],
             "n_test": metrics["n_test"],
+            "predicted_without_phenotype": int(predictions["set"].eq("unlabelled").sum()),
+            "gcn_weight": metrics.get("gcn_weight"),
+            "gcn_settings": metrics["selection"]["chosen"] if "selection" in metrics else None,
         }
-        if metrics.get("cv_pearson_r_mean") is not None:
-            row["cv_pearson_r_mean"] = metrics["cv_pearson_r_mean"]
-            row["cv_pearson_r_sd"] = metrics["cv_pearson_r_sd"]
         if genetic_values is not None:
-            truth = genetic_values.reindex(test["ID"]).to_numpy()
+            truth = genetic_values[trait].reindex(test["ID"]).to_numpy()
             row["ceiling_r"] = pearson_r(truth, test["observed"])
             row["r_prediction_true_genetic_value"] = pearson_r(test["predicted"], truth)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def model_choice_table(candidate_tables):
+    """Every trait's GCN candidates with their out-of-fold r, the chosen one marked."""
+    frames = []
+    for trait, path in candidate_tables:
+        table = pd.read_csv(path, sep="\t")
+        table.insert(0, "trait", trait)
+        table["chosen"] = table["cv_pearson_r"].eq(table["cv_pearson_r"].max()) & ~table.duplicated(
+            "cv_pearson_r", keep="first"
+        )
+        frames.append(table)
+    return pd.concat(frames, ignore_index=True)
+
+
+def plot_accuracy_by_trait(table, path):
+    """Test r and CV r per trait, one bar per model."""
+    traits = list(dict.fromkeys(table["trait"]))
+    models = list(dict.fromkeys(table["model"]))
+    fig, axes = plt.subplots(1, 2, figsize=(max(8, 2.2 * len(traits)), 4), sharey=True)
+    width = 0.8 / len(models)
+    for ax, (column, title) in zip(axes, (("test_pearson_r", "test r"), ("cv_pearson_r_mean", "CV r (mean ± sd)"))):
+        for i, model in enumerate(models):
+            rows = table[table["model"] == model].set_index("trait").reindex(traits)
+            x = np.arange(len(traits)) + (i - (len(models) - 1) / 2) * width
+            error = rows["cv_pearson_r_sd"].astype(float) if column == "cv_pearson_r_mean" else None
+            ax.bar(x, rows[column].astype(float), width, yerr=error, label=model, capsize=2)
+        ax.set_xticks(np.arange(len(traits)), traits, rotation=30, ha="right")
+        ax.set_title(title)
+        ax.axhline(0, color="k", lw=0.5)
+    axes[0].set_ylabel("Pearson r, predicted vs observed")
+    axes[0].legend(fontsize=8)
+    save_figure(fig, path)
 
 
 def save_figure(fig, path):
@@ -58,8 +108,11 @@ def save_figure(fig, path):
 
 
 def plot_predicted_vs_observed(models, path):
-    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 4), squeeze=False)
-    for ax, (metrics, predictions) in zip(axes[0], models):
+    """One panel per trait and model: predicted against observed, test accessions in red."""
+    traits = list(dict.fromkeys(trait for trait, _, _ in models))
+    per_trait = len(models) // len(traits)
+    fig, axes = plt.subplots(len(traits), per_trait, figsize=(4.2 * per_trait, 4 * len(traits)), squeeze=False)
+    for ax, (trait, metrics, predictions) in zip(axes.ravel(), models):
         for name, colour in (("train", "#bbbbbb"), ("test", "#d62728")):
             part = predictions[predictions["set"] == name]
             if len(part):
@@ -67,7 +120,7 @@ def plot_predicted_vs_observed(models, path):
         lo = np.nanmin(predictions[["observed", "predicted"]].to_numpy())
         hi = np.nanmax(predictions[["observed", "predicted"]].to_numpy())
         ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
-        ax.set_title(f"{model_name(metrics)}: test r = {metrics['test_pearson_r']:.3f}")
+        ax.set_title(f"{trait}, {model_name(metrics)}: test r = {metrics['test_pearson_r']:.3f}", fontsize=9)
         ax.set_xlabel("observed")
         ax.set_ylabel("predicted")
         ax.legend(fontsize=8)
@@ -87,9 +140,9 @@ def plot_learning_curves(runs, path):
     save_figure(fig, path)
 
 
-def data_table(snp_tables, funnels, graph_summary_path, split_summary_path):
+def data_table(snp_tables, funnels, graph_summary_path, split_summaries):
     """What went into the models: the SNP filter funnel and SNPs per chromosome, graph shape,
-    phenotypes kept and dropped."""
+    and per trait the phenotypes kept, dropped and predicted without a phenotype."""
     rows = [("SNP filters, whole genome", step, count) for step, count in genome_funnel(funnels).items()]
     per_chromosome = {}  # the tables are per region, in genome order
     for path in snp_tables:
@@ -100,8 +153,6 @@ def data_table(snp_tables, funnels, graph_summary_path, split_summary_path):
     rows += [("SNPs after filters", f"chromosome {chrom}", count) for chrom, count in per_chromosome.items()]
     with open(graph_summary_path) as handle:
         graph = json.load(handle)
-    with open(split_summary_path) as handle:
-        split = json.load(handle)
     rows += [
         ("graph", "k", graph["k"]),
         ("graph", "edges", graph["n_edges"]),
@@ -111,25 +162,48 @@ def data_table(snp_tables, funnels, graph_summary_path, split_summary_path):
             f"{graph['degree_min']} / {graph['degree_median']:g} / {graph['degree_max']}",
         ),
         ("graph", "connected components", graph["n_components"]),
-        ("phenotypes", "accessions", split["n_accessions"]),
-        ("phenotypes", "phenotyped (train + test)", split["n_phenotyped"]),
-        ("phenotypes", "train / test", f"{split['n_train']} / {split['n_test']}"),
-        ("phenotypes", "dropped: missing value", len(split["missing_value_ids"])),
-        ("phenotypes", "dropped: not in phenotype table", len(split["no_phenotype_ids"])),
     ]
+    for path in split_summaries:
+        with open(path) as handle:
+            split = json.load(handle)
+        what = f"phenotypes: {split['trait']}"
+        rows += [
+            (what, "accessions", split["n_accessions"]),
+            (what, "phenotyped (train + test)", split["n_phenotyped"]),
+            (what, "train / test", f"{split['n_train']} / {split['n_test']}"),
+            (what, "predicted without a phenotype", split["n_accessions"] - split["n_phenotyped"]),
+            (what, "dropped: missing value", len(split["missing_value_ids"])),
+            (what, "dropped: not in phenotype table", len(split["no_phenotype_ids"])),
+        ]
     return pd.DataFrame(rows, columns=["what", "item", "value"])
 
 
+MODELS = ("gblup", "gcn", "hybrid")
+
+
 def report_stage(
-    model_files, epochs_files, snp_tables, funnels, graph_summary, split_summary, outputs, genetic_values_path=None
+    traits,
+    model_files,
+    epochs_files,
+    candidate_tables,
+    snp_tables,
+    funnels,
+    graph_summary,
+    split_summaries,
+    outputs,
+    genetic_values_path=None,
 ):
-    models = [read_model(m, p) for m, p in model_files]
+    """`model_files`: (metrics, predictions) per trait and model (MODELS order); `epochs_files`
+    and `candidate_tables`: the GCN's, per trait."""
+    models = [(trait, *read_model(*files)) for trait, files in zip([t for t in traits for _ in MODELS], model_files)]
     genetic = None
     if genetic_values_path:
-        table = pd.read_csv(genetic_values_path, sep="\t", dtype={"ID": str})
-        genetic = table.set_index("ID")["genetic_value"]
-    write_tsv(outputs.accuracy, accuracy_table(models, genetic), float_format="%.4f")
-    write_tsv(outputs.data, data_table(snp_tables, funnels, graph_summary, split_summary))
+        genetic = pd.read_csv(genetic_values_path, sep="\t", dtype={"ID": str}).set_index("ID")
+    table = accuracy_table(models, genetic)
+    write_tsv(outputs.accuracy, table, float_format="%.4f")
+    write_tsv(outputs.model_choice, model_choice_table(list(zip(traits, candidate_tables))), float_format="%.4f")
+    write_tsv(outputs.data, data_table(snp_tables, funnels, graph_summary, split_summaries))
+    plot_accuracy_by_trait(table, outputs.by_trait)
     plot_predicted_vs_observed(models, outputs.scatter)
-    runs = [(model_name(metrics), pd.read_csv(e, sep="\t")) for (metrics, _), e in zip(models, epochs_files)]
+    runs = [(f"{trait} GCN", pd.read_csv(e, sep="\t")) for trait, e in zip(traits, epochs_files)]
     plot_learning_curves(runs, outputs.learning_curves)

@@ -135,7 +135,7 @@ def simulate_cohort(
     mutation_rate_scale=1.0,
     h2,
     n_causal,
-    trait,
+    traits,
     missing_rate,
     indel_fraction,
     multiallelic_fraction,
@@ -187,14 +187,18 @@ def simulate_cohort(
         pysam.tabix_index(str(tmp), preset="vcf", force=True)
         os.replace(f"{tmp}.tbi", f"{vcf_path}.tbi")
 
-    genetic = genetic_values(tree_seqs, candidates, n_causal, rng)
-    genetic = (genetic - genetic.mean()) / genetic.std() * FT10_SD * np.sqrt(h2)
-    noise = rng.normal(0.0, FT10_SD * np.sqrt(1 - h2), size=n_accessions)
-    phenotype = np.round(FT10_MEAN + genetic + noise, 2)
+    # Each trait its own causal SNPs and noise, drawn in the order the traits are listed.
+    phenotypes, genetic = {"ID": sample_ids}, {"ID": sample_ids}
+    for trait in traits:
+        values = genetic_values(tree_seqs, candidates, n_causal, rng)
+        values = (values - values.mean()) / values.std() * FT10_SD * np.sqrt(h2)
+        noise = rng.normal(0.0, FT10_SD * np.sqrt(1 - h2), size=n_accessions)
+        phenotypes[trait] = np.round(FT10_MEAN + values + noise, 2)
+        genetic[trait] = FT10_MEAN + values
 
     write_ids(study_path, study)
-    write_tsv(phenotypes_path, pd.DataFrame({"ID": sample_ids, trait: phenotype}))
-    write_tsv(genetic_values_path, pd.DataFrame({"ID": sample_ids, "genetic_value": FT10_MEAN + genetic}))
+    write_tsv(phenotypes_path, pd.DataFrame(phenotypes))
+    write_tsv(genetic_values_path, pd.DataFrame(genetic))
 
 
 def genetic_values(tree_seqs, candidates, n_causal, rng):

@@ -19,7 +19,7 @@ from .distributed import launch_plan
 from .io import file_digest, write_json, write_tsv
 from .metrics import model_record
 from .strategies import STRATEGIES
-from .train import Checkpointer, TrainSettings, cross_validate, fit_ensemble, seconds_per_epoch
+from .train import Checkpointer, TrainSettings, fit_ensemble, seconds_per_epoch
 
 log = logging.getLogger(__name__)
 
@@ -94,21 +94,27 @@ def node_sets(problem):
     return sets
 
 
+def prediction_frame(problem, predicted):
+    """Every accession's prediction on the trait's scale, from one on the standardised scale."""
+    return pd.DataFrame(
+        {
+            "ID": problem.ids,
+            "observed": problem.observed,
+            "predicted": predicted * problem.y_sd + problem.y_mean,
+            "set": node_sets(problem),
+        }
+    )
+
+
 def write_training_outputs(outputs, problem, settings, result, record):
     """predictions.tsv (every accession, on the trait's scale), epochs.tsv and metrics.json."""
-    predicted = result.predictions * problem.y_sd + problem.y_mean
-    write_tsv(
-        outputs["predictions"],
-        pd.DataFrame(
-            {"ID": problem.ids, "observed": problem.observed, "predicted": predicted, "set": node_sets(problem)}
-        ),
-        float_format="%.6g",
-    )
+    frame = prediction_frame(problem, result.predictions)
+    write_tsv(outputs["predictions"], frame, float_format="%.6g")
     write_tsv(outputs["epochs"], pd.DataFrame(result.epochs), float_format="%.6g")
     test = problem.test_idx.cpu().numpy()
     metrics = model_record(
         observed=problem.observed[test],
-        predicted=predicted[test],
+        predicted=frame["predicted"].to_numpy()[test],
         n_train=len(problem.train_idx),
         n_snps=problem.n_snps,
         epochs=len(result.epochs),
@@ -167,16 +173,11 @@ def train_stage(job, group=None):
             len(result.best_epochs),
             result.best_epochs,
         )
-        # Published CV repeats: accuracy only, timed apart from the training above.
-        cv_scores = cross_validate(lambda: strategy.build_model(problem, settings), problem, settings, strategy)
-        if cv_scores:
-            log.info("cross-validated r over %d repeats: %s", len(cv_scores), cv_scores)
         if strategy.is_main:
             record = {
                 "strategy": job.strategy,
                 "n_devices": job.n_devices,
                 "seconds_total": seconds_total,
-                "cv_scores": cv_scores,
                 "self_loop_weight": job.self_loop_weight,
                 **strategy.info(),
             }

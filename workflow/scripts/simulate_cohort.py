@@ -9,6 +9,6 @@ run_stage(
     snakemake.output.phenotypes,
     snakemake.output.genetic_values,
     chromosomes=snakemake.params.chromosomes,
-    trait=snakemake.params.trait,
+    traits=snakemake.params.traits,
     **snakemake.params.simulate,
 )

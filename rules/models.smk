@@ -1,0 +1,34 @@
+# Per trait: the GCN with its settings chosen by cross-validation inside the training
+# accessions, the hybrid (GCN and GBLUP blended), and every accession's prediction from the hybrid.
+rule trait_models:
+    input:
+        unpack(model_inputs),
+    output:
+        gcn_metrics="results/models/{trait}/gcn/metrics.json",
+        gcn_predictions="results/models/{trait}/gcn/predictions.tsv",
+        gcn_epochs="results/models/{trait}/gcn/epochs.tsv",
+        candidates="results/models/{trait}/gcn/candidates.tsv",
+        hybrid_metrics="results/models/{trait}/hybrid/metrics.json",
+        hybrid_predictions="results/models/{trait}/hybrid/predictions.tsv",
+        cv_predictions="results/models/{trait}/hybrid/cv_predictions.tsv",
+        table="results/predictions/{trait}.tsv",
+    log:
+        "logs/models/{trait}/gcn_hybrid.log",
+    benchmark:
+        "results/benchmarks/models/{trait}/gcn_hybrid.tsv"
+    conda:
+        "../envs/gpgcn.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=240,
+        gpu=1 if config["train"]["device"] == "cuda" else 0,
+        # Keeps it off the machine while a strategy is timed (profiles/default).
+        timing_slot=1,
+    params:
+        train=config["train"],
+        graph=config["graph"],
+        changes=config["select"]["candidates"],
+        matrix_chromosomes=MATRIX_CHROMOSOMES,
+    script:
+        "../workflow/scripts/trait_models.py"

@@ -1,0 +1,22 @@
+from gpgcn.stage import run_stage
+from gpgcn.trait_models import trait_models_stage
+
+inputs = snakemake.input
+run_stage(
+    snakemake.log[0],
+    trait_models_stage,
+    problem_files={
+        "matrix_paths": list(inputs.get("matrices", [])),
+        "accessions_paths": list(inputs.get("accessions", [])),
+        "matrix_chromosomes": snakemake.params.matrix_chromosomes,
+        "kinship_path": inputs.get("kinship"),
+        "graph_path": inputs.graph,
+        "split_path": inputs.split,
+    },
+    grm_path=inputs.grm,
+    trait=snakemake.wildcards.trait,
+    train=snakemake.params.train,
+    graph=snakemake.params.graph,
+    changes=snakemake.params.changes,
+    outputs=dict(snakemake.output.items()),
+)
