@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test benchmark-data-stage clean
+.PHONY: setup demo test benchmark-data-stage benchmark-real-traits clean
 
 # Reinstall only when the pinned dependencies change.
 $(STAMP): pyproject.toml
@@ -26,6 +26,17 @@ test: setup
 benchmark-data-stage: setup
 	@command -v plink2 >/dev/null && test -x /usr/bin/time || { echo "needs plink2 and GNU time: apt-get install plink2 time"; exit 1; }
 	$(BIN)/python benchmarks/data_stage.py
+
+# Six real traits, GBLUP against the GCN and the hybrid, and what one GCN candidate costs at 1M SNPs
+# (docs/benchmarks/real_traits.md); needs ../shared.
+REAL_TRAITS := benchmarks/out/real_traits
+benchmark-real-traits: setup
+	@test -d ../shared/data/ft10_383 || { echo "needs ../shared/data/ft10_383 beside the checkout"; exit 1; }
+	mkdir -p $(REAL_TRAITS)
+	start=$$(date +%s); $(BIN)/snakemake --configfile benchmarks/real_traits.yaml --directory $(REAL_TRAITS) --cores all \
+		&& echo $$(( $$(date +%s) - start )) > $(REAL_TRAITS)/wall_seconds
+	$(BIN)/python benchmarks/candidate_cost.py
+	$(BIN)/python benchmarks/real_traits_table.py
 
 clean:
 	rm -rf results logs .snakemake

@@ -1,0 +1,94 @@
+"""What one GCN candidate costs at the real genome's scale: seconds per epoch of the serial GCN
+on one core, 383 accessions, with 1M SNP features against the 383-column GRM rows
+(`train.node_features: kinship`). Writes benchmarks/out/candidate_cost.json, which
+benchmarks/real_traits_table.py turns into the cost section of docs/benchmarks/real_traits.md.
+
+    .venv/bin/python benchmarks/candidate_cost.py [--snps 1000000] [--epochs 12]
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from gpgcn.dataset import Problem, propagation  # noqa: E402
+from gpgcn.graph import knn_graph  # noqa: E402
+from gpgcn.metrics import cpu_model  # noqa: E402
+from gpgcn.strategies import Serial  # noqa: E402
+from gpgcn.train import TrainSettings, fit, seconds_per_epoch  # noqa: E402
+
+N_ACCESSIONS = 383
+
+
+def problem(features, similarity, rng):
+    n = N_ACCESSIONS
+    y = rng.normal(size=n).astype(np.float32)
+    train = np.arange(n) >= 77
+    edges, weights = knn_graph(similarity, 10)
+    edge_index, edge_weight = propagation(edges, weights, n, 10.0)
+    return Problem(
+        ids=[str(i) for i in range(n)],
+        x=torch.from_numpy(features),
+        chrom_sizes=[features.shape[1]],
+        edge_index=edge_index,
+        edge_weight=edge_weight,
+        y=torch.from_numpy(y),
+        y_mean=0.0,
+        y_sd=1.0,
+        train_idx=torch.from_numpy(np.flatnonzero(train)),
+        test_idx=torch.from_numpy(np.flatnonzero(~train)),
+        fold=np.where(train, 1 + np.arange(n) % 5, 0),
+        observed=y.astype(float),
+    )
+
+
+def seconds_per_epoch_of(problem, epochs):
+    settings = TrainSettings(lr=0.002, max_epochs=epochs, patience=epochs, warmup_epochs=2)
+    serial = Serial(1, settings)
+    start = time.perf_counter()
+    _, records = fit(serial.build_model(problem, settings), problem, settings, serial, val_fold=1)
+    return seconds_per_epoch(records, settings.warmup_epochs), time.perf_counter() - start
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--snps", type=int, default=1_000_000)
+    parser.add_argument("--epochs", type=int, default=12)
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    cpu_busy = psutil.cpu_percent(interval=1.0) / 100
+    # Centred dosages of inbred accessions (0 or 2), built in blocks to bound the memory.
+    dosage = np.empty((N_ACCESSIONS, args.snps), dtype=np.float32)
+    for start in range(0, args.snps, 100_000):
+        block = 2.0 * (rng.random((N_ACCESSIONS, min(100_000, args.snps - start))) < rng.uniform(0.05, 0.5))
+        dosage[:, start : start + block.shape[1]] = block - block.mean(axis=0)
+    grm = (dosage @ dosage.T).astype(np.float64) / args.snps
+    snps_epoch, _ = seconds_per_epoch_of(problem(dosage, grm, rng), args.epochs)
+    del dosage
+    grm_rows = (grm - grm.mean(axis=0)).astype(np.float32)
+    kinship_epoch, _ = seconds_per_epoch_of(problem(grm_rows, grm, rng), args.epochs)
+    result = {
+        "snps": args.snps,
+        "accessions": N_ACCESSIONS,
+        "seconds_per_epoch_snps": snps_epoch,
+        "seconds_per_epoch_kinship_rows": kinship_epoch,
+        "cpu_busy_before": cpu_busy,
+        "cpu_model": cpu_model(),
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    out = REPO / "benchmarks" / "out" / "candidate_cost.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
