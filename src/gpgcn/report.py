@@ -52,6 +52,10 @@ def accuracy_table(models, genetic_values=None):
             "cv_pearson_r_mean": metrics["cv_pearson_r_mean"],
             "cv_pearson_r_sd": metrics["cv_pearson_r_sd"],
             "cv_repeats": metrics["cv_repeats"],
+            # The GCN's settings were chosen on the split's folds of these same training accessions.
+            "cv_settings_chosen_on_same_accessions": metrics.get("selection", {}).get(
+                "cv_settings_chosen_on_same_accessions", False
+            ),
             "test_r2": metrics["test_r2"],
             "test_rmse": metrics["test_rmse"],
             "n_train": metrics["n_train"],
