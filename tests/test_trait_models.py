@@ -134,6 +134,7 @@ def test_the_chosen_gcn_is_the_best_scored_candidate_and_the_table_covers_every_
     np.testing.assert_allclose(recorded["cv_pearson_r"], scores["cv_pearson_r"], rtol=1e-5)
     assert 0 <= hybrid["gcn_weight"] <= 1 and hybrid["gcn_weight"] in BLEND_WEIGHTS
     assert gcn["cv_repeats"] == hybrid["cv_repeats"] == 2
+    assert gcn["selection"]["cv_settings_chosen_on_same_accessions"] is True
     assert len(hybrid["cv_gcn_weights"]["cv_1"]) == 3  # chosen inside each outer fold
     cv = pd.read_csv(outputs["cv_predictions"], sep="\t")
     assert len(cv) == 2 * 90 and set(cv["repeat"]) == {"cv_1", "cv_2"}

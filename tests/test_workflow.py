@@ -206,7 +206,7 @@ def test_report_holds_the_tables_and_plots(tiny_run):
     assert (accuracy["n_train"] + accuracy["n_test"] == 100).all()
     assert (accuracy["bootstrap_95_low"] <= accuracy["test_r_minus_gblup"] + 1e-9).all()
     assert (accuracy["test_r_minus_gblup"] <= accuracy["bootstrap_95_high"] + 1e-9).all()
-    assert list(accuracy["cv_settings_chosen_on_same_accessions"]) == [False, True, True] * 2
+    assert not accuracy["cv_settings_chosen_on_same_accessions"].any()  # no CV repeats reported
     hybrid = accuracy[accuracy["model"] == models[2]]
     assert hybrid["gcn_weight"].between(0, 1).all()
     choice = table("model_choice.tsv")

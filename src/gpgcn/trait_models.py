@@ -143,7 +143,7 @@ def cross_validate(problem, settings, gblup, y, trait):
     """Out-of-fold predictions of GBLUP, the GCN and the hybrid for each published CV repeat,
     each outer fold predicted by models trained on the other folds only; the hybrid's weight is
     chosen inside those other folds. Returns {repeat: {model: r}} and a table of the predictions
-    (standardised trait) with each outer fold's weight."""
+    (on the trait's scale) with each outer fold's weight."""
     scores, tables = {}, []
     for repeat, folds in problem.cv_repeats.items():
         predicted = {m: np.full(len(y), np.nan) for m in ("gblup", "gcn", "hybrid")}
@@ -168,8 +168,8 @@ def cross_validate(problem, settings, gblup, y, trait):
                     "ID": np.asarray(problem.ids)[trained],
                     "repeat": repeat,
                     "fold": folds[trained],
-                    "observed": y[trained],
-                    **{m: p[trained] for m, p in predicted.items()},
+                    "observed": problem.observed[trained],
+                    **{m: p[trained] * problem.y_sd + problem.y_mean for m, p in predicted.items()},
                     "gcn_weight": weight_of[trained],
                 }
             )
@@ -207,7 +207,7 @@ def trait_models_stage(*, problem_files, grm_path, trait, train, graph, changes,
         "graph_k": chosen.k,
         "self_loop_weight": chosen.self_loop_weight,
         # Reported CV repeats reuse the training accessions whose folds chose the settings.
-        "cv_settings_chosen_on_same_accessions": True,
+        "cv_settings_chosen_on_same_accessions": bool(cv),
     }
     write_tsv(outputs["candidates"], table, float_format="%.6g")
     common = {"n_devices": 1, "seconds_total": time.perf_counter() - start}
