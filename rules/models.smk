@@ -11,7 +11,12 @@ rule trait_models:
         hybrid_metrics="results/models/{trait}/hybrid/metrics.json",
         hybrid_predictions="results/models/{trait}/hybrid/predictions.tsv",
         cv_predictions="results/models/{trait}/hybrid/cv_predictions.tsv",
-        table="results/predictions/{trait}.tsv",
+        table=report(
+            "results/predictions/{trait}.tsv",
+            caption="../report/predictions.rst",
+            category="Predictions",
+            labels={"trait": "{trait}"},
+        ),
     log:
         "logs/models/{trait}/gcn_hybrid.log",
     benchmark:

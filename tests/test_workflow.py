@@ -209,6 +209,9 @@ def test_report_holds_the_tables_and_plots(tiny_run):
     assert not accuracy["cv_settings_chosen_on_same_accessions"].any()  # no CV repeats reported
     hybrid = accuracy[accuracy["model"] == models[2]]
     assert hybrid["gcn_weight"].between(0, 1).all()
+    for trait in ("FT10_mean", "RL"):
+        predictions = pd.read_csv(io.BytesIO(embedded[f"results/predictions/{trait}.tsv"][1]), sep="\t")
+        assert len(predictions) == 100 and predictions["phenotyped"].all()
     choice = table("model_choice.tsv")
     assert len(choice) == 2 * len(TINY["select"]["candidates"]) and choice.groupby("trait")["chosen"].sum().eq(1).all()
     timings = table("timings.tsv")

@@ -72,15 +72,13 @@ def accuracy_table(models, genetic_values=None):
     return pd.DataFrame(rows)
 
 
-def model_choice_table(candidate_tables):
-    """Every trait's GCN candidates with their out-of-fold r, the chosen one marked."""
+def model_choice_table(candidate_tables, chosen):
+    """Every trait's GCN candidates with their out-of-fold r, the one `chosen` (by trait) marked."""
     frames = []
     for trait, path in candidate_tables:
         table = pd.read_csv(path, sep="\t")
         table.insert(0, "trait", trait)
-        table["chosen"] = table["cv_pearson_r"].eq(table["cv_pearson_r"].max()) & ~table.duplicated(
-            "cv_pearson_r", keep="first"
-        )
+        table["chosen"] = table["candidate"].eq(chosen[trait])
         frames.append(table)
     return pd.concat(frames, ignore_index=True)
 
@@ -205,7 +203,10 @@ def report_stage(
         genetic = pd.read_csv(genetic_values_path, sep="\t", dtype={"ID": str}).set_index("ID")
     table = accuracy_table(models, genetic)
     write_tsv(outputs.accuracy, table, float_format="%.4f")
-    write_tsv(outputs.model_choice, model_choice_table(list(zip(traits, candidate_tables))), float_format="%.4f")
+    chosen = {trait: metrics["selection"]["chosen"] for trait, metrics, _ in models if metrics["strategy"] == "gcn"}
+    write_tsv(
+        outputs.model_choice, model_choice_table(list(zip(traits, candidate_tables)), chosen), float_format="%.4f"
+    )
     write_tsv(outputs.data, data_table(snp_tables, funnels, graph_summary, split_summaries))
     plot_accuracy_by_trait(table, outputs.by_trait)
     plot_predicted_vs_observed(models, outputs.scatter)
