@@ -46,39 +46,37 @@ def bgzip_text(tmp_path, name, text):
     return tmp_path / name
 
 
+def assert_subset_refused(tmp_path, vcf, message):
+    """Subsetting `vcf` to one accession stops with an InputError matching `message`, and writes no BCF."""
+    write_ids(tmp_path / "samples.txt", ["101"])
+    with pytest.raises(InputError, match=message):
+        subset_vcf(vcf, tmp_path / "samples.txt", "1", tmp_path / "1.bcf")
+    assert not (tmp_path / "1.bcf").exists()
+
+
 def test_malformed_record_is_named(tmp_path):
     records = "1\t10\t.\tA\tG\t.\tPASS\t.\tGT\t0/0\n1\tnot_a_position\t.\tA\tG\t.\tPASS\t.\tGT\t0/0\n"
     vcf = bgzip_text(tmp_path, "bad.vcf.gz", HEADER + records)
-    write_ids(tmp_path / "samples.txt", ["101"])
-    with pytest.raises(InputError, match=r"bad.vcf.gz: .*line 6 \(1:not_a_position\): POS 'not_a_position'"):
-        subset_vcf(vcf, tmp_path / "samples.txt", "1", tmp_path / "1.bcf")
-    assert not (tmp_path / "1.bcf").exists()
+    assert_subset_refused(tmp_path, vcf, r"bad.vcf.gz: .*line 6 \(1:not_a_position\): POS 'not_a_position'")
 
 
 def test_malformed_record_of_an_uncompressed_vcf_is_named(tmp_path):
     vcf = tmp_path / "bad.vcf"
     vcf.write_text(HEADER + "1\t10\t.\tA\tG\t.\tPASS\t.\tGT\t0/0\n1\tnot_a_position\t.\tA\tG\t.\tPASS\t.\tGT\t0/0\n")
-    write_ids(tmp_path / "samples.txt", ["101"])
-    with pytest.raises(InputError, match=r"bad.vcf: .*line 6 \(1:not_a_position\): POS 'not_a_position'"):
-        subset_vcf(vcf, tmp_path / "samples.txt", "1", tmp_path / "1.bcf")
+    assert_subset_refused(tmp_path, vcf, r"bad.vcf: .*line 6 \(1:not_a_position\): POS 'not_a_position'")
 
 
 def test_vcf_cut_off_mid_record_is_named(tmp_path):
     """A download that broke inside a record, after an intact header (then compressed whole)."""
     records = "".join(f"1\t{100 + i}\t.\tA\tG\t.\tPASS\t.\tGT\t0/0\n" for i in range(500))
     vcf = bgzip_text(tmp_path, "cut.vcf.gz", HEADER + records + "1\t600\t.\tA")
-    write_ids(tmp_path / "samples.txt", ["101"])
-    with pytest.raises(InputError, match=r"cut.vcf.gz: .*line 505 \(1:600\): the file ends inside this record"):
-        subset_vcf(vcf, tmp_path / "samples.txt", "1", tmp_path / "1.bcf")
-    assert not (tmp_path / "1.bcf").exists()
+    assert_subset_refused(tmp_path, vcf, r"cut.vcf.gz: .*line 505 \(1:600\): the file ends inside this record")
 
 
 def test_not_a_vcf(tmp_path):
     vcf = tmp_path / "notes.vcf.gz"
     vcf.write_text("hello\n")
-    write_ids(tmp_path / "samples.txt", ["101"])
-    with pytest.raises(InputError, match="not a readable VCF"):
-        subset_vcf(vcf, tmp_path / "samples.txt", "1", tmp_path / "1.bcf")
+    assert_subset_refused(tmp_path, vcf, "not a readable VCF")
 
 
 def test_plain_gzip_is_refused_with_advice(tmp_path, small_vcf):

@@ -200,7 +200,7 @@ def fit_ensemble(build_model, problem, settings, strategy, checkpointer=None, la
     Each member learns from the other folds and stops early on its own, so together they use
     every training accession while none is early-stopped on data it was fitted to.
     """
-    members, records = [], []
+    members, validation_r, records = [], [], []
     folds = settings.validation_folds(problem)
     progress = Progress(len(folds), settings.max_epochs, label)
     for member, val_fold in enumerate(folds, 1):
@@ -208,6 +208,7 @@ def fit_ensemble(build_model, problem, settings, strategy, checkpointer=None, la
             build_model(), problem, settings, strategy, val_fold, checkpointer, progress, member
         )
         members.append((val_fold, stopping))
+        validation_r.append(member_records[stopping.best_epoch]["val_r"])
         records += member_records
     best_epochs = [stopping.best_epoch for _, stopping in members]
     validation_predictions = np.full(len(problem.ids), np.nan)
@@ -215,10 +216,6 @@ def fit_ensemble(build_model, problem, settings, strategy, checkpointer=None, la
         others = best_epochs[:i] + best_epochs[i + 1 :] or [stopping.best_epoch]
         epoch = min(int(round(np.median(others))), len(stopping.history) - 1)
         validation_predictions[problem.validation_split(val_fold)[1].cpu().numpy()] = stopping.history[epoch]
-    validation_r = [
-        next(r["val_r"] for r in records if r["fold"] == val_fold and r["epoch"] == stopping.best_epoch)
-        for val_fold, stopping in members
-    ]
     return TrainResult(
         np.mean([stopping.best_pred for _, stopping in members], axis=0),
         best_epochs,
