@@ -10,12 +10,17 @@ rule trait_models:
         candidates="results/models/{trait}/gcn/candidates.tsv",
         hybrid_metrics="results/models/{trait}/hybrid/metrics.json",
         hybrid_predictions="results/models/{trait}/hybrid/predictions.tsv",
-        cv_predictions="results/models/{trait}/hybrid/cv_predictions.tsv",
+        cv_predictions=report(
+            "results/models/{trait}/hybrid/cv_predictions.tsv",
+            caption="../report/cv_predictions.rst",
+            category="Accuracy",
+            labels={"trait": "{trait}", "table": "CV predictions"},
+        ),
         table=report(
             "results/predictions/{trait}.tsv",
             caption="../report/predictions.rst",
             category="Predictions",
-            labels={"trait": "{trait}"},
+            labels={"trait": "{trait}", "table": "predictions"},
         ),
     log:
         "logs/models/{trait}/gcn_hybrid.log",

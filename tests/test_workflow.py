@@ -212,6 +212,7 @@ def test_report_holds_the_tables_and_plots(tiny_run):
     for trait in ("FT10_mean", "RL"):
         predictions = pd.read_csv(io.BytesIO(embedded[f"results/predictions/{trait}.tsv"][1]), sep="\t")
         assert len(predictions) == 100 and predictions["phenotyped"].all()
+        assert f"results/models/{trait}/hybrid/cv_predictions.tsv" in embedded
     choice = table("model_choice.tsv")
     assert len(choice) == 2 * len(TINY["select"]["candidates"]) and choice.groupby("trait")["chosen"].sum().eq(1).all()
     timings = table("timings.tsv")
