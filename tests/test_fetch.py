@@ -56,11 +56,11 @@ def test_missing_file_and_unreachable_host(server, tmp_path):
     out = tmp_path / "x.tsv"
     with pytest.raises(InputError, match="(?i)could not download: .*not found"):
         fetch(f"{url}/absent.tsv", out)
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    with pytest.raises(InputError, match=f"127.0.0.1:{port}/x.tsv: could not download"):
-        fetch(f"http://127.0.0.1:{port}/x.tsv", out, timeout=5)
+    with socket.socket() as bound:  # held, never listening: a connection to it is refused
+        bound.bind(("127.0.0.1", 0))
+        port = bound.getsockname()[1]
+        with pytest.raises(InputError, match=f"127.0.0.1:{port}/x.tsv: could not download"):
+            fetch(f"http://127.0.0.1:{port}/x.tsv", out, timeout=5)
     assert not out.exists()
 
 

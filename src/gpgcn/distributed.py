@@ -1,11 +1,13 @@
 """Process groups for the multi-process strategies: starting one rank per device (torchrun
 locally, srun inside a SLURM job), and joining the group from torchrun's or SLURM's environment."""
 
+import contextlib
 import logging
 import os
-import socket
+import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 
 import torch
@@ -33,8 +35,8 @@ def environment_rank():
 def init_process_group(n_devices, device_kind, init_method=None, rank=None, world_size=None):
     """Join the job's process group: gloo on CPUs, NCCL on GPUs (one GPU per process).
 
-    Without `init_method`, MASTER_ADDR and MASTER_PORT come from the environment (torchrun sets
-    them; under SLURM the job script exports them from the first node of the allocation).
+    Without `init_method`, the ranks meet through the file store launch_plan names for srun, or
+    MASTER_ADDR and MASTER_PORT from the environment (torchrun sets them).
     """
     if rank is None:
         rank, world_size, local_rank = environment_rank()
@@ -55,9 +57,12 @@ def init_process_group(n_devices, device_kind, init_method=None, rank=None, worl
         device = torch.device("cpu")
         backend = "gloo"
     if init_method is None:
-        if "MASTER_ADDR" not in os.environ or "MASTER_PORT" not in os.environ:
-            raise RuntimeError("MASTER_ADDR and MASTER_PORT are not set: start the ranks with python -m gpgcn.cli run")
-        init_method = "env://"
+        init_method = os.environ.get(RENDEZVOUS, "env://")
+        if init_method == "env://" and not {"MASTER_ADDR", "MASTER_PORT"} <= set(os.environ):
+            raise RuntimeError(
+                f"neither {RENDEZVOUS} nor MASTER_ADDR and MASTER_PORT are set: "
+                "start the ranks with python -m gpgcn.cli run"
+            )
     dist.init_process_group(backend, init_method=init_method, rank=rank, world_size=world_size)
     return Rank(rank, world_size, local_rank, device)
 
@@ -99,7 +104,6 @@ class SlurmJob:
     job_id: str
     tasks: int
     cpus_per_task: int
-    nodelist: str
 
 
 def slurm_job(environ=os.environ):
@@ -115,7 +119,7 @@ def slurm_job(environ=os.environ):
         ["scontrol", "show", "job", "--oneliner", job_id], capture_output=True, text=True, check=True
     ).stdout
     fields = dict(token.split("=", 1) for token in shown.split() if "=" in token)
-    return SlurmJob(job_id, int(fields["NumTasks"]), int(fields.get("CPUs/Task", "1")), fields["NodeList"])
+    return SlurmJob(job_id, int(fields["NumTasks"]), int(fields.get("CPUs/Task", "1")))
 
 
 def launch_command(ndev, worker_args, job=None):
@@ -134,27 +138,28 @@ def launch_command(ndev, worker_args, job=None):
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={ndev}", *worker[1:]]
 
 
-def free_port():
-    """A port the OS gives out as free on this machine."""
-    with socket.socket() as probe:
-        probe.bind(("", 0))
-        return probe.getsockname()[1]
+# The ranks srun starts meet through a file store named here (launch_plan sets it).
+RENDEZVOUS = "GPGCN_RENDEZVOUS"
 
 
-def slurm_master(job):
-    """MASTER_ADDR/MASTER_PORT for srun-started ranks: the job's first node, where this launcher
-    runs (SLURM runs a job's script there), and a port the OS assigns there."""
-    nodes = subprocess.run(
-        ["scontrol", "show", "hostnames", job.nodelist], capture_output=True, text=True, check=True
-    ).stdout.split()
-    return {"MASTER_ADDR": nodes[0], "MASTER_PORT": str(free_port())}
+@contextlib.contextmanager
+def launch_plan(ndev, worker_args, directory="."):
+    """(command, environment) that start `ndev` ranks here: in the SLURM job, or on this machine.
 
-
-def launch_plan(ndev, worker_args):
-    """(command, environment) that start `ndev` ranks here: in the SLURM job, or on this machine."""
+    Under srun the ranks meet through a file in a fresh folder of `directory` (keep it on the file
+    system the job's nodes share, as Snakemake's working directory is), removed when the ranks
+    are done. No port is picked for them in advance, so none can be taken by another process
+    between the picking and the binding; gloo and NCCL bind ports the OS assigns.
+    """
     job = slurm_job()
     command = launch_command(ndev, worker_args, job)
     env = dict(os.environ)
-    if command[0] == "srun":
-        env.update(slurm_master(job))
-    return command, env
+    if command[0] != "srun":
+        yield command, env
+        return
+    folder = tempfile.mkdtemp(prefix=".rendezvous-", dir=directory)
+    env[RENDEZVOUS] = f"file://{os.path.abspath(folder)}/store"
+    try:
+        yield command, env
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -45,8 +45,9 @@ class TrainJob:
         return [*self.matrices, *self.accessions, *([self.kinship] if self.kinship else []), self.graph, self.split]
 
     def fingerprint(self):
-        """Everything that shapes the result: every setting, and every input file's content."""
-        settings = {f"train.{k}": v for k, v in self.settings.items()}
+        """Everything that shapes the result: every setting, and every input file's content.
+        Not how often checkpoints are written: a resumed run ends as an uninterrupted one."""
+        settings = {f"train.{k}": v for k, v in self.settings.items() if k != "checkpoint_every"}
         files = {f"input {path}": file_digest(path) for path in self.input_files}
         return {
             "strategy": self.strategy,
@@ -76,11 +77,11 @@ def run_train_job(job):
         return
     spec = f"{job.log}.job.json"
     job.save(spec)
-    command, env = launch_plan(job.n_devices, ["train", "--job", spec])
-    log.info("starting %d ranks: %s", job.n_devices, " ".join(command))
     try:
-        with open(job.log, "a") as output:
-            status = subprocess.run(command, env=env, stdout=output, stderr=output).returncode
+        with launch_plan(job.n_devices, ["train", "--job", spec], os.path.dirname(job.log) or ".") as (command, env):
+            log.info("starting %d ranks: %s", job.n_devices, " ".join(command))
+            with open(job.log, "a") as output:
+                status = subprocess.run(command, env=env, stdout=output, stderr=output).returncode
     finally:
         os.unlink(spec)
     if status != 0:
