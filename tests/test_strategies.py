@@ -171,6 +171,17 @@ class KilledAt(Serial):
             raise Killed()
 
 
+class CountingSteps(Serial):
+    """Serial training that counts its optimiser steps."""
+
+    def __init__(self):
+        super().__init__(1, TrainSettings())
+        self.steps = 0
+
+    def after_backward(self, model):
+        self.steps += 1
+
+
 def test_killed_training_resumes_to_the_same_result(tmp_path):
     settings = TrainSettings(**{**SETTINGS, "max_epochs": 40, "ensemble": True, "checkpoint_every": 5})
     problem = toy_problem()
@@ -184,7 +195,10 @@ def test_killed_training_resumes_to_the_same_result(tmp_path):
     with pytest.raises(Killed):
         fit_ensemble(build, problem, settings, KilledAt(40 + 40 + 12), checkpoints)  # dies in the 3rd member
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"fold{f}.rank0.pt" for f in (1, 2, 3)]
-    resumed = fit_ensemble(build, problem, settings, runner, checkpoints)
+    restored = sum(len(torch.load(path, weights_only=False)["records"]) for path in tmp_path.iterdir())
+    counting = CountingSteps()
+    resumed = fit_ensemble(build, problem, settings, counting, checkpoints)
+    assert counting.steps == len(uninterrupted.epochs) - restored  # only the epochs no checkpoint held
     np.testing.assert_array_equal(resumed.predictions, uninterrupted.predictions)
     assert resumed.best_epochs == uninterrupted.best_epochs
     assert len(resumed.epochs) == len(uninterrupted.epochs)

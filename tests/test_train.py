@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -5,7 +7,16 @@ import torch
 from gpgcn.metrics import pearson_r
 from gpgcn.model import GCN
 from gpgcn.strategies import Serial
-from gpgcn.train import TrainingDiverged, TrainSettings, fit, fit_ensemble
+from gpgcn.train import (
+    EarlyStopping,
+    TrainingDiverged,
+    TrainResult,
+    TrainSettings,
+    fit,
+    fit_ensemble,
+    seconds_per_epoch,
+)
+from gpgcn.train_job import write_training_outputs
 
 from toy import toy_problem
 
@@ -80,3 +91,82 @@ def test_progress_lines_say_where_training_is_and_what_is_left(caplog, monkeypat
     assert "best epoch 1, elapsed 0 s, at most" in lines[0] and lines[0].endswith("s left")
     done = [line for line in lines if line.endswith("(member done)")]
     assert len(done) == 4 and "member 4 of 4, epoch 6" in done[-1] and "at most 0 s left" in done[-1]
+
+
+def on_trait_scale(problem, seed=None):
+    """The toy problem's trait on a scale of its own (mean 10, sd 3), standardised on the
+    training accessions as load_problem does; with `seed`, fold 1's phenotypes replaced by noise
+    of another mean and spread."""
+    observed = problem.observed * 3.0 + 10.0
+    if seed is not None:
+        fold1 = problem.fold == 1
+        observed[fold1] = np.random.default_rng(seed).normal(50.0, 20.0, fold1.sum())
+    problem.observed = observed
+    return problem.standardised_on(problem.train_idx)
+
+
+def test_a_member_never_sees_the_phenotypes_it_is_validated_on():
+    """The member early-stopped on fold 1 learns from folds 2-4 alone: its training losses do not
+    move when fold 1's phenotypes do (before, the target's mean and sd included fold 1)."""
+    s = settings(max_epochs=8)
+    runs = []
+    for seed in (None, 1):
+        problem = on_trait_scale(toy_problem(), seed)
+        result = fit_ensemble(builder(problem, s), problem, s, Serial(1, s))
+        runs.append([r["train_loss"] for r in result.epochs])
+    assert runs[0] == runs[1]
+
+
+def test_an_outer_cv_fold_never_sees_its_held_out_phenotypes():
+    """A model trained with outer fold 1 held out predicts the same (on the trait's scale) whatever
+    fold 1's phenotypes are."""
+    s = settings(max_epochs=8, ensemble=True)
+    predicted = []
+    for seed in (None, 2):
+        problem = on_trait_scale(toy_problem(), seed)
+        held_out = problem.holding_out(problem.fold, 1)
+        assert held_out.folds == [2, 3, 4]
+        result = fit_ensemble(builder(held_out, s), held_out, s, Serial(1, s))
+        predicted.append(result.predictions * held_out.y_sd + held_out.y_mean)
+        train = held_out.observed[held_out.train_idx.numpy()]
+        assert (held_out.y_mean, held_out.y_sd) == pytest.approx((train.mean(), train.std()))
+    np.testing.assert_allclose(predicted[0], predicted[1], rtol=1e-5)
+
+
+def test_out_of_fold_predictions_are_taken_at_the_other_members_median_best_epoch(monkeypatch):
+    """Each member's validation predictions at every epoch are 10 * epoch + fold: the out-of-fold
+    prediction of a fold's accessions names the epoch it was taken at."""
+    import gpgcn.train
+
+    problem = toy_problem()
+    best = {1: 2, 2: 5, 3: 9, 4: 4}
+
+    def fake_fit(model, own, settings, strategy, val_fold, *args):
+        n_val = int((own.fold == val_fold).sum())
+        history = [[(10 * epoch + val_fold - own.y_mean) / own.y_sd] * n_val for epoch in range(12)]
+        record = {"fold": val_fold, "epoch": 0, "val_r": 0.0}
+        stopping = EarlyStopping(patience=5, best_epoch=best[val_fold], best_pred=np.zeros(200), history=history)
+        return stopping, [record] * 12
+
+    monkeypatch.setattr(gpgcn.train, "fit", fake_fit)
+    s = settings(ensemble=True)
+    result = fit_ensemble(lambda: None, problem, s, Serial(1, s))
+    # fold 1: median of 5, 9, 4 is 5; fold 2: of 2, 9, 4 is 4; fold 3: of 2, 5, 4 is 4; fold 4: of 2, 5, 9 is 5
+    expected = {1: 51, 2: 42, 3: 43, 4: 54}
+    for fold, value in expected.items():
+        np.testing.assert_allclose(result.validation_predictions[problem.fold == fold], value)
+    assert np.isnan(result.validation_predictions[problem.fold == 0]).all()
+
+
+def test_seconds_per_epoch_leaves_out_each_members_warm_up(tmp_path):
+    """Two members of 5 epochs, the first 3 of each slow (100 s): counted, they would be the median."""
+    problem = toy_problem()
+    epochs = [{"fold": f, "epoch": e, "seconds": 100.0 if e < 3 else 1.0 + f} for f in (1, 2) for e in range(5)]
+    assert seconds_per_epoch(epochs, 3) == pytest.approx(2.5)
+    assert seconds_per_epoch(epochs, 0) == 100.0
+    result = TrainResult(np.zeros(200), [4, 4], [0.5, 0.5], np.zeros(200), epochs)
+    outputs = {name: tmp_path / f"{name}.out" for name in ("metrics", "predictions", "epochs")}
+    write_training_outputs(
+        outputs, problem, settings(warmup_epochs=3), result, {"strategy": "serial", "seconds_total": 10.0}
+    )
+    assert json.loads(outputs["metrics"].read_text())["seconds_per_epoch_median"] == pytest.approx(2.5)

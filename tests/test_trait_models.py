@@ -52,6 +52,35 @@ def test_a_gcn_better_only_by_noise_gets_no_weight():
     assert blend_weight(gcn, gblup, y)[0] == 0.0
 
 
+def weights_within(gcn, gblup, y, n_standard_errors, n_resamples=200, seed=0):
+    """The smallest blend weight within `n_standard_errors` paired-bootstrap standard errors of
+    the best blend's r, written out afresh as the rule's oracle."""
+    blends = [w * gcn + (1 - w) * gblup for w in BLEND_WEIGHTS]
+    scores = np.array([np.corrcoef(blend, y)[0, 1] for blend in blends])
+    best = scores.argmax()
+    rng = np.random.default_rng(seed)
+    differences = []
+    for _ in range(n_resamples):
+        pick = rng.integers(0, len(y), len(y))
+        resampled = np.array([np.corrcoef(blend[pick], y[pick])[0, 1] for blend in blends])
+        differences.append(resampled - resampled[best])
+    standard_error = np.std(differences, axis=0)
+    return BLEND_WEIGHTS[np.flatnonzero(scores >= scores[best] - n_standard_errors * standard_error)[0]]
+
+
+@pytest.mark.parametrize("seed", [0, 7, 12])
+def test_blend_weight_is_the_smallest_within_one_standard_error(seed):
+    """A GCN a little better than GBLUP, errors correlated 0.7: the best blend, one standard error
+    and two standard errors below it give three different weights; the rule takes one."""
+    rng = np.random.default_rng(seed)
+    y, error = rng.normal(size=300), rng.normal(size=300)
+    gblup = y + 1.2 * error
+    gcn = 1.1 * y + 1.2 * (0.7 * error + np.sqrt(1 - 0.49) * rng.normal(size=300))
+    best, one, two = (weights_within(gcn, gblup, y, n) for n in (0, 1, 2))
+    assert best > one > two  # the case tells the rules apart
+    assert blend_weight(gcn, gblup, y)[0] == one
+
+
 def test_blend_weight_ignores_accessions_without_predictions():
     rng = np.random.default_rng(4)
     y = rng.normal(size=60)
@@ -79,10 +108,10 @@ def test_paired_bootstrap_interval():
     assert 0 < low < high
 
 
-def write_cohort(directory, test_shift=0.0):
+def write_cohort(directory, test_phenotypes=None):
     """120 accessions (10 without a phenotype), a GRM from random genotypes, a trait with a few
-    large effects, a fixed test set and two published CV repeats. `test_shift` changes only the
-    test accessions' phenotypes."""
+    large effects, a fixed test set (accessions 90-109) and two published CV repeats.
+    `test_phenotypes` replaces only the test accessions' phenotypes."""
     rng = np.random.default_rng(3)
     n, p = 120, 400
     dosage = rng.binomial(2, 0.3, size=(n, p)).astype(float)
@@ -93,7 +122,8 @@ def write_cohort(directory, test_shift=0.0):
     write_kinship(directory / "grm.tsv", grm, ids)
     write_graph(directory / "graph.tsv", *knn_graph(grm, GRAPH["k"]), ids)
     sets = np.array(["train"] * 90 + ["test"] * 20 + ["unlabelled"] * 10)
-    y = np.where(sets == "test", y + test_shift, y)
+    if test_phenotypes is not None:
+        y[sets == "test"] = test_phenotypes
     split = pd.DataFrame({"ID": ids, "y": np.where(sets == "unlabelled", np.nan, y), "set": sets})
     train = sets == "train"
     for column, seed in (("fold", 0), ("cv_1", 0), ("cv_2", 1)):
@@ -159,18 +189,65 @@ def test_gblup_inside_the_hybrid_is_the_gblup_baseline(tmp_path):
     assert np.std(hybrid["cv_gblup_scores"]) == pytest.approx(gblup["cv_pearson_r_sd"], abs=1e-6)
 
 
-def test_the_test_accessions_never_influence_a_choice(tmp_path):
-    """Shifting every test phenotype changes the test accuracy but no score, choice or weight."""
-    first, second = tmp_path / "first", tmp_path / "second"
-    first.mkdir()
-    second.mkdir()
-    write_cohort(first)
-    write_cohort(second, test_shift=5.0)
-    (gcn_a, hybrid_a, _), (gcn_b, hybrid_b, _) = run_models(first), run_models(second)
-    for record in (gcn_a, gcn_b):
-        for candidate in record["selection"]["candidates"]:
-            del candidate["seconds"]
-    assert gcn_a["selection"] == gcn_b["selection"]
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory):
+    """The models of the unchanged cohort, and GBLUP's test predictions beside them."""
+    directory = tmp_path_factory.mktemp("reference")
+    write_cohort(directory)
+    gcn, hybrid, outputs = run_models(directory)
+    gblup_stage(directory / "grm.tsv", directory / "split.tsv", directory / "gblup.json", directory / "gblup.tsv")
+    test = slice(90, 110)
+    predicted = {
+        "gcn": pd.read_csv(outputs["gcn_predictions"], sep="\t")["predicted"].to_numpy()[test],
+        "gblup": pd.read_csv(directory / "gblup.tsv", sep="\t")["predicted"].to_numpy()[test],
+    }
+    return gcn, hybrid, predicted
+
+
+def run_with_test_phenotypes(directory, phenotypes):
+    directory.mkdir()
+    write_cohort(directory, test_phenotypes=phenotypes)
+    return run_models(directory)[:2]
+
+
+def assert_same_choices(reference, other):
+    """Every score, choice and weight the two runs made inside the training accessions."""
+    (gcn_a, hybrid_a), (gcn_b, hybrid_b) = reference, other
+    for key in ("chosen", "graph_k", "self_loop_weight"):
+        assert gcn_a["selection"][key] == gcn_b["selection"][key]
+    scores = [[c["cv_pearson_r"] for c in gcn["selection"]["candidates"]] for gcn in (gcn_a, gcn_b)]
+    assert scores[0] == scores[1]
     assert hybrid_a["gcn_weight"] == hybrid_b["gcn_weight"]
+    assert hybrid_a["gcn_weight_out_of_fold_r"] == hybrid_b["gcn_weight_out_of_fold_r"]
     assert hybrid_a["cv_gcn_weights"] == hybrid_b["cv_gcn_weights"]
-    assert gcn_a["test_rmse"] != gcn_b["test_rmse"]
+    for model_a, model_b in ((gcn_a, gcn_b), (hybrid_a, hybrid_b)):
+        assert model_a["cv_pearson_r"] == model_b["cv_pearson_r"]
+
+
+def test_noise_for_test_phenotypes_moves_no_score_choice_or_weight(reference_run, tmp_path):
+    gcn, hybrid, _ = reference_run
+    noise = np.random.default_rng(7).normal(40.0, 9.0, 20)
+    other = run_with_test_phenotypes(tmp_path / "noise", noise)
+    assert_same_choices((gcn, hybrid), other)
+    assert other[0]["test_pearson_r"] != gcn["test_pearson_r"]
+
+
+def test_a_candidate_the_test_accessions_would_reject_is_still_chosen(reference_run, tmp_path):
+    """Test phenotypes opposite to the chosen GCN's predictions: on the test accessions it is the
+    worst candidate there is (r = -1), yet it is chosen again."""
+    gcn, hybrid, predicted = reference_run
+    other = run_with_test_phenotypes(tmp_path / "against", -predicted["gcn"])
+    assert other[0]["test_pearson_r"] == pytest.approx(-1.0)
+    assert_same_choices((gcn, hybrid), other)
+
+
+def test_a_hybrid_weight_the_test_accessions_would_move_stays(reference_run, tmp_path):
+    """Test phenotypes that reward the GCN's weight moving towards the end of [0, 1] farther from
+    the one chosen: the weight stays where the training folds put it."""
+    gcn, hybrid, predicted = reference_run
+    toward = 1.0 if hybrid["gcn_weight"] <= 0.5 else -1.0
+    phenotypes = toward * (predicted["gcn"] - predicted["gblup"])
+    blends = [w * predicted["gcn"] + (1 - w) * predicted["gblup"] for w in BLEND_WEIGHTS]
+    on_test = BLEND_WEIGHTS[np.argmax([np.corrcoef(b, phenotypes)[0, 1] for b in blends])]
+    assert on_test != hybrid["gcn_weight"]  # the case tells the two choices apart
+    assert_same_choices((gcn, hybrid), run_with_test_phenotypes(tmp_path / "toward", phenotypes))

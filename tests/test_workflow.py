@@ -209,6 +209,16 @@ def test_report_holds_the_tables_and_plots(tiny_run):
     assert not accuracy["cv_settings_chosen_on_same_accessions"].any()  # no CV repeats reported
     hybrid = accuracy[accuracy["model"] == models[2]]
     assert hybrid["gcn_weight"].between(0, 1).all()
+    folders = dict(zip(models, ("gblup", "gcn", "hybrid")))
+    for row in accuracy.to_dict("records"):  # each row is its model's record (written to 4 decimals)
+        record = json.loads(
+            (tiny_run / f"results/models/{row['trait']}/{folders[row['model']]}/metrics.json").read_text()
+        )
+        for key in ("test_pearson_r", "test_r2", "test_rmse", "cv_pearson_r_mean", "cv_pearson_r_sd", "gcn_weight"):
+            expected = record.get(key)
+            assert (pd.isna(row[key]) and expected is None) or row[key] == pytest.approx(expected, abs=5e-5), key
+        for key in ("n_train", "n_test", "cv_repeats"):
+            assert row[key] == record[key], key
     for trait in ("FT10_mean", "RL"):
         predictions = pd.read_csv(io.BytesIO(embedded[f"results/predictions/{trait}.tsv"][1]), sep="\t")
         assert len(predictions) == 100 and predictions["phenotyped"].all()

@@ -48,15 +48,29 @@ class Problem:
 
     def holding_out(self, folds, held_fold):
         """The same graph with one outer CV fold treated as the test set, the other folds of
-        `folds` left for training (and their inner early-stopping folds)."""
+        `folds` left for training (and their inner early-stopping folds), the target
+        standardised on those training accessions alone."""
         held = folds == held_fold
         device = self.train_idx.device
+        train_idx = torch.from_numpy(np.flatnonzero((folds > 0) & ~held)).to(device)
         return dataclasses.replace(
             self,
-            train_idx=torch.from_numpy(np.flatnonzero((folds > 0) & ~held)).to(device),
+            train_idx=train_idx,
             test_idx=torch.from_numpy(np.flatnonzero(held)).to(device),
             fold=np.where(held, 0, folds),
-        )
+        ).standardised_on(train_idx)
+
+    def standardised_on(self, nodes):
+        """The same problem with the target standardised by the mean and sd of `nodes` alone: a
+        fit must not see the scale of the accessions it is judged on."""
+        on = self.observed[nodes.cpu().numpy()]
+        y_mean, y_sd = float(on.mean()), float(on.std())
+        y = torch.from_numpy((self.observed - y_mean) / y_sd).float().to(self.y.device)
+        return dataclasses.replace(self, y=y, y_mean=y_mean, y_sd=y_sd)
+
+    def rescaled(self, predicted, source):
+        """Predictions made on `source`'s standardised scale, on this problem's."""
+        return (np.asarray(predicted) * source.y_sd + source.y_mean - self.y_mean) / self.y_sd
 
     def with_graph(self, edge_index, edge_weight, self_loop_weight):
         """The same accessions and features over another graph (numpy edges, both directions)."""
@@ -126,19 +140,18 @@ def load_problem(
     edge_index, edge_weight = propagation(*read_graph(graph_path, ids), len(ids), self_loop_weight)
     train = split["set"].eq("train").to_numpy()
     observed = split["y"].to_numpy(dtype=float)
-    y_mean, y_sd = observed[train].mean(), observed[train].std()
     return Problem(
         ids=ids,
         x=torch.from_numpy(x),
         chrom_sizes=chrom_sizes,
         edge_index=edge_index,
         edge_weight=edge_weight,
-        y=torch.from_numpy((observed - y_mean) / y_sd).float(),
-        y_mean=float(y_mean),
-        y_sd=float(y_sd),
+        y=torch.tensor(observed, dtype=torch.float32),
+        y_mean=0.0,
+        y_sd=1.0,
         train_idx=torch.from_numpy(np.flatnonzero(train)),
         test_idx=torch.from_numpy(np.flatnonzero(split["set"].eq("test").to_numpy())),
         fold=np.where(train, split["fold"].to_numpy(), 0),
         observed=observed,
         cv_repeats={c: split[c].to_numpy() for c in cv_repeat_columns(split)},
-    )
+    ).standardised_on(torch.from_numpy(np.flatnonzero(train)))

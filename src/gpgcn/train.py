@@ -146,7 +146,8 @@ def evaluate(model, problem, strategy, fit_idx, val_idx):
 
 
 def fit(model, problem, settings, strategy, val_fold, checkpointer=None, progress=None, member=1):
-    """Full-batch transductive training, early-stopped on one inner validation fold.
+    """Full-batch transductive training, early-stopped on one inner validation fold, on the
+    target as `problem` has it standardised.
 
     Returns the early stopping state (predictions for every node at the best validation epoch,
     that epoch, the validation nodes' predictions at every epoch) and per-epoch records. With a
@@ -198,15 +199,18 @@ def fit_ensemble(build_model, problem, settings, strategy, checkpointer=None, la
     """Train one model per validation fold (same seed) and average their predictions.
 
     Each member learns from the other folds and stops early on its own, so together they use
-    every training accession while none is early-stopped on data it was fitted to.
+    every training accession while none is early-stopped on data it was fitted to. Each member
+    standardises the target on the accessions it is fitted to; its predictions come back on
+    `problem`'s scale.
     """
     members, validation_r, records = [], [], []
     folds = settings.validation_folds(problem)
     progress = Progress(len(folds), settings.max_epochs, label)
     for member, val_fold in enumerate(folds, 1):
-        stopping, member_records = fit(
-            build_model(), problem, settings, strategy, val_fold, checkpointer, progress, member
-        )
+        own = problem.standardised_on(problem.validation_split(val_fold)[0])
+        stopping, member_records = fit(build_model(), own, settings, strategy, val_fold, checkpointer, progress, member)
+        stopping.best_pred = problem.rescaled(stopping.best_pred, own)
+        stopping.history = [problem.rescaled(h, own).tolist() for h in stopping.history]
         members.append((val_fold, stopping))
         validation_r.append(member_records[stopping.best_epoch]["val_r"])
         records += member_records

@@ -153,11 +153,14 @@ def cross_validate(problem, settings, gblup, y, trait):
             inner = np.where(held, 0, folds)
             held_out = problem.holding_out(folds, held_fold)
             gcn = train_gcn(held_out, settings, f"{trait}: cross-validation {repeat}, outer fold {held_fold}")
-            weight, _ = blend_weight(gcn.validation_predictions, gblup.out_of_fold(y, inner), y)
+            # GBLUP is equivariant to the target's scale, so both are blended on `problem`'s.
+            gcn_out_of_fold = problem.rescaled(gcn.validation_predictions, held_out)
+            gcn_held = problem.rescaled(gcn.predictions, held_out)[held]
+            weight, _ = blend_weight(gcn_out_of_fold, gblup.out_of_fold(y, inner), y)
             gblup_held = gblup.predict(y, inner > 0)[held]
             predicted["gblup"][held] = gblup_held
-            predicted["gcn"][held] = gcn.predictions[held]
-            predicted["hybrid"][held] = weight * gcn.predictions[held] + (1 - weight) * gblup_held
+            predicted["gcn"][held] = gcn_held
+            predicted["hybrid"][held] = weight * gcn_held + (1 - weight) * gblup_held
             weight_of[held] = weight
         trained = folds > 0
         scores[repeat] = {m: pearson_r(p[trained], y[trained]) for m, p in predicted.items()}
