@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test benchmark-data-stage benchmark-real-traits clean
+.PHONY: setup demo test gpu-check benchmark-data-stage benchmark-real-traits clean
 
 # Reinstall only when the pinned dependencies change.
 $(STAMP): pyproject.toml
@@ -21,6 +21,11 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# Every GPU path once, on the demo cohort and a 1M-SNP one, against CPU runs of the same models
+# (docs/benchmarks/gpu.md); on a host without CUDA it stops at once and says so.
+gpu-check: setup
+	$(BIN)/python -m gpgcn.gpu_check
 
 # The data stage against plink2 (docs/benchmarks/data_stage.md); needs plink2 and GNU time.
 benchmark-data-stage: setup

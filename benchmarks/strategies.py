@@ -23,19 +23,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import psutil
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from gpgcn.graph import knn_graph, write_graph  # noqa: E402
-from gpgcn.io import write_ids, write_tsv  # noqa: E402
-from gpgcn.kinship import GRMAccumulator  # noqa: E402
 from gpgcn.metrics import cpu_model  # noqa: E402
+from gpgcn.synthetic import product_seconds, write_synthetic_cohort  # noqa: E402
 from gpgcn.train_job import TrainJob  # noqa: E402
 
 OUTPUTS = {"metrics": "json", "predictions": "tsv", "epochs": "tsv"}
 
-N_ACCESSIONS, N_CHROM = 383, 5
 RUNS = [
     ("serial", 1),
     ("intraop", 2),
@@ -48,32 +46,7 @@ RUNS = [
 ]
 
 
-def make_dataset(directory, n_snps, seed=0):
-    """Random inbred dosages (0/2) in five chromosome files, kNN graph, split."""
-    rng = np.random.default_rng(seed)
-    ids = [str(1000 + i) for i in range(N_ACCESSIONS)]
-    grm = GRMAccumulator(N_ACCESSIONS)
-    paths = []
-    for c, width in enumerate(np.array_split(np.arange(n_snps), N_CHROM)):
-        freq = rng.uniform(0.05, 0.5, size=len(width)).astype(np.float32)
-        dosage = (2 * (rng.random((N_ACCESSIONS, len(width)), dtype=np.float32) < freq)).astype(np.int8)
-        grm.add(dosage)
-        paths.append(directory / f"{c + 1}.npy")
-        np.save(paths[-1], dosage)
-        write_ids(directory / f"{c + 1}.accessions.txt", ids)
-    edge_index, weight = knn_graph(grm.matrix(), 10)
-    write_graph(directory / "graph.tsv", edge_index, weight, ids)
-    sets = np.array(["train"] * 306 + ["test"] * 77)
-    rng.shuffle(sets)
-    folds = np.where(sets == "train", 1 + np.arange(N_ACCESSIONS) % 5, 0)
-    write_tsv(
-        directory / "split.tsv",
-        pd.DataFrame({"ID": ids, "y": rng.normal(size=N_ACCESSIONS), "set": sets, "fold": folds}),
-    )
-    return paths
-
-
-def run(directory, paths, strategy, ndev, epochs):
+def run(directory, cohort, strategy, ndev, epochs):
     out = directory / f"{strategy}_{ndev}"
     settings = {
         "hidden": 64,
@@ -94,11 +67,11 @@ def run(directory, paths, strategy, ndev, epochs):
     job = TrainJob(
         strategy=strategy,
         n_devices=ndev,
-        graph=str(directory / "graph.tsv"),
-        split=str(directory / "split.tsv"),
-        matrices=[str(p) for p in paths],
-        accessions=[str(p).replace(".npy", ".accessions.txt") for p in paths],
-        matrix_chromosomes=[str(i + 1) for i in range(len(paths))],
+        graph=cohort.graph,
+        split=cohort.split,
+        matrices=cohort.matrices,
+        accessions=cohort.accessions,
+        matrix_chromosomes=cohort.chromosomes,
         outputs={name: str(out / f"{name}.{ext}") for name, ext in OUTPUTS.items()},
         log=f"{out}.log",
         settings=settings,
@@ -120,24 +93,6 @@ def run(directory, paths, strategy, ndev, epochs):
     }
 
 
-def product_seconds(paths, repeats=5):
-    """The two large products of one epoch alone: X·W forward and Xᵀ·G backward, one thread."""
-    import torch
-
-    torch.set_num_threads(1)
-    x = torch.from_numpy(np.concatenate([np.load(p).astype(np.float32) for p in paths], axis=1))
-    w = torch.randn(x.shape[1], 64)
-    g = torch.randn(x.shape[0], 64)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        x @ w
-        x.T @ g
-        x @ w  # the validation forward
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--snps", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
@@ -149,12 +104,13 @@ def main():
         with tempfile.TemporaryDirectory() as tmp:
             directory = Path(tmp)
             print(f"{n_snps} SNPs: building the dataset", flush=True)
-            paths = make_dataset(directory, n_snps)
-            matmul = product_seconds(paths)
+            cohort = write_synthetic_cohort(directory, n_snps)
+            torch.set_num_threads(1)
+            matmul = product_seconds(cohort.matrices, 64)
             for strategy, ndev in RUNS:
                 print(f"  {strategy}/{ndev}", flush=True)
                 rows.append(
-                    {"snps": n_snps, **run(directory, paths, strategy, ndev, args.epochs), "matmul_seconds": matmul}
+                    {"snps": n_snps, **run(directory, cohort, strategy, ndev, args.epochs), "matmul_seconds": matmul}
                 )
     table = pd.DataFrame(rows)
     base = table[table["strategy"] == "serial"].set_index("snps")["seconds_per_epoch_median"]

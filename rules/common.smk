@@ -221,6 +221,11 @@ def gpus_with_cuda(wildcards):
     return int(wildcards.ndev) if config["train"]["device"] == "cuda" else 0
 
 
+def one_gpu_with_cuda(wildcards):
+    """One GPU for a one-process strategy whose n devices are threads, where `train.device` is cuda."""
+    return 1 if config["train"]["device"] == "cuda" else 0
+
+
 def nodes_for_devices(wildcards):
     """Nodes for a multi-process run: one rank per device, `cluster.devices_per_node` per node."""
     return math.ceil(int(wildcards.ndev) / config["cluster"]["devices_per_node"])

@@ -36,7 +36,8 @@ rule train_serial:
         "../workflow/scripts/train.py"
 
 
-# CPU strategies: n threads of one process.
+# n threads of one process: intra-op threads on the CPU; inter-op threads forking per-chromosome
+# branches, on the CPU or one GPU.
 use rule train_serial as train_intraop with:
     wildcard_constraints:
         strategy="intraop",
@@ -51,6 +52,9 @@ use rule train_intraop as train_interop with:
     wildcard_constraints:
         strategy="interop",
         ndev=r"\d+",
+    resources:
+        **TRAIN_RESOURCES,
+        gpu=one_gpu_with_cuda,
 
 
 # One process driving n GPUs.
