@@ -180,7 +180,6 @@ def train_inputs(wildcards):
 def model_inputs(wildcards):
     return {
         **feature_inputs(config["select"]["node_features"]),
-        "graph": "results/graph/knn_graph.tsv",
         "grm": "results/kinship/grm.tsv",
         "split": "results/split/{trait}/split.tsv",
     }

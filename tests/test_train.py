@@ -6,6 +6,7 @@ import torch
 
 from gpgcn.metrics import pearson_r
 from gpgcn.model import GCN
+from gpgcn.outputs import write_training_outputs
 from gpgcn.strategies import Serial
 from gpgcn.train import (
     EarlyStopping,
@@ -16,7 +17,6 @@ from gpgcn.train import (
     fit_ensemble,
     seconds_per_epoch,
 )
-from gpgcn.train_job import write_training_outputs
 
 from toy import toy_problem
 

@@ -8,10 +8,9 @@ import pandas as pd
 import pytest
 
 from gpgcn.gblup import gblup_stage
-from gpgcn.graph import knn_graph, write_graph
 from gpgcn.kinship import write_kinship
-from gpgcn.metrics import paired_bootstrap_difference
-from gpgcn.trait_models import BLEND_WEIGHTS, blend_weight, candidates, trait_models_stage
+from gpgcn.metrics import BLEND_WEIGHTS, blend_weight, paired_bootstrap_difference
+from gpgcn.trait_models import candidates, trait_models_stage
 
 TRAIN = {"hidden": 16, "dropout": 0.1, "lr": 0.01, "max_epochs": 40, "patience": 15, "ensemble": True}
 GRAPH = {"k": 5, "self_loop_weight": 5.0}
@@ -120,7 +119,6 @@ def write_cohort(directory, test_phenotypes=None):
     y = z[:, :5] @ rng.normal(size=5) + 0.5 * rng.normal(size=n)
     ids = [f"a{i}" for i in range(n)]
     write_kinship(directory / "grm.tsv", grm, ids)
-    write_graph(directory / "graph.tsv", *knn_graph(grm, GRAPH["k"]), ids)
     sets = np.array(["train"] * 90 + ["test"] * 20 + ["unlabelled"] * 10)
     if test_phenotypes is not None:
         y[sets == "test"] = test_phenotypes
@@ -139,7 +137,6 @@ def run_models(directory, changes=({}, {"k": 2}, {"self_loop_weight": 1.0})):
             "matrix_paths": [],
             "accessions_paths": [],
             "kinship_path": directory / "grm.tsv",
-            "graph_path": directory / "graph.tsv",
             "split_path": directory / "split.tsv",
         },
         grm_path=directory / "grm.tsv",

@@ -9,9 +9,8 @@ import torch
 
 from .errors import InputError
 from .genotypes import load_accessions, load_features, scale_features
-from .graph import read_graph
+from .graph import propagation, read_graph
 from .kinship import read_kinship
-from .model import normalised_adjacency
 from .phenotypes import cv_repeat_columns
 
 
@@ -20,8 +19,8 @@ class Problem:
     ids: list  # accession IDs, node order
     x: torch.Tensor  # [nodes, SNPs] node features, float32 (a column shard for snpshard)
     chrom_sizes: list  # SNPs per chromosome, in order (all of them, also for a shard)
-    edge_index: torch.Tensor  # normalised adjacency Â (self-loops included)
-    edge_weight: torch.Tensor
+    edge_index: torch.Tensor | None  # normalised adjacency Â (self-loops included); None: no graph yet
+    edge_weight: torch.Tensor | None
     y: torch.Tensor  # standardised trait (NaN where unlabelled)
     y_mean: float
     y_sd: float
@@ -73,7 +72,7 @@ class Problem:
         return (np.asarray(predicted) * source.y_sd + source.y_mean - self.y_mean) / self.y_sd
 
     def with_graph(self, edge_index, edge_weight, self_loop_weight):
-        """The same accessions and features over another graph (numpy edges, both directions)."""
+        """The same accessions and features over a graph (numpy edges, both directions)."""
         edge_index, edge_weight = propagation(edge_index, edge_weight, len(self.ids), self_loop_weight)
         device = self.train_idx.device
         return dataclasses.replace(self, edge_index=edge_index.to(device), edge_weight=edge_weight.to(device))
@@ -82,13 +81,6 @@ class Problem:
         for name in ("x", "edge_index", "edge_weight", "y", "train_idx", "test_idx"):
             setattr(self, name, getattr(self, name).to(device))
         return self
-
-
-def propagation(edge_index, edge_weight, n_nodes, self_loop_weight):
-    """The GCN's normalised adjacency from a graph's numpy edges."""
-    return normalised_adjacency(
-        torch.from_numpy(edge_index).long(), torch.from_numpy(edge_weight).float(), n_nodes, self_loop_weight
-    )
 
 
 def kinship_features(kinship_path, scaling, shard=None):
@@ -127,7 +119,8 @@ def load_problem(
 ):
     """Features are dosages (`matrix_paths`, one per region; `matrix_chromosomes` names each
     one's chromosome), or with `kinship_path` the matrix's rows; `shard(n_features)` may pick the
-    columns this process holds."""
+    columns this process holds. Without `graph_path` the problem has no graph yet: give it one
+    with `with_graph`."""
     if kinship_path:
         ids, x, chrom_sizes = kinship_features(kinship_path, features, shard)
     else:
@@ -137,7 +130,9 @@ def load_problem(
     split = pd.read_csv(split_path, sep="\t", dtype={"ID": str})
     if list(split["ID"]) != ids:
         raise InputError(split_path, "accession order differs from the genotype matrices'")
-    edge_index, edge_weight = propagation(*read_graph(graph_path, ids), len(ids), self_loop_weight)
+    edge_index = edge_weight = None
+    if graph_path:
+        edge_index, edge_weight = propagation(*read_graph(graph_path, ids), len(ids), self_loop_weight)
     train = split["set"].eq("train").to_numpy()
     observed = split["y"].to_numpy(dtype=float)
     return Problem(

@@ -218,7 +218,6 @@ def synthetic_problem(work, n_snps, settings, plan, device):
         problem_files={
             "matrix_paths": cohort.matrices,
             "accessions_paths": cohort.accessions,
-            "graph_path": cohort.graph,
             "split_path": cohort.split,
             "matrix_chromosomes": cohort.chromosomes,
         },

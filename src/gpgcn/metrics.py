@@ -27,6 +27,34 @@ def paired_bootstrap_difference(observed, predicted, reference, n_resamples=2000
     return float(low), float(high)
 
 
+# The GCN's share of the hybrid: w * GCN + (1 - w) * GBLUP.
+BLEND_WEIGHTS = np.round(np.linspace(0.0, 1.0, 11), 2)
+
+
+def blend_weight(gcn, gblup, y, n_resamples=200, seed=0):
+    """The GCN's weight in w * GCN + (1 - w) * GBLUP, on accessions all three cover, and the r of
+    that blend.
+
+    The smallest weight whose r is within one standard error of the best one's (the
+    one-standard-error rule): the GCN gets weight only where the evidence for it is more than
+    noise. The standard error of each difference to the best is a paired bootstrap's.
+    """
+    known = np.isfinite(gcn) & np.isfinite(gblup) & np.isfinite(y)
+    gcn, gblup, y = gcn[known], gblup[known], y[known]
+    blends = np.outer(BLEND_WEIGHTS, gcn) + np.outer(1 - BLEND_WEIGHTS, gblup)
+    scores = np.array([pearson_r(blend, y) for blend in blends])
+    best = int(np.nanargmax(scores))
+    rng = np.random.default_rng(seed)
+    differences = []
+    for _ in range(n_resamples):
+        pick = rng.integers(0, len(y), len(y))
+        resampled = np.array([pearson_r(blend[pick], y[pick]) for blend in blends])
+        differences.append(resampled - resampled[best])
+    standard_error = np.nanstd(differences, axis=0)
+    chosen = int(np.flatnonzero(scores >= scores[best] - standard_error)[0])
+    return float(BLEND_WEIGHTS[chosen]), float(scores[chosen])
+
+
 def r_squared(observed, predicted):
     observed, predicted = np.asarray(observed, float), np.asarray(predicted, float)
     return float(1.0 - np.sum((observed - predicted) ** 2) / np.sum((observed - observed.mean()) ** 2))

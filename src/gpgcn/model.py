@@ -1,7 +1,8 @@
 """The GCN regression models: a stack of graph convolutions with ReLU, and a linear head.
 
-Graph inputs are the normalised adjacency (self-loops included, symmetric GCN normalisation),
-computed once per dataset, so every convolution runs with `normalize=False`.
+Graph inputs are the normalised adjacency (`graph.normalised_adjacency`: self-loops included,
+symmetric GCN normalisation), computed once per dataset, so every convolution runs with
+`normalize=False`.
 """
 
 from typing import Optional
@@ -10,21 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch_geometric.nn import GCNConv
-from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from .distributed import AllReduceSum
-
-
-def normalised_adjacency(edge_index, edge_weight, n_nodes, self_loop_weight=1.0):
-    """Â = D^-1/2 (A + wI) D^-1/2 as (edge_index, edge_weight), the GCN propagation matrix.
-
-    A self-loop weight w above 1 keeps more of each accession's own genotype in every layer
-    (w = 1 is Kipf and Welling's GCN).
-    """
-    loops = torch.arange(n_nodes, dtype=edge_index.dtype)
-    edge_index = torch.cat([edge_index, torch.stack([loops, loops])], dim=1)
-    edge_weight = torch.cat([edge_weight, torch.full((n_nodes,), float(self_loop_weight), dtype=edge_weight.dtype)])
-    return gcn_norm(edge_index, edge_weight, n_nodes, add_self_loops=False)
 
 
 class GCNStack(nn.Module):

@@ -9,9 +9,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .io import atomic_path, write_tsv  # noqa: E402
+from .io import write_tsv  # noqa: E402
 from .kinship import genome_funnel  # noqa: E402
 from .metrics import paired_bootstrap_difference, pearson_r  # noqa: E402
+from .outputs import save_figure  # noqa: E402
 
 
 def read_model(metrics_path, predictions_path):
@@ -101,12 +102,6 @@ def plot_accuracy_by_trait(table, path):
     axes[0].set_ylabel("Pearson r, predicted vs observed")
     axes[0].legend(fontsize=8)
     save_figure(fig, path)
-
-
-def save_figure(fig, path):
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
-    plt.close(fig)
 
 
 def plot_predicted_vs_observed(models, path):

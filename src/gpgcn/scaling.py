@@ -3,13 +3,16 @@
 import html
 import json
 
-import numpy as np
-import pandas as pd
+import matplotlib
 
-from .io import write_text, write_tsv
-from .metrics import pearson_r
-from .report import save_figure
-from .strategies import STRATEGIES
+matplotlib.use("Agg")
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .io import write_text, write_tsv  # noqa: E402
+from .metrics import pearson_r  # noqa: E402
+from .outputs import save_figure  # noqa: E402
+from .strategies import STRATEGIES  # noqa: E402
 
 NOT_LISTED = "not run: not listed in config strategies"
 

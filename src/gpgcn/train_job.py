@@ -10,16 +10,14 @@ import subprocess
 import time
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
-import pandas as pd
 import psutil
 
 from .dataset import load_problem
 from .distributed import launch_plan
-from .io import file_digest, write_json, write_tsv
-from .metrics import model_record
+from .io import file_digest, write_json
+from .outputs import write_training_outputs
 from .strategies import STRATEGIES
-from .train import Checkpointer, TrainSettings, fit_ensemble, seconds_per_epoch
+from .train import Checkpointer, TrainSettings, fit_ensemble
 
 log = logging.getLogger(__name__)
 
@@ -86,50 +84,6 @@ def run_train_job(job):
         os.unlink(spec)
     if status != 0:
         raise RuntimeError(f"{job.strategy} on {job.n_devices} devices failed (exit status {status}); see {job.log}*")
-
-
-def node_sets(problem):
-    sets = np.full(len(problem.ids), "unlabelled", dtype=object)
-    sets[problem.train_idx.cpu().numpy()] = "train"
-    sets[problem.test_idx.cpu().numpy()] = "test"
-    return sets
-
-
-def prediction_frame(problem, predicted):
-    """Every accession's prediction on the trait's scale, from one on the standardised scale."""
-    return pd.DataFrame(
-        {
-            "ID": problem.ids,
-            "observed": problem.observed,
-            "predicted": predicted * problem.y_sd + problem.y_mean,
-            "set": node_sets(problem),
-        }
-    )
-
-
-def write_training_outputs(outputs, problem, settings, result, record):
-    """predictions.tsv (every accession, on the trait's scale), epochs.tsv and metrics.json."""
-    frame = prediction_frame(problem, result.predictions)
-    write_tsv(outputs["predictions"], frame, float_format="%.6g")
-    write_tsv(outputs["epochs"], pd.DataFrame(result.epochs), float_format="%.6g")
-    test = problem.test_idx.cpu().numpy()
-    metrics = model_record(
-        observed=problem.observed[test],
-        predicted=frame["predicted"].to_numpy()[test],
-        n_train=len(problem.train_idx),
-        n_snps=problem.n_snps,
-        epochs=len(result.epochs),
-        seconds_per_epoch_median=seconds_per_epoch(result.epochs, settings.warmup_epochs),
-        seed=settings.seed,
-        ensemble_members=len(result.best_epochs),
-        best_epochs=result.best_epochs,
-        # Each member's r on the fold that also chose its stopping epoch: slightly optimistic.
-        validation_pearson_r_mean=float(np.mean(result.validation_r)),
-        validation_pearson_r_sd=float(np.std(result.validation_r)),
-        settings=vars(settings),
-        **record,
-    )
-    write_json(outputs["metrics"], metrics)
 
 
 def train_stage(job, group=None):

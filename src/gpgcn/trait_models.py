@@ -18,21 +18,18 @@ import pandas as pd
 from .dataset import load_problem
 from .errors import InputError
 from .gblup import SplitKinship
-from .graph import knn_graph
+from .graph import kinship_knn_graph
 from .io import write_json, write_tsv
-from .kinship import read_kinship, similarity_for_graph
-from .metrics import model_record, pearson_r
+from .metrics import blend_weight, model_record, pearson_r
+from .outputs import prediction_frame, write_training_outputs
 from .strategies import Serial
 from .train import TrainSettings, fit_ensemble
-from .train_job import prediction_frame, write_training_outputs
 
 log = logging.getLogger(__name__)
 
 # What a candidate may change: graph settings and training settings.
 GRAPH_KEYS = ("k", "self_loop_weight")
 TRAIN_KEYS = ("lr", "weight_decay", "features", "dropout")
-# The GCN's share of the hybrid: w * GCN + (1 - w) * GBLUP.
-BLEND_WEIGHTS = np.round(np.linspace(0.0, 1.0, 11), 2)
 
 
 @dataclasses.dataclass
@@ -67,49 +64,24 @@ def candidates(train, graph, changes):
 
 
 class CandidateProblems:
-    """The training problem of each candidate: features loaded once per scaling, a kNN graph
-    built once per k from the relationship matrix."""
+    """The training problem of each candidate: features loaded once per scaling, the kNN graph
+    of the relationship matrix once per k (by the graph rule's own function)."""
 
     def __init__(self, problem_files, grm_path):
         self.problem_files, self.grm_path = problem_files, grm_path
-        matrix, self.grm_ids, cols = read_kinship(grm_path)
-        self.similarity = similarity_for_graph(matrix, self.grm_ids, cols)
         self.features, self.graphs = {}, {}
 
     def problem(self, candidate):
         scaling = candidate.settings.features
         if scaling not in self.features:
-            self.features[scaling] = load_problem(**self.problem_files, features=scaling)
+            self.features[scaling] = load_problem(**self.problem_files, graph_path=None, features=scaling)
         problem = self.features[scaling]
-        if problem.ids != self.grm_ids:
-            raise InputError(self.grm_path, "accession order differs from the node features'")
         if candidate.k not in self.graphs:
-            self.graphs[candidate.k] = knn_graph(self.similarity, candidate.k)
-        return problem.with_graph(*self.graphs[candidate.k], candidate.self_loop_weight)
-
-
-def blend_weight(gcn, gblup, y, n_resamples=200, seed=0):
-    """The GCN's weight in w * GCN + (1 - w) * GBLUP, on accessions all three cover, and the r of
-    that blend.
-
-    The smallest weight whose r is within one standard error of the best one's (the
-    one-standard-error rule): the GCN gets weight only where the evidence for it is more than
-    noise. The standard error of each difference to the best is a paired bootstrap's.
-    """
-    known = np.isfinite(gcn) & np.isfinite(gblup) & np.isfinite(y)
-    gcn, gblup, y = gcn[known], gblup[known], y[known]
-    blends = np.outer(BLEND_WEIGHTS, gcn) + np.outer(1 - BLEND_WEIGHTS, gblup)
-    scores = np.array([pearson_r(blend, y) for blend in blends])
-    best = int(np.nanargmax(scores))
-    rng = np.random.default_rng(seed)
-    differences = []
-    for _ in range(n_resamples):
-        pick = rng.integers(0, len(y), len(y))
-        resampled = np.array([pearson_r(blend[pick], y[pick]) for blend in blends])
-        differences.append(resampled - resampled[best])
-    standard_error = np.nanstd(differences, axis=0)
-    chosen = int(np.flatnonzero(scores >= scores[best] - standard_error)[0])
-    return float(BLEND_WEIGHTS[chosen]), float(scores[chosen])
+            self.graphs[candidate.k] = kinship_knn_graph(self.grm_path, candidate.k)
+        edge_index, edge_weight, ids = self.graphs[candidate.k]
+        if problem.ids != ids:
+            raise InputError(self.grm_path, "accession order differs from the node features'")
+        return problem.with_graph(edge_index, edge_weight, candidate.self_loop_weight)
 
 
 def train_gcn(problem, settings, label):
@@ -185,8 +157,9 @@ def trait_models_stage(*, problem_files, grm_path, trait, train, graph, changes,
     """Choose, fit and write the GCN and the hybrid of one trait, and the table of every
     accession's prediction from the hybrid (the recommended model).
 
-    `problem_files`: load_problem's arguments (matrix_paths, accessions_paths, graph_path,
-    split_path, and kinship_path or matrix_chromosomes); `outputs`: gcn_*, hybrid_*, candidates,
+    `problem_files`: load_problem's arguments but the graph's (matrix_paths, accessions_paths,
+    split_path, and kinship_path or matrix_chromosomes); each candidate's graph is built from
+    `grm_path`; `outputs`: gcn_*, hybrid_*, candidates,
     cv_predictions and table paths.
     """
     start = time.perf_counter()

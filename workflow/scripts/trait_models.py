@@ -10,7 +10,6 @@ run_stage(
         "accessions_paths": list(inputs.get("accessions", [])),
         "matrix_chromosomes": snakemake.params.matrix_chromosomes,
         "kinship_path": inputs.get("kinship"),
-        "graph_path": inputs.graph,
         "split_path": inputs.split,
     },
     grm_path=inputs.grm,
