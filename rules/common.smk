@@ -1,4 +1,3 @@
-import math
 import os
 import re
 from urllib.parse import urlparse
@@ -8,6 +7,7 @@ from snakemake.exceptions import WorkflowError
 from gpgcn.errors import InputError
 from gpgcn.fetch import is_url
 from gpgcn.regions import plan_regions
+from gpgcn.strategies import STRATEGIES
 
 SIMULATED = config["input"]["mode"] == "simulate"
 # Mode kinship starts from a user's relationship matrix: no VCF, no genotype stages.
@@ -211,20 +211,21 @@ SPLIT_SETTINGS = {
 TRAIN_RESOURCES = {"mem_mb": 4000, "runtime": 120, "timing_slot": 1000}
 
 
-def ndev_threads(wildcards):
-    return int(wildcards.ndev)
+def per_device_count(method):
+    """A rule's value from the {ndev} wildcard through a strategy's method."""
+    return lambda wildcards: method(int(wildcards.ndev))
 
 
-def gpus_with_cuda(wildcards):
-    """One GPU per device where `train.device` is cuda, none on CPUs."""
-    return int(wildcards.ndev) if config["train"]["device"] == "cuda" else 0
-
-
-def one_gpu_with_cuda(wildcards):
-    """One GPU for a one-process strategy whose n devices are threads, where `train.device` is cuda."""
-    return 1 if config["train"]["device"] == "cuda" else 0
-
-
-def nodes_for_devices(wildcards):
-    """Nodes for a multi-process run: one rank per device, `cluster.devices_per_node` per node."""
-    return math.ceil(int(wildcards.ndev) / config["cluster"]["devices_per_node"])
+def strategy_resources(strategy):
+    """The GPUs a strategy's job asks for, and for one that starts its own ranks SLURM tasks and
+    nodes (`cluster.devices_per_node` ranks per node)."""
+    resources = {
+        "gpu": per_device_count(lambda n: strategy.gpus(n, config["train"]["device"]))
+    }
+    for key in strategy.launcher_resources(1, 1):
+        resources[key] = per_device_count(
+            lambda n, key=key: strategy.launcher_resources(
+                n, config["cluster"]["devices_per_node"]
+            )[key]
+        )
+    return resources

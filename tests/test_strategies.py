@@ -210,3 +210,25 @@ def test_checkpoint_of_other_settings_is_ignored(tmp_path):
     assert Checkpointer(tmp_path, 5, 0, {"graph.k": 20}).load(1, model, optimizer) is None
     stopping, records = Checkpointer(tmp_path, 5, 0, {"graph.k": 10}).load(1, model, optimizer)
     assert len(records) == 10
+
+
+@pytest.mark.parametrize(
+    "name, threads, gpus_cpu, gpus_cuda, launcher",
+    [
+        ("serial", [1], [0], [1], [{}]),
+        ("intraop", [1, 4], [0, 0], [0, 0], [{}, {}]),
+        ("interop", [1, 4], [0, 0], [1, 1], [{}, {}]),
+        ("dataparallel", [1, 1], [1, 4], [1, 4], [{}, {}]),
+        ("ddp", [1, 4], [0, 0], [1, 4], [{"tasks": 1, "nodes": 1}, {"tasks": 4, "nodes": 2}]),
+        ("snpshard", [1, 4], [0, 0], [1, 4], [{"tasks": 1, "nodes": 1}, {"tasks": 4, "nodes": 2}]),
+    ],
+)
+def test_what_each_strategys_rule_asks_for(name, threads, gpus_cpu, gpus_cuda, launcher):
+    """Threads, GPUs (train.device cpu and cuda) and SLURM tasks and nodes (3 devices a node) for
+    1 and 4 devices (serial: 1 only)."""
+    strategy = STRATEGIES[name]
+    counts = [1] if name == "serial" else [1, 4]
+    assert [strategy.threads(n) for n in counts] == threads
+    assert [strategy.gpus(n, "cpu") for n in counts] == gpus_cpu
+    assert [strategy.gpus(n, "cuda") for n in counts] == gpus_cuda
+    assert [strategy.launcher_resources(n, 3) for n in counts] == launcher

@@ -1,6 +1,7 @@
-"""The table of configuration keys in config/README.md, generated from config.schema.yaml (the
-descriptions) and config.yaml (the defaults), so docs and schema cannot drift apart:
-`python -m gpgcn.config_reference` rewrites it, and a test checks it is current."""
+"""The tables the docs take from a single source: the configuration keys in config/README.md,
+from config.schema.yaml (the descriptions) and config.yaml (the defaults), and the strategies
+in docs/strategies.md, from the strategy registry. `python -m gpgcn.config_reference` rewrites
+both, and a test checks they are current."""
 
 import json
 import sys
@@ -14,6 +15,8 @@ from .io import write_text
 KEYED_MAPS = {"input.checksums", "strategies"}
 BEGIN = "<!-- keys: generated from config.schema.yaml by `python -m gpgcn.config_reference` -->"
 END = "<!-- end of keys -->"
+STRATEGIES_BEGIN = "<!-- strategies: generated from gpgcn.strategies by `python -m gpgcn.config_reference` -->"
+STRATEGIES_END = "<!-- end of strategies -->"
 
 
 def config_keys(schema, prefix=""):
@@ -50,12 +53,27 @@ def generated_block(repo):
     return f"{BEGIN}\n{key_table(schema, defaults)}\n{END}"
 
 
-def update_readme(repo):
-    readme = repo / "config" / "README.md"
-    text = readme.read_text()
-    start, end = text.index(BEGIN), text.index(END) + len(END)
-    write_text(readme, text[:start] + generated_block(repo) + text[end:])
+def strategies_block():
+    from .strategies import STRATEGIES
+
+    rows = ["| strategy (rule) | what runs in parallel | runs on | launch |", "| --- | --- | --- | --- |"]
+    for name, strategy in STRATEGIES.items():
+        rows.append(
+            f"| `{name}` (`train_{name}`) | {strategy.parallel} | {', '.join(strategy.devices)} | {strategy.launch} |"
+        )
+    return f"{STRATEGIES_BEGIN}\n" + "\n".join(rows) + f"\n{STRATEGIES_END}"
+
+
+def replace_block(path, begin, end, block):
+    text = path.read_text()
+    start, stop = text.index(begin), text.index(end) + len(end)
+    write_text(path, text[:start] + block + text[stop:])
+
+
+def update_docs(repo):
+    replace_block(repo / "config" / "README.md", BEGIN, END, generated_block(repo))
+    replace_block(repo / "docs" / "strategies.md", STRATEGIES_BEGIN, STRATEGIES_END, strategies_block())
 
 
 if __name__ == "__main__":
-    update_readme(Path(sys.argv[1]) if len(sys.argv) > 1 else Path.cwd())
+    update_docs(Path(sys.argv[1]) if len(sys.argv) > 1 else Path.cwd())

@@ -14,12 +14,6 @@ from .metrics import pearson_r  # noqa: E402
 from .outputs import save_figure  # noqa: E402
 from .strategies import STRATEGIES  # noqa: E402
 
-NOT_LISTED = "not run: not listed in config strategies"
-
-
-def not_run_reason(strategy):
-    return getattr(STRATEGIES[strategy], "not_run", NOT_LISTED)
-
 
 def read_run(run_dir):
     with open(f"{run_dir}/metrics.json") as handle:
@@ -56,7 +50,7 @@ def timing_table(runs, planned):
     for strategy in STRATEGIES:
         counts = planned.get(strategy) or []
         if not counts:
-            rows.append({"strategy": strategy, "status": not_run_reason(strategy)})
+            rows.append({"strategy": strategy, "status": STRATEGIES[strategy].not_run})
             continue
         for n in counts:
             metrics, predictions, epochs = by_key[(strategy, n)]
@@ -76,8 +70,9 @@ def timing_table(runs, planned):
                 "cpu_busy_before": metrics.get("cpu_busy_before", np.nan),
                 "status": "ok",
             }
-            if strategy == "interop" and (strategy, 1) in by_key:
-                row["speedup_vs_twin"] = by_key[(strategy, 1)][0]["seconds_per_epoch_median"] / spe
+            twin = (STRATEGIES[strategy].same_model_as, 1)  # a strategy with a model of its own
+            if twin[0] != "serial" and twin in by_key:
+                row["speedup_vs_twin"] = by_key[twin][0]["seconds_per_epoch_median"] / spe
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -129,7 +124,7 @@ def scaling_summary(table):
             continue
         numbers = ", ".join(f"{int(n)} → {s:.2f}×" for n, s in zip(part["n_devices"], part["speedup"]))
         twin = part["speedup_vs_twin"].dropna()
-        if strategy == "interop" and len(twin):
+        if len(twin):
             numbers += "; vs its twin: " + ", ".join(f"{int(n)} → {s:.2f}×" for n, s in zip(part["n_devices"], twin))
         items.append(
             f"<li><b>{strategy}</b> (speedup vs serial: {numbers}): {html.escape(STRATEGIES[strategy].parallel)}.</li>"

@@ -4,10 +4,13 @@ Same model, data, loss, optimiser and seed everywhere. A strategy claims its dev
 threads, says which SNP columns this process holds, builds (and wraps) the model, picks the
 nodes this process takes the loss on, and may act on gradients before the optimiser step.
 
-`STRATEGIES` is the one list of strategies: the config schema, the rules, the report and the
-docs are tested against it.
+`STRATEGIES` is the one list of strategies. Each class says what its training rule asks for
+with n devices (threads, GPUs, SLURM tasks and nodes, the SLURM profile's resources); the rules
+are generated from it, and the config schema, the SLURM profile and the docs are checked
+against it.
 """
 
+import math
 import warnings
 
 import numpy as np
@@ -40,9 +43,34 @@ class Strategy:
     name: str
     multiprocess = False  # one process per device, started by a launcher (torchrun or srun)
     parallel: str  # what runs in parallel, for the report and the docs
+    launch = "one process"  # how its job starts, for the docs
+    not_run = "not run: not listed in config strategies"  # the report's row when the config lists no count
     devices = ("cpu", "cuda")  # the train.device values it runs on
     same_model_as = "serial"  # the strategy whose model it trains, on one device: its predictions must match
     spreads_over_gpus = False  # on cuda, its n devices are n GPUs (else n threads of one GPU or CPU)
+    device_counts = r"\d+"  # the {ndev} its rule takes (a regular expression)
+    threads_per_device = 1  # its job's threads: per device, or (0) one thread whatever n is
+    # What the SLURM profile (profiles/slurm/config.yaml, set-resources) gives its rule: a node to
+    # itself so nothing disturbs its timing, and the local runs' timing slots given back.
+    slurm_resources = {"slurm_extra": "'--exclusive'", "timing_slot": 0}
+
+    @classmethod
+    def threads(cls, n_devices):
+        return n_devices * cls.threads_per_device or 1
+
+    @classmethod
+    def gpus(cls, n_devices, device):
+        """GPUs its job asks for with `train.device` = `device`."""
+        if "cuda" not in cls.devices or (device != "cuda" and "cpu" in cls.devices):
+            return 0
+        return n_devices if cls.spreads_over_gpus else 1
+
+    @classmethod
+    def launcher_resources(cls, n_devices, devices_per_node):
+        """SLURM tasks and nodes for a job that starts its own ranks (one per device); none else."""
+        if not cls.multiprocess:
+            return {}
+        return {"tasks": n_devices, "nodes": math.ceil(n_devices / devices_per_node)}
 
     def __init__(self, n_devices, settings, group=None):
         self.n_devices = n_devices
@@ -108,6 +136,7 @@ class Serial(Strategy):
     """The reference: one process on one CPU core, or on one GPU with `train.device: cuda`."""
 
     name = "serial"
+    device_counts = "1"
     parallel = "nothing: 1 CPU core, or 1 GPU with train.device: cuda; the reference for every speedup"
 
     def setup(self, n_devices, settings, group):
@@ -182,6 +211,8 @@ class DataParallelStrategy(Strategy):
     name = "dataparallel"
     devices = ("cuda",)
     spreads_over_gpus = True
+    threads_per_device = 0  # one process drives every GPU
+    slurm_resources = {"slurm_partition": "gpu", **Strategy.slurm_resources}
     parallel = (
         "torch.nn.DataParallel over n CUDA GPUs: the whole model and graph are replicated on every GPU and only "
         "the prediction nodes are split, so every replica still does the full genotype × weight product"
@@ -224,6 +255,9 @@ class ProcessGroupMember(Strategy):
 
     multiprocess = True
     spreads_over_gpus = True
+    launch = "one rank per device: torchrun on one machine; srun inside a SLURM job with a task per device"
+    # srun starts one rank per task inside the job; each rank is bound to one GPU with cuda.
+    slurm_resources = {"mpi": "srun", "cpus_per_task": 1, "tasks_per_gpu": 1, **Strategy.slurm_resources}
 
     def setup(self, n_devices, settings, group):
         torch.set_num_threads(1)
