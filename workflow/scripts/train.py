@@ -2,7 +2,7 @@ from gpgcn.stage import run_stage
 from gpgcn.train_job import TrainJob, run_train_job
 
 job = TrainJob(
-    strategy=snakemake.wildcards.strategy,
+    strategy=snakemake.params.strategy,
     n_devices=int(snakemake.wildcards.ndev),
     graph=snakemake.input.graph,
     split=snakemake.input.split,
