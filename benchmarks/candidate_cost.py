@@ -51,7 +51,7 @@ def problem(features, similarity, rng):
 
 
 def seconds_per_epoch_of(problem, epochs):
-    settings = TrainSettings(lr=0.002, max_epochs=epochs, patience=epochs, warmup_epochs=2)
+    settings = TrainSettings.configured(lr=0.002, max_epochs=epochs, patience=epochs, warmup_epochs=2)
     serial = Serial(1, settings)
     start = time.perf_counter()
     _, records = fit(serial.build_model(problem, settings), problem, settings, serial, val_fold=1)

@@ -5,6 +5,7 @@ import json
 import os
 import platform
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -12,9 +13,13 @@ import numpy as np
 import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from gpgcn.models import MODELS as REGISTRY  # noqa: E402
+
 RUN = REPO / "benchmarks" / "out" / "real_traits"
 OUT = REPO / "docs" / "benchmarks"
-MODELS = {"gblup": "GBLUP", "gcn": "GCN", "hybrid": "hybrid"}
+MODELS = {name: model.display for name, model in REGISTRY.items()}
 
 
 def metrics(trait, model):
@@ -37,7 +42,7 @@ def accuracy_rows(traits, accuracy):
         gblup = metrics(trait, "gblup")
         for model, name in MODELS.items():
             record = metrics(trait, model)
-            row = accuracy[(accuracy["trait"] == trait) & (accuracy["model"].str.startswith(name))].iloc[0]
+            row = accuracy[(accuracy["trait"] == trait) & (accuracy["model"] == name)].iloc[0]
             difference = (
                 ""
                 if model == "gblup"

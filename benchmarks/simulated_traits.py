@@ -21,6 +21,10 @@ import pandas as pd
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from gpgcn.models import MODELS  # noqa: E402
+
 OUT = REPO / "benchmarks" / "out" / "simulated"
 CASES = {
     "polygenic, SNP features": {},
@@ -48,7 +52,7 @@ def run(case):
 def rows(case):
     results = directory(case) / "results"
     truth = pd.read_csv(results / "cohort/genetic_values.tsv", sep="\t", dtype={"ID": str}).set_index("ID")
-    for model in ("gblup", "gcn", "hybrid"):
+    for model in MODELS:
         metrics = json.loads((results / f"models/FT10_mean/{model}/metrics.json").read_text())
         predictions = pd.read_csv(results / f"models/FT10_mean/{model}/predictions.tsv", sep="\t", dtype={"ID": str})
         test = predictions[predictions["set"] == "test"]

@@ -28,6 +28,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from gpgcn.defaults import default_config  # noqa: E402
 from gpgcn.metrics import cpu_model  # noqa: E402
 from gpgcn.synthetic import product_seconds, write_synthetic_cohort  # noqa: E402
 from gpgcn.train_job import TrainJob  # noqa: E402
@@ -48,21 +49,15 @@ RUNS = [
 
 def run(directory, cohort, strategy, ndev, epochs):
     out = directory / f"{strategy}_{ndev}"
+    config = default_config()
+    # The configured model, trained for a fixed number of epochs: the same work for every strategy.
     settings = {
-        "hidden": 64,
-        "layers": 3,
-        "dropout": 0.5,
-        "lr": 0.0005,
-        "weight_decay": 0.0005,
+        **config["train"],
         "max_epochs": epochs,
         "patience": epochs + 1,
         "warmup_epochs": 2,
-        "seed": 0,
-        "features": "centred",
         "ensemble": False,
-        "val_fold": 1,
-        "checkpoint_every": 10_000,
-        "device": "cpu",
+        "checkpoint_every": epochs + 1,
     }
     job = TrainJob(
         strategy=strategy,
@@ -75,7 +70,7 @@ def run(directory, cohort, strategy, ndev, epochs):
         outputs={name: str(out / f"{name}.{ext}") for name, ext in OUTPUTS.items()},
         log=f"{out}.log",
         settings=settings,
-        self_loop_weight=50,
+        self_loop_weight=config["graph"]["self_loop_weight"],
     )
     job.save(f"{out}.job.json")
     # A fresh process per run: thread pools are set once per process.
@@ -104,7 +99,7 @@ def main():
         with tempfile.TemporaryDirectory() as tmp:
             directory = Path(tmp)
             print(f"{n_snps} SNPs: building the dataset", flush=True)
-            cohort = write_synthetic_cohort(directory, n_snps)
+            cohort = write_synthetic_cohort(directory, n_snps, default_config()["graph"]["k"])
             torch.set_num_threads(1)
             matmul = product_seconds(cohort.matrices, 64)
             for strategy, ndev in RUNS:

@@ -7,6 +7,7 @@ from snakemake.exceptions import WorkflowError
 from gpgcn.errors import InputError
 from gpgcn.fetch import is_url
 from gpgcn.regions import plan_regions
+from gpgcn.models import MODELS
 from gpgcn.strategies import STRATEGIES
 
 SIMULATED = config["input"]["mode"] == "simulate"
@@ -24,6 +25,17 @@ def trait_names():
 
 
 TRAITS = trait_names()
+# Every model's metrics and predictions, by trait and model (the report is given them by name).
+MODEL_FILES = {
+    trait: {
+        name: {
+            "metrics": f"results/models/{trait}/{name}/metrics.json",
+            "predictions": f"results/models/{trait}/{name}/predictions.tsv",
+        }
+        for name in MODELS
+    }
+    for trait in TRAITS
+}
 # The parallel strategies are timed on one trait: their speed does not depend on it.
 TIMED_TRAIT = TRAITS[0]
 
@@ -198,10 +210,11 @@ def split_inputs(wildcards):
     }
 
 
+# trait_split's settings (src/gpgcn/phenotypes.py), named as it names them.
 SPLIT_SETTINGS = {
-    "id_column": config["input"]["id_column"],
+    "id_column": config["input"]["id_column"] or None,
     "test_fraction": config["split"]["test_fraction"],
-    "folds": config["split"]["folds"],
+    "n_folds": config["split"]["folds"],
     "seed": config["split"]["seed"],
 }
 

@@ -59,10 +59,10 @@ rule aggregate_timings:
 rule report:
     input:
         model_files=[
-            f"results/models/{trait}/{model}/{name}"
-            for trait in TRAITS
-            for model in ("gblup", "gcn", "hybrid")
-            for name in ("metrics.json", "predictions.tsv")
+            path
+            for models in MODEL_FILES.values()
+            for files in models.values()
+            for path in files.values()
         ],
         epochs=expand("results/models/{trait}/gcn/epochs.tsv", trait=TRAITS),
         candidates=expand("results/models/{trait}/gcn/candidates.tsv", trait=TRAITS),
@@ -119,5 +119,6 @@ rule report:
         runtime=10,
     params:
         traits=TRAITS,
+        model_files=MODEL_FILES,
     script:
         "../workflow/scripts/report.py"

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from gpgcn.gblup import _Eigen, fit_gblup
+from gpgcn.models.gblup import _Eigen, fit_gblup
 
 
 def dense_reml_loglik(kinship, y, x, delta):
@@ -67,8 +67,8 @@ def test_accessions_missing_from_the_kinship_rows_are_named(tmp_path):
     import pandas as pd
 
     from gpgcn.errors import InputError
-    from gpgcn.gblup import gblup_stage
     from gpgcn.kinship import write_kinship
+    from gpgcn.models.gblup import gblup_stage
 
     kinship, y = simulated(10, 1.0)
     ids = [str(i) for i in range(10)]

@@ -42,7 +42,7 @@ def test_no_record_falls_in_two_regions(tmp_path, index):
     for region in plan_regions(["1"], 100, {"1": 200}):
         bcf = tmp_path / f"{region.name}.bcf"
         subset_vcf(vcf, tmp_path / "samples.txt", region.spec, bcf)
-        _, snps, _, _ = extract_dosages(bcf, Filters(maf=0.0, max_missing=1.0))
+        _, snps, _, _ = extract_dosages(bcf, Filters.configured(maf=0.0, max_missing=1.0))
         positions.append(list(snps["pos"]))
     assert positions == [[50, 100], [101, 180, 260]]
 

@@ -15,7 +15,7 @@ def model(name, observed, predicted, sets, cv=(), **extra):
     )
     test = predictions["set"] == "test"
     metrics = {
-        "strategy": name,
+        "model": name,
         "n_devices": 1,
         **accuracy(observed[test], predicted[test]),
         "n_train": int((predictions["set"] == "train").sum()),

@@ -20,7 +20,7 @@ SETTINGS = dict(hidden=16, dropout=0.2, lr=0.005, weight_decay=1e-4, patience=10
 
 
 def run_local(strategy_class, n_devices, epochs, **overrides):
-    settings = TrainSettings(**{**SETTINGS, "max_epochs": epochs, **overrides})
+    settings = TrainSettings.configured(**{**SETTINGS, "max_epochs": epochs, **overrides})
     runner = strategy_class(n_devices, settings)
     problem = runner.prepare(toy_problem())
     model = runner.build_model(problem, settings)
@@ -29,7 +29,7 @@ def run_local(strategy_class, n_devices, epochs, **overrides):
 
 
 def distributed_worker(rank, world, name, epochs, init_file, out_dir, overrides):
-    settings = TrainSettings(**{**SETTINGS, "max_epochs": epochs, **overrides})
+    settings = TrainSettings.configured(**{**SETTINGS, "max_epochs": epochs, **overrides})
     group = {"init_method": f"file://{init_file}", "rank": rank, "world_size": world}
     runner = STRATEGIES[name](world, settings, group)
     problem = toy_problem()
@@ -140,14 +140,14 @@ def test_interop_matches_its_sequential_twin_with_dropout(tmp_path):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only refusal")
 def test_dataparallel_refuses_to_run_without_cuda():
     with pytest.raises(RuntimeError, match="dataparallel needs 2 CUDA device"):
-        DataParallelStrategy(2, TrainSettings())
+        DataParallelStrategy(2, TrainSettings.configured())
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only refusal")
 @pytest.mark.parametrize("strategy", [Serial, InterOp])
 def test_a_cuda_strategy_refuses_without_cuda(strategy):
     with pytest.raises(RuntimeError, match="no CUDA device"):
-        strategy(1, TrainSettings(device="cuda"))
+        strategy(1, TrainSettings.configured(device="cuda"))
 
 
 class Killed(Exception):
@@ -158,7 +158,7 @@ class KilledAt(Serial):
     """Serial training that dies after `epochs` optimiser steps, like a job killed mid-run."""
 
     def __init__(self, epochs):
-        super().__init__(1, TrainSettings())
+        super().__init__(1, TrainSettings.configured())
         self.left = epochs
 
     def after_backward(self, model):
@@ -171,7 +171,7 @@ class CountingSteps(Serial):
     """Serial training that counts its optimiser steps."""
 
     def __init__(self):
-        super().__init__(1, TrainSettings())
+        super().__init__(1, TrainSettings.configured())
         self.steps = 0
 
     def after_backward(self, model):
@@ -179,7 +179,7 @@ class CountingSteps(Serial):
 
 
 def test_killed_training_resumes_to_the_same_result(tmp_path):
-    settings = TrainSettings(**{**SETTINGS, "max_epochs": 40, "ensemble": True, "checkpoint_every": 5})
+    settings = TrainSettings.configured(**{**SETTINGS, "max_epochs": 40, "ensemble": True, "checkpoint_every": 5})
     problem = toy_problem()
     runner = Serial(1, settings)
 
@@ -201,7 +201,7 @@ def test_killed_training_resumes_to_the_same_result(tmp_path):
 
 
 def test_checkpoint_of_other_settings_is_ignored(tmp_path):
-    settings = TrainSettings(**{**SETTINGS, "max_epochs": 10, "checkpoint_every": 5})
+    settings = TrainSettings.configured(**{**SETTINGS, "max_epochs": 10, "checkpoint_every": 5})
     problem = toy_problem()
     runner = Serial(1, settings)
     model = runner.build_model(problem, settings)

@@ -23,7 +23,7 @@ from toy import toy_problem
 
 def settings(**kw):
     base = dict(hidden=32, dropout=0.1, lr=0.005, weight_decay=1e-4, max_epochs=80, patience=80, ensemble=False)
-    return TrainSettings(**{**base, **kw})
+    return TrainSettings.configured(**{**base, **kw})
 
 
 def builder(problem, s):
@@ -167,6 +167,10 @@ def test_seconds_per_epoch_leaves_out_each_members_warm_up(tmp_path):
     result = TrainResult(np.zeros(200), [4, 4], [0.5, 0.5], np.zeros(200), epochs)
     outputs = {name: tmp_path / f"{name}.out" for name in ("metrics", "predictions", "epochs")}
     write_training_outputs(
-        outputs, problem, settings(warmup_epochs=3), result, {"strategy": "serial", "seconds_total": 10.0}
+        outputs,
+        problem,
+        settings(warmup_epochs=3),
+        result,
+        {"model": "gcn", "strategy": "serial", "seconds_total": 10.0},
     )
     assert json.loads(outputs["metrics"].read_text())["seconds_per_epoch_median"] == pytest.approx(2.5)

@@ -21,7 +21,7 @@ def job(tmp_path, **changes):
         split=inputs["split.tsv"],
         outputs={},
         log=str(tmp_path / "log"),
-        settings=dataclasses.asdict(TrainSettings()),
+        settings=dataclasses.asdict(TrainSettings.configured()),
         self_loop_weight=1.0,
         matrices=[inputs["matrix.tsv"]],
         accessions=[inputs["accessions.txt"]],

@@ -7,12 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gpgcn.gblup import gblup_stage
+from gpgcn.defaults import default_config
 from gpgcn.kinship import write_kinship
 from gpgcn.metrics import BLEND_WEIGHTS, blend_weight, paired_bootstrap_difference
+from gpgcn.models.gblup import gblup_stage
 from gpgcn.trait_models import candidates, trait_models_stage
 
-TRAIN = {"hidden": 16, "dropout": 0.1, "lr": 0.01, "max_epochs": 40, "patience": 15, "ensemble": True}
+CONFIGURED = default_config()["train"]
+TRAIN = {**CONFIGURED, "hidden": 16, "dropout": 0.1, "lr": 0.01, "max_epochs": 40, "patience": 15, "ensemble": True}
 GRAPH = {"k": 5, "self_loop_weight": 5.0}
 OUTPUTS = (
     "gcn_metrics",
@@ -90,12 +92,12 @@ def test_blend_weight_ignores_accessions_without_predictions():
 
 
 def test_candidates_change_only_what_they_name():
-    found = candidates({"lr": 0.001, "hidden": 8}, GRAPH, [{}, {"lr": 0.01, "k": 3}])
+    found = candidates({**CONFIGURED, "lr": 0.001, "hidden": 8}, GRAPH, [{}, {"lr": 0.01, "k": 3}])
     assert [c.name for c in found] == ["as configured", "lr=0.01, k=3"]
     assert (found[0].settings.lr, found[0].k, found[0].self_loop_weight) == (0.001, 5, 5.0)
     assert (found[1].settings.lr, found[1].settings.hidden, found[1].k) == (0.01, 8, 3)
     with pytest.raises(ValueError, match="unknown key hidden"):
-        candidates({}, GRAPH, [{"hidden": 4}])
+        candidates(CONFIGURED, GRAPH, [{"hidden": 4}])
 
 
 def test_paired_bootstrap_interval():

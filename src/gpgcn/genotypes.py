@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .bcf import MISSING, BcfReader
+from .defaults import default_config
 from .errors import InputError
 from .io import atomic_path, read_ids, write_ids, write_tsv
 
@@ -22,10 +23,17 @@ SNP_COLUMNS = ["chrom", "pos", "id", "ref", "alt", "alt_freq", "maf", "missing_r
 
 @dataclass
 class Filters:
-    maf: float = 0.05
-    max_missing: float = 0.1
-    ld_prune_r2: float = 0.0  # 0: no LD pruning
-    ld_window: int = 50  # SNPs
+    """The config's `genotype:` section."""
+
+    maf: float
+    max_missing: float
+    ld_prune_r2: float  # 0: no LD pruning
+    ld_window: int  # SNPs
+
+    @classmethod
+    def configured(cls, **changes):
+        """config.yaml's `genotype:` filters with `changes`."""
+        return cls(**{**default_config()["genotype"], **changes})
 
 
 # The filter funnel: how many records are left after each step, in order.

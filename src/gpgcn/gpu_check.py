@@ -31,6 +31,7 @@ import pandas as pd
 import torch
 import yaml
 
+from .defaults import default_config
 from .io import write_json, write_text
 from .strategies import PREDICTION_TOLERANCE, STRATEGIES
 from .synthetic import product_seconds, write_synthetic_cohort
@@ -111,9 +112,8 @@ def mkparent(path):
 
 def train_settings(epochs, device):
     """The configured training settings for a fixed number of epochs, one member, on `device`."""
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
     return {
-        **config["train"],
+        **default_config()["train"],
         "max_epochs": epochs,
         "patience": epochs + 1,
         "ensemble": False,
@@ -183,7 +183,7 @@ def synthetic_problem(work, n_snps, settings, plan, device):
     reference first, and the per-trait models; one row per run."""
     work.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    cohort = write_synthetic_cohort(work, n_snps)
+    cohort = write_synthetic_cohort(work, n_snps, default_config()["graph"]["k"])
     log_seconds(f"{n_snps:,}-SNP cohort written", start)
     inputs = {
         "graph": cohort.graph,
@@ -191,7 +191,7 @@ def synthetic_problem(work, n_snps, settings, plan, device):
         "matrices": cohort.matrices,
         "accessions": cohort.accessions,
         "matrix_chromosomes": cohort.chromosomes,
-        "self_loop_weight": yaml.safe_load((REPO / "config.yaml").read_text())["graph"]["self_loop_weight"],
+        "self_loop_weight": default_config()["graph"]["self_loop_weight"],
     }
     references = {name: work / "cpu_reference" / name for name in reference_strategies(plan)}
     jobs = [(folder, Run(name, 1), "cpu") for name, folder in references.items()]
@@ -224,7 +224,7 @@ def synthetic_problem(work, n_snps, settings, plan, device):
         grm_path=cohort.grm,
         trait="synthetic",
         train=settings,
-        graph={"k": 10, "self_loop_weight": inputs["self_loop_weight"]},
+        graph=default_config()["graph"],
         changes=[{}],
         outputs=per_trait_outputs(model),
     )

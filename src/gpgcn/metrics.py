@@ -74,7 +74,7 @@ def accuracy(observed, predicted, prefix="test"):
 
 def model_record(
     *,
-    strategy,
+    model,
     observed,
     predicted,
     n_train,
@@ -86,11 +86,15 @@ def model_record(
     epochs=None,
     seconds_per_epoch_median=None,
     seed=None,
+    strategy=None,
     **extra,
 ):
     """The metrics.json record every model writes: test accuracy, cross-validated accuracy over
-    the published CV repeats (if any), sizes, timings, and provenance; `extra` adds the model's own."""
+    the published CV repeats (if any), sizes, timings, and provenance; `extra` adds the model's own.
+    `model` names it in the model registry; `strategy` the parallel strategy that trained it (None
+    for a model not trained by one)."""
     return {
+        "model": model,
         "strategy": strategy,
         "n_devices": n_devices,
         "device": device,

@@ -165,18 +165,6 @@ def trait_split(
     return frame, summary
 
 
-def split_settings(params, inputs):
-    """trait_split's keyword settings from a split rule's params and optional inputs."""
-    return {
-        "id_column": params.id_column or None,
-        "test_fraction": params.test_fraction,
-        "n_folds": params.folds,
-        "seed": params.seed,
-        "test_ids_path": inputs.test_ids[0] if inputs.test_ids else None,
-        "cv_folds_path": inputs.cv_folds[0] if inputs.cv_folds else None,
-    }
-
-
 def check_traits_stage(phenotypes_path, accessions_paths, checked_path, *, traits, **split_settings):
     """Every trait's split, before any is written or trained: one error naming every bad trait."""
     accessions = load_accessions(accessions_paths)

@@ -69,8 +69,8 @@ def genotype_region_stage(bcf_path, outputs, filters, region):
     step = emptied_by(funnel)
     if step:
         log.warning("region %s keeps no SNP: none left after step %r (%s)", region, step, funnel_text(funnel))
-    write_json(outputs.funnel, {"region": region, **funnel})
-    write_genotype_matrix(matrix, snps, samples, outputs.matrix, outputs.snps, outputs.accessions)
+    write_json(outputs["funnel"], {"region": region, **funnel})
+    write_genotype_matrix(matrix, snps, samples, outputs["matrix"], outputs["snps"], outputs["accessions"])
     grm = GRMAccumulator(len(samples))
     grm.add(matrix)
-    grm.save(outputs.grm_share)
+    grm.save(outputs["grm_share"])

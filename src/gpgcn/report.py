@@ -12,6 +12,7 @@ import pandas as pd  # noqa: E402
 from .io import write_tsv  # noqa: E402
 from .kinship import genome_funnel  # noqa: E402
 from .metrics import paired_bootstrap_difference, pearson_r  # noqa: E402
+from .models import MODELS  # noqa: E402
 from .outputs import save_figure  # noqa: E402
 
 
@@ -22,13 +23,8 @@ def read_model(metrics_path, predictions_path):
     return metrics, predictions
 
 
-MODEL_NAMES = {"gblup": "GBLUP", "gcn": "GCN", "hybrid": "hybrid (GCN + GBLUP)"}
-
-
 def model_name(metrics):
-    if metrics["strategy"] in MODEL_NAMES:
-        return MODEL_NAMES[metrics["strategy"]]
-    return f"GCN {metrics['strategy']} ({metrics['n_devices']})"
+    return MODELS[metrics["model"]].display
 
 
 def accuracy_table(models, genetic_values=None):
@@ -38,7 +34,7 @@ def accuracy_table(models, genetic_values=None):
     `models`: (trait, metrics, predictions) with each trait's GBLUP among them.
     """
     rows = []
-    gblup = {trait: predictions for trait, metrics, predictions in models if metrics["strategy"] == "gblup"}
+    gblup = {trait: predictions for trait, metrics, predictions in models if metrics["model"] == "gblup"}
     for trait, metrics, predictions in models:
         test = predictions[predictions["set"] == "test"]
         reference = gblup[trait].set_index("ID").loc[test["ID"], "predicted"].to_numpy()
@@ -175,9 +171,6 @@ def data_table(snp_tables, funnels, graph_summary_path, split_summaries):
     return pd.DataFrame(rows, columns=["what", "item", "value"])
 
 
-MODELS = ("gblup", "gcn", "hybrid")
-
-
 def report_stage(
     traits,
     model_files,
@@ -190,20 +183,28 @@ def report_stage(
     outputs,
     genetic_values_path=None,
 ):
-    """`model_files`: (metrics, predictions) per trait and model (MODELS order); `epochs_files`
-    and `candidate_tables`: the GCN's, per trait."""
-    models = [(trait, *read_model(*files)) for trait, files in zip([t for t in traits for _ in MODELS], model_files)]
+    """`model_files`: {trait: {model: {"metrics": path, "predictions": path}}}, read in trait and
+    registry order; `epochs_files` and `candidate_tables`: the GCN's, per trait."""
+    models = []
+    for trait in traits:
+        for name in MODELS:
+            metrics, predictions = read_model(
+                model_files[trait][name]["metrics"], model_files[trait][name]["predictions"]
+            )
+            if metrics["model"] != name:
+                raise ValueError(f"{model_files[trait][name]['metrics']} is model {metrics['model']}, not {name}")
+            models.append((trait, metrics, predictions))
     genetic = None
     if genetic_values_path:
         genetic = pd.read_csv(genetic_values_path, sep="\t", dtype={"ID": str}).set_index("ID")
     table = accuracy_table(models, genetic)
-    write_tsv(outputs.accuracy, table, float_format="%.4f")
-    chosen = {trait: metrics["selection"]["chosen"] for trait, metrics, _ in models if metrics["strategy"] == "gcn"}
+    write_tsv(outputs["accuracy"], table, float_format="%.4f")
+    chosen = {trait: metrics["selection"]["chosen"] for trait, metrics, _ in models if metrics["model"] == "gcn"}
     write_tsv(
-        outputs.model_choice, model_choice_table(list(zip(traits, candidate_tables)), chosen), float_format="%.4f"
+        outputs["model_choice"], model_choice_table(list(zip(traits, candidate_tables)), chosen), float_format="%.4f"
     )
-    write_tsv(outputs.data, data_table(snp_tables, funnels, graph_summary, split_summaries))
-    plot_accuracy_by_trait(table, outputs.by_trait)
-    plot_predicted_vs_observed(models, outputs.scatter)
+    write_tsv(outputs["data"], data_table(snp_tables, funnels, graph_summary, split_summaries))
+    plot_accuracy_by_trait(table, outputs["by_trait"])
+    plot_predicted_vs_observed(models, outputs["scatter"])
     runs = [(f"{trait} GCN", pd.read_csv(e, sep="\t")) for trait, e in zip(traits, epochs_files)]
-    plot_learning_curves(runs, outputs.learning_curves)
+    plot_learning_curves(runs, outputs["learning_curves"])

@@ -142,10 +142,10 @@ def scaling_summary(table):
 def aggregate_stage(run_dirs, planned, gblup_metrics_path, outputs):
     runs = [read_run(d) for d in run_dirs]
     table = timing_table(runs, planned)
-    write_tsv(outputs.timings, table, float_format="%.4g")
+    write_tsv(outputs["timings"], table, float_format="%.4g")
     with open(gblup_metrics_path) as handle:
         gblup_r = json.load(handle)["test_pearson_r"]
-    plot_scaling(table, "speedup", lambda n: n, "speedup vs serial (1 core)", outputs.speedup)
-    plot_scaling(table, "efficiency", lambda n: 1.0, "parallel efficiency", outputs.efficiency)
-    plot_accuracy(table, gblup_r, outputs.accuracy)
-    write_text(outputs.summary, scaling_summary(table))
+    plot_scaling(table, "speedup", lambda n: n, "speedup vs serial (1 core)", outputs["speedup"])
+    plot_scaling(table, "efficiency", lambda n: 1.0, "parallel efficiency", outputs["efficiency"])
+    plot_accuracy(table, gblup_r, outputs["accuracy"])
+    write_text(outputs["summary"], scaling_summary(table))

@@ -25,9 +25,9 @@ class SyntheticCohort:
     grm: str
 
 
-def write_synthetic_cohort(directory, n_snps, seed=0, k=10):
-    """383 accessions (77 test, the rest in 5 CV folds), a trait of random noise: the work of an
-    epoch, not what it learns, is what these cohorts are for."""
+def write_synthetic_cohort(directory, n_snps, k, seed=0):
+    """383 accessions (77 test, the rest in 5 CV folds), their kNN graph of `k` neighbours, a trait
+    of random noise: the work of an epoch, not what it learns, is what these cohorts are for."""
     directory = Path(directory)
     rng = np.random.default_rng(seed)
     ids = [str(1000 + i) for i in range(N_ACCESSIONS)]

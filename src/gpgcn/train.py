@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .defaults import default_config
 from .io import atomic_path
 from .metrics import pearson_r
 
@@ -24,20 +25,27 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TrainSettings:
-    hidden: int = 64
-    layers: int = 3
-    dropout: float = 0.5
-    lr: float = 0.0005
-    weight_decay: float = 5e-4
-    max_epochs: int = 600
-    patience: int = 80
-    warmup_epochs: int = 3
-    seed: int = 0
-    features: str = "centred"
-    ensemble: bool = True
-    val_fold: int = 1
-    checkpoint_every: int = 25
-    device: str = "cpu"
+    """The config's `train:` section (config.yaml holds the defaults)."""
+
+    hidden: int
+    layers: int
+    dropout: float
+    lr: float
+    weight_decay: float
+    max_epochs: int
+    patience: int
+    warmup_epochs: int
+    seed: int
+    features: str
+    ensemble: bool
+    val_fold: int
+    checkpoint_every: int
+    device: str
+
+    @classmethod
+    def configured(cls, **changes):
+        """config.yaml's `train:` settings with `changes`."""
+        return cls(**{**default_config()["train"], **changes})
 
     def validation_folds(self, problem):
         """Every CV fold in turn (an ensemble over folds), or the one `val_fold`."""

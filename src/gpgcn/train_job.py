@@ -130,6 +130,7 @@ def train_stage(job, group=None):
         )
         if strategy.is_main:
             record = {
+                "model": "gcn",
                 "strategy": job.strategy,
                 "n_devices": job.n_devices,
                 "seconds_total": seconds_total,

@@ -7,5 +7,5 @@ run_stage(
     run_dirs=snakemake.params.run_dirs,
     planned=snakemake.params.planned,
     gblup_metrics_path=snakemake.input.gblup,
-    outputs=snakemake.output,
+    outputs=dict(snakemake.output.items()),
 )

@@ -1,12 +1,14 @@
-from gpgcn.phenotypes import check_traits_stage, split_settings
+from gpgcn.phenotypes import check_traits_stage
 from gpgcn.stage import run_stage
 
+inputs = snakemake.input
 run_stage(
     snakemake.log[0],
     check_traits_stage,
-    snakemake.input.phenotypes,
-    snakemake.input.accessions,
+    inputs.phenotypes,
+    inputs.accessions,
     snakemake.output[0],
-    traits=snakemake.params.traits,
-    **split_settings(snakemake.params, snakemake.input),
+    test_ids_path=inputs.test_ids[0] if inputs.test_ids else None,
+    cv_folds_path=inputs.cv_folds[0] if inputs.cv_folds else None,
+    **dict(snakemake.params.items()),
 )

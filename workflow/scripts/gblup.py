@@ -1,4 +1,4 @@
-from gpgcn.gblup import gblup_stage
+from gpgcn.models.gblup import gblup_stage
 from gpgcn.stage import run_stage
 
 run_stage(

@@ -6,7 +6,7 @@ run_stage(
     snakemake.log[0],
     genotype_region_stage,
     snakemake.input[0],
-    snakemake.output,
+    dict(snakemake.output.items()),
     Filters(
         maf=snakemake.params.maf,
         max_missing=snakemake.params.max_missing,

@@ -12,11 +12,12 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize_scalar
 
-from .errors import InputError
-from .io import write_json, write_tsv
-from .kinship import read_kinship
-from .metrics import model_record, pearson_r
-from .phenotypes import cv_repeat_columns
+from ..errors import InputError
+from ..io import write_json, write_tsv
+from ..kinship import read_kinship
+from ..metrics import model_record, pearson_r
+from ..phenotypes import cv_repeat_columns
+from .fold import FoldFit
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +151,7 @@ def gblup_stage(kinship_path, split_path, metrics_path, predictions_path):
         for folds in (split[c].to_numpy() for c in cv_repeat_columns(split))
     ]
     metrics = model_record(
-        strategy="gblup",
+        model="gblup",
         observed=y[test],
         predicted=predicted[test],
         n_train=train.sum(),
@@ -159,3 +160,8 @@ def gblup_stage(kinship_path, split_path, metrics_path, predictions_path):
         reml={"delta": fit.delta, "sigma_g2": fit.sigma_g2, "sigma_e2": fit.sigma_e2, "h2": h2},
     )
     write_json(metrics_path, metrics)
+
+
+def fit_fold(fold):
+    """GBLUP on the fold's training accessions, and on each inner fold's complement."""
+    return FoldFit(fold.gblup.predict(fold.y, fold.folds > 0), fold.gblup.out_of_fold(fold.y, fold.folds))

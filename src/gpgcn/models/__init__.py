@@ -1,0 +1,45 @@
+"""The accuracy models of a trait, one module each, and `MODELS`, their one list: the rules, the
+cross-validation, the report and the benchmarks iterate over it, in its order (a model may use
+the fits of those before it on the same fold, as the hybrid uses GBLUP's and the GCN's).
+
+A model is fitted on a fold (`Fold`): the training accessions of one outer CV fold (or all of
+them), with their inner CV folds. It returns its predictions of every accession and its
+out-of-fold predictions of the fold's training accessions (`FoldFit`), both on the scale of the
+trait's problem.
+"""
+
+from dataclasses import dataclass, field
+
+from . import gblup, gcn, hybrid
+from .fold import Fold, FoldFit
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str  # its folder, results/models/{trait}/{name}/, and metrics.json's "model"
+    display: str  # its name in the report
+    rule: str  # the rule that writes its files
+    fit_fold: object  # Fold -> FoldFit
+    files: tuple = field(default=("metrics.json", "predictions.tsv"))
+
+
+MODELS = {
+    model.name: model
+    for model in (
+        Model("gblup", "GBLUP", "gblup", gblup.fit_fold),
+        Model("gcn", "GCN", "trait_models", gcn.fit_fold),
+        Model("hybrid", "hybrid (GCN + GBLUP)", "trait_models", hybrid.fit_fold),
+    )
+}
+
+
+def fit_every_model(fold, fitted=None):
+    """Every model on `fold`, in registry order; `fitted` holds fits made already (by name)."""
+    fold.fits.update(fitted or {})
+    for name, model in MODELS.items():
+        if name not in fold.fits:
+            fold.fits[name] = model.fit_fold(fold)
+    return fold.fits
+
+
+__all__ = ["MODELS", "Fold", "FoldFit", "Model", "fit_every_model"]

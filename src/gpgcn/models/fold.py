@@ -1,0 +1,27 @@
+"""What a model is fitted on, and what it gives back."""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class FoldFit:
+    predicted: np.ndarray  # every accession, on the trait problem's standardised scale
+    out_of_fold: np.ndarray  # the fold's training accessions, each from a fit without its inner fold
+    extra: dict = field(default_factory=dict)  # what the model records of itself (a weight, say)
+
+
+@dataclass
+class Fold:
+    """The training accessions of one outer CV fold (or all of them): `folds` gives each its
+    inner CV fold (0: not trained on)."""
+
+    problem: object  # the trait's Problem: the scale every prediction is on
+    held_out: object  # the same problem with only this fold's training accessions labelled for training
+    folds: np.ndarray
+    y: np.ndarray  # the trait on `problem`'s standardised scale
+    gblup: object  # SplitKinship of the trait's split
+    settings: object  # the GCN's settings, chosen for the trait
+    label: str  # for progress lines
+    fits: dict = field(default_factory=dict)  # name -> FoldFit of the models fitted so far
