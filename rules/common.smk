@@ -7,12 +7,41 @@ from snakemake.exceptions import WorkflowError
 from gpgcn.errors import InputError
 from gpgcn.fetch import is_url
 from gpgcn.regions import plan_regions
-from gpgcn.models import MODELS
+from gpgcn.models import MODELS, trait_model_outputs
+from gpgcn.plink import plink_contig_lengths, plink_contigs
+from gpgcn.vcf import contig_lengths, vcf_contigs
 from gpgcn.strategies import STRATEGIES
 
+# What each input mode provides; the rules consult this table, not the mode's name.
+#   files: the config keys (under input:) of the user's inputs; mode simulate writes its own
+#   genotypes: how a region's dosages are read (src/gpgcn/genotypes.py, GENOTYPE_READERS), with
+#     the functions that list the source's chromosomes and their lengths; None: a relationship
+#     matrix stands in for genotypes, and there is no genotype stage
+INPUT_MODES = {
+    "simulate": {"files": (), "genotypes": "bcf"},
+    "vcf": {"files": ("vcf", "samples", "phenotypes"), "genotypes": "bcf"},
+    "plink": {"files": ("bed", "samples", "phenotypes"), "genotypes": "plink"},
+    "kinship": {"files": ("kinship", "phenotypes"), "genotypes": None},
+}
+# Each genotype source: its main file's key, the functions that list its chromosomes and their
+# lengths, and the cohort files a region's genotype job reads (besides its own subset BCF).
+GENOTYPE_SOURCES = {
+    "bcf": {
+        "file": "vcf",
+        "contigs": vcf_contigs,
+        "lengths": contig_lengths,
+        "region_files": (),
+    },
+    "plink": {
+        "file": "bed",
+        "contigs": plink_contigs,
+        "lengths": plink_contig_lengths,
+        "region_files": ("bed", "bim", "fam", "samples"),
+    },
+}
+MODE = INPUT_MODES[config["input"]["mode"]]
 SIMULATED = config["input"]["mode"] == "simulate"
-# Mode kinship starts from a user's relationship matrix: no VCF, no genotype stages.
-KINSHIP_MODE = config["input"]["mode"] == "kinship"
+GENOTYPED = MODE["genotypes"] is not None
 
 
 def trait_names():
@@ -25,6 +54,8 @@ def trait_names():
 
 
 TRAITS = trait_names()
+# The metrics and predictions of each model the per-trait job fits, as its named outputs.
+TRAIT_MODEL_OUTPUTS = trait_model_outputs("results/models/{trait}")
 # Every model's metrics and predictions, by trait and model (the report is given them by name).
 MODEL_FILES = {
     trait: {
@@ -64,7 +95,7 @@ def input_path(key):
 
 
 def cohort_files(wildcards=None):
-    """The VCF, study list and phenotypes: simulated, or the user's own (mode vcf)."""
+    """The cohort's files by key: simulated, or the user's own (INPUT_MODES)."""
     if SIMULATED:
         return {
             "vcf": "results/cohort/cohort.vcf.gz",
@@ -72,12 +103,21 @@ def cohort_files(wildcards=None):
             "samples": "results/cohort/study_accessions.txt",
             "phenotypes": "results/cohort/phenotypes.tsv",
         }
-    if KINSHIP_MODE:
-        return {"phenotypes": input_path("phenotypes")}
-    files = {key: input_path(key) for key in ("vcf", "samples", "phenotypes")}
-    if is_url(configured_input("vcf")):
+    files = {key: input_path(key) for key in MODE["files"]}
+    if "vcf" in files and is_url(configured_input("vcf")):
         files["index"] = files["vcf"] + ".tbi"  # made once by index_vcf
+    if "bed" in files:
+        stem = os.path.splitext(files["bed"])[0]
+        files.update(bim=f"{stem}.bim", fam=f"{stem}.fam")
     return files
+
+
+def genotype_inputs(wildcards):
+    """What a region's genotype job reads: its subset BCF, or its source's cohort files."""
+    keys = GENOTYPE_SOURCES[MODE["genotypes"]]["region_files"]
+    if not keys:
+        return {"bcf": f"results/vcf/{wildcards.region}.bcf"}
+    return {key: cohort_files()[key] for key in keys}
 
 
 def chromosome_names():
@@ -88,20 +128,19 @@ def chromosome_names():
         from gpgcn.simulate import CHROMOSOMES as simulated
 
         return configured or simulated
-    if KINSHIP_MODE:
+    if not GENOTYPED:
         return configured
-    vcf = input_path("vcf")
+    source = GENOTYPE_SOURCES[MODE["genotypes"]]
+    vcf = input_path(source["file"])
     if not os.path.exists(vcf):
         if configured:
             return configured
         raise WorkflowError(
             f"chromosomes: not set, and {vcf} is not here yet to read them from: "
-            "list the VCF's chromosome names under `chromosomes`"
+            "list its chromosome names under `chromosomes`"
         )
-    from gpgcn.vcf import vcf_contigs
-
     try:
-        present = vcf_contigs(vcf)
+        present = source["contigs"](vcf)
     except InputError as error:
         raise WorkflowError(str(error))
     missing = [c for c in configured if c not in present]
@@ -126,18 +165,17 @@ def chromosome_lengths():
         from gpgcn.simulate import chromosome_lengths as simulated_lengths
 
         return simulated_lengths(CHROMOSOMES, config["simulate"]["length_scale"])
-    vcf = input_path("vcf")
-    if not os.path.exists(vcf):
+    source = GENOTYPE_SOURCES[MODE["genotypes"]]
+    path = input_path(source["file"])
+    if not os.path.exists(path):
         raise WorkflowError(
-            f"regions.size > 0 needs chromosome lengths: {vcf} is not here yet, give regions.lengths"
+            f"regions.size > 0 needs chromosome lengths: {path} is not here yet, give regions.lengths"
         )
-    from gpgcn.vcf import contig_lengths
-
-    return contig_lengths(vcf)
+    return source["lengths"](path)
 
 
 def data_regions():
-    if KINSHIP_MODE:
+    if not GENOTYPED:
         return {}
     size = config["regions"]["size"]
     try:
@@ -165,7 +203,7 @@ def per_region(pattern):
 
 def accession_lists():
     """The files that fix the accessions (graph nodes) and their order."""
-    if KINSHIP_MODE:
+    if not GENOTYPED:
         return ["results/kinship/accessions.txt"]
     return per_region("results/genotypes/{region}.accessions.txt")
 
@@ -173,7 +211,7 @@ def accession_lists():
 def feature_inputs(node_features="genotypes"):
     """The node features: the dosage matrices with their accession lists, or each accession's
     row of the relationship matrix (always so in mode kinship)."""
-    if KINSHIP_MODE or node_features == "kinship":
+    if not GENOTYPED or node_features == "kinship":
         return {"kinship": "results/kinship/grm.tsv"}
     return {
         "matrices": per_region("results/genotypes/{region}.npy"),

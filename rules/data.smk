@@ -91,7 +91,7 @@ rule subset_vcf:
 # priority: consume each temporary BCF soon after it is written, so few sit on disk at once.
 rule genotype_matrix:
     input:
-        "results/vcf/{region}.bcf",
+        unpack(genotype_inputs),
     output:
         matrix="results/genotypes/{region}.npy",
         snps="results/genotypes/{region}.snps.tsv",
@@ -110,9 +110,8 @@ rule genotype_matrix:
         mem_mb=2000,
         runtime=60,
     params:
-        maf=config["genotype"]["maf"],
-        max_missing=config["genotype"]["max_missing"],
-        ld_prune_r2=config["genotype"]["ld_prune_r2"],
-        ld_window=config["genotype"]["ld_window"],
+        genotypes=MODE["genotypes"],
+        filters=config["genotype"],
+        region=lambda wildcards: vars(REGIONS[wildcards.region]),
     script:
         "../workflow/scripts/genotype_matrix.py"

@@ -1,4 +1,4 @@
-if KINSHIP_MODE:
+if not GENOTYPED:
 
     rule import_kinship:
         input:

@@ -1,15 +1,13 @@
 # Per trait: the GCN with its settings chosen by cross-validation inside the training
-# accessions, the hybrid (GCN and GBLUP blended), and every accession's prediction from the hybrid.
+# accessions, every other model of the registry this job fits (the hybrid), and every accession's
+# prediction from the recommended model.
 rule trait_models:
     input:
         unpack(model_inputs),
     output:
-        gcn_metrics="results/models/{trait}/gcn/metrics.json",
-        gcn_predictions="results/models/{trait}/gcn/predictions.tsv",
+        **TRAIT_MODEL_OUTPUTS,
         gcn_epochs="results/models/{trait}/gcn/epochs.tsv",
         candidates="results/models/{trait}/gcn/candidates.tsv",
-        hybrid_metrics="results/models/{trait}/hybrid/metrics.json",
-        hybrid_predictions="results/models/{trait}/hybrid/predictions.tsv",
         cv_predictions=report(
             "results/models/{trait}/hybrid/cv_predictions.tsv",
             caption="../report/cv_predictions.rst",

@@ -67,10 +67,12 @@ rule report:
         epochs=expand("results/models/{trait}/gcn/epochs.tsv", trait=TRAITS),
         candidates=expand("results/models/{trait}/gcn/candidates.tsv", trait=TRAITS),
         tables=expand("results/predictions/{trait}.tsv", trait=TRAITS),
-        snps=([] if KINSHIP_MODE else per_region("results/genotypes/{region}.snps.tsv")),
+        snps=(
+            [] if not GENOTYPED else per_region("results/genotypes/{region}.snps.tsv")
+        ),
         funnels=(
             []
-            if KINSHIP_MODE
+            if not GENOTYPED
             else per_region("results/genotypes/{region}.funnel.json")
         ),
         graph_summary="results/graph/summary.json",

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pysam
 import pytest
 import yaml
@@ -104,3 +105,36 @@ def write_vcf(path, samples, records, contigs=(("1", 10_000), ("2", 10_000)), in
     if index:
         pysam.tabix_index(str(path), preset="vcf", force=True)
     return path
+
+
+def vcf_to_plink(vcf_path, bed_path):
+    """A PLINK 1 fileset of a VCF's two-allele records, as plink2 --make-bed writes one: A1 is
+    ALT (the dosage counts it), A2 REF; records of more alleles are left out (PLINK 1 has none)."""
+    from bed_reader import to_bed
+
+    with pysam.VariantFile(str(vcf_path)) as vcf:
+        samples = list(vcf.header.samples)
+        columns, properties = [], {k: [] for k in ("chromosome", "sid", "bp_position", "allele_1", "allele_2")}
+        for record in vcf:
+            if len(record.alleles) != 2:
+                continue
+            calls = [record.samples[s]["GT"] for s in samples]
+            columns.append([np.nan if None in gt else float(sum(a == 1 for a in gt)) * 2 / len(gt) for gt in calls])
+            for key, value in zip(
+                properties,
+                (record.chrom, record.id or f"{record.chrom}:{record.pos}", record.pos, record.alts[0], record.ref),
+            ):
+                properties[key].append(value)
+    to_bed(bed_path, np.array(columns, dtype=np.float32).T, properties={"iid": samples, "fid": samples, **properties})
+    return bed_path
+
+
+def plink_mode_config(directory, cohort, bed, override=None):
+    """A tiny config in input mode `plink` over a simulated cohort's study list and phenotypes."""
+    inputs = {
+        "mode": "plink",
+        "bed": str(bed),
+        "samples": str(cohort / "study_accessions.txt"),
+        "phenotypes": str(cohort / "phenotypes.tsv"),
+    }
+    return write_config(directory, merged(TINY, merged({"input": inputs}, override or {})))

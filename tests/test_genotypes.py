@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from gpgcn import genotypes
+from gpgcn.bcf import BcfReader
 from gpgcn.errors import InputError
 from gpgcn.genotypes import Filters, centred, extract_dosages, load_features
 from gpgcn.io import write_ids
@@ -20,7 +21,7 @@ def subset(tmp_path, vcf, samples, chrom="1"):
 def test_dosages_match_hand_written_vcf(tmp_path, small_vcf):
     vcf, samples = small_vcf
     bcf = subset(tmp_path, vcf, samples)
-    matrix, snps, ids, _ = extract_dosages(bcf, Filters.configured(maf=0.0, max_missing=0.5))
+    matrix, snps, ids, _ = extract_dosages(BcfReader(bcf), Filters.configured(maf=0.0, max_missing=0.5))
     assert ids == samples
     assert list(snps["pos"]) == [100, 400]  # multi-allelic, indel and monomorphic sites are gone
     assert matrix.dtype == np.int8
@@ -34,7 +35,7 @@ def test_filters_use_the_study_subset_only(tmp_path, small_vcf):
     vcf, samples = small_vcf
     # Among 101 and 103 the SNP at 1:400 is polymorphic, the one at 1:100 too (0/0 vs 0/1).
     bcf = subset(tmp_path, vcf, ["103", "101"])
-    matrix, snps, ids, _ = extract_dosages(bcf, Filters.configured(maf=0.3, max_missing=0.0))
+    matrix, snps, ids, _ = extract_dosages(BcfReader(bcf), Filters.configured(maf=0.3, max_missing=0.0))
     assert ids == ["103", "101"]
     assert list(snps["pos"]) == [400]
     np.testing.assert_array_equal(matrix, [[0], [2]])
@@ -43,7 +44,7 @@ def test_filters_use_the_study_subset_only(tmp_path, small_vcf):
 def test_missing_rate_filter(tmp_path, small_vcf):
     vcf, samples = small_vcf
     bcf = subset(tmp_path, vcf, samples)
-    _, snps, _, _ = extract_dosages(bcf, Filters.configured(maf=0.0, max_missing=0.2))
+    _, snps, _, _ = extract_dosages(BcfReader(bcf), Filters.configured(maf=0.0, max_missing=0.2))
     assert list(snps["pos"]) == [400]
 
 
@@ -69,7 +70,9 @@ def test_calls_of_any_shape_are_read(tmp_path, monkeypatch):
             names.append(ident if ident != "." else f"1:{10 * (k + 1)}")
     vcf = write_vcf(tmp_path / "mixed.vcf.gz", samples, records)
     monkeypatch.setattr(genotypes, "READ_CHUNK_BYTES", 100)
-    matrix, snps, ids, _ = extract_dosages(subset(tmp_path, vcf, samples), Filters.configured(maf=0.0, max_missing=1.0))
+    matrix, snps, ids, _ = extract_dosages(
+        BcfReader(subset(tmp_path, vcf, samples)), Filters.configured(maf=0.0, max_missing=1.0)
+    )
     assert ids == samples
     assert list(snps["pos"]) == positions and list(snps["id"]) == names
     np.testing.assert_array_equal(matrix, np.array(expected).T)
@@ -87,7 +90,7 @@ def test_unreadable_genotypes_name_the_record(tmp_path, fields, fmt, message):
     records = [("1", 5, "A", "G", ["0/1", "1/1"]), ("1", 9, "C", "T", fields, fmt)]
     vcf = write_vcf(tmp_path / "bad.vcf.gz", samples, records)
     with pytest.raises(InputError, match=message):
-        extract_dosages(subset(tmp_path, vcf, samples), Filters.configured())
+        extract_dosages(BcfReader(subset(tmp_path, vcf, samples)), Filters.configured())
 
 
 def test_centring_imputes_missing_with_the_mean():

@@ -1,5 +1,6 @@
 import pytest
 
+from gpgcn.bcf import BcfReader
 from gpgcn.genotypes import Filters, extract_dosages
 from gpgcn.io import write_ids
 from gpgcn.regions import Region, plan_regions
@@ -42,7 +43,7 @@ def test_no_record_falls_in_two_regions(tmp_path, index):
     for region in plan_regions(["1"], 100, {"1": 200}):
         bcf = tmp_path / f"{region.name}.bcf"
         subset_vcf(vcf, tmp_path / "samples.txt", region.spec, bcf)
-        _, snps, _, _ = extract_dosages(bcf, Filters.configured(maf=0.0, max_missing=1.0))
+        _, snps, _, _ = extract_dosages(BcfReader(bcf), Filters.configured(maf=0.0, max_missing=1.0))
         positions.append(list(snps["pos"]))
     assert positions == [[50, 100], [101, 180, 260]]
 

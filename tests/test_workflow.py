@@ -12,10 +12,12 @@ from helpers import (
     SNAKEMAKE,
     TINY,
     merged,
+    plink_mode_config,
     require_shared,
     snakemake,
     strict_loads,
     vcf_mode_config,
+    vcf_to_plink,
     write_bad_phenotypes,
     write_config,
 )
@@ -362,6 +364,32 @@ def kinship_config(directory, kinship, phenotypes, **split):
             },
         ),
     )
+
+
+def test_plink_input_gives_the_vcfs_dosages_grm_and_predictions(tiny_run, tmp_path):
+    """The tiny cohort's VCF as a PLINK 1 fileset (plink2 --make-bed's layout), in mode plink:
+    the same dosage matrices, GRM, graph and predictions of every model as from the VCF."""
+    import numpy as np
+
+    from gpgcn.models import MODELS
+    from gpgcn.strategies import STRATEGIES
+
+    cohort = tiny_run / "results" / "cohort"
+    bed = vcf_to_plink(cohort / "cohort.vcf.gz", tmp_path / "cohort.bed")
+    work = tmp_path / "work"
+    work.mkdir()
+    plink_mode_config(work, cohort, bed, {"strategies": {**dict.fromkeys(STRATEGIES, []), "serial": [1]}})
+    run = snakemake(work, "--cores", "2")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    for chrom in TINY["chromosomes"]:
+        ours, theirs = work / "results/genotypes", tiny_run / "results/genotypes"
+        np.testing.assert_array_equal(np.load(ours / f"{chrom}.npy"), np.load(theirs / f"{chrom}.npy"))
+        assert (ours / f"{chrom}.accessions.txt").read_text() == (theirs / f"{chrom}.accessions.txt").read_text()
+    same = ["results/kinship/grm.tsv", "results/graph/knn_graph.tsv", "results/train/serial/1/predictions.tsv"]
+    same += [f"results/models/{t}/{m}/predictions.tsv" for t in TINY["input"]["traits"] for m in MODELS]
+    same += [f"results/predictions/{t}.tsv" for t in TINY["input"]["traits"]]
+    for path in same:
+        assert (work / path).read_bytes() == (tiny_run / path).read_bytes(), path
 
 
 def test_kinship_mode_with_training_columns_only(tiny_run, tmp_path):

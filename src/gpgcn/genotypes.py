@@ -1,4 +1,5 @@
-"""SNP dosage matrices: extraction from a subset BCF, filtering, and standardised features.
+"""SNP dosage matrices: extraction from a subset BCF or a PLINK fileset, filtering, and
+standardised features.
 
 At rest a chromosome is an int8 matrix (accessions x SNPs) of alternate-allele dosages 0/1/2,
 with -1 for a missing call. Missing calls are mean-imputed when the matrix is centred: a centred
@@ -15,6 +16,7 @@ from .bcf import MISSING, BcfReader
 from .defaults import default_config
 from .errors import InputError
 from .io import atomic_path, read_ids, write_ids, write_tsv
+from .plink import PlinkReader
 
 log = logging.getLogger(__name__)
 READ_CHUNK_BYTES = 64 << 20
@@ -40,14 +42,21 @@ class Filters:
 FUNNEL_STEPS = ["records read", "biallelic SNPs", "missing rate passed", "MAF passed", "LD pruning passed"]
 
 
-def extract_dosages(bcf_path, filters):
-    """Filtered dosage matrix (accessions x SNPs, int8, -1 missing), SNP table, accession IDs,
-    and the filter funnel ({step: records left}).
+# How a region's dosages are read, by the input modes' `genotypes` (rules/common.smk): its subset
+# BCF, or the study accessions and the region of a PLINK 1 fileset.
+GENOTYPE_READERS = {
+    "bcf": lambda files, region: BcfReader(files["bcf"]),
+    "plink": lambda files, region: PlinkReader(files["bed"], files["samples"], region.chrom, region.start, region.end),
+}
 
-    MAF and missingness are computed on the accessions in the BCF (the study subset) only; a SNP
+
+def extract_dosages(reader, filters):
+    """Filtered dosage matrix (accessions x SNPs, int8, -1 missing), SNP table, accession IDs,
+    and the filter funnel ({step: records left}), from a genotype reader (GENOTYPE_READERS).
+
+    MAF and missingness are computed on the reader's accessions (the study subset) only; a SNP
     monomorphic among them fails the MAF filter whatever its threshold.
     """
-    reader = BcfReader(bcf_path)
     n = reader.n
     kept, sites, stats = [], [], []
     funnel = dict.fromkeys(FUNNEL_STEPS, 0)
@@ -66,7 +75,7 @@ def extract_dosages(bcf_path, filters):
         stats.append(np.column_stack([alt_freq, maf, missing_rate])[rows])
         for step, count in zip(FUNNEL_STEPS, (chunk.n_records, len(dosage), int(called.sum()), len(rows))):
             funnel[step] += count
-        log.info("%s: %d records read, %d SNPs kept so far", bcf_path, funnel["records read"], funnel["MAF passed"])
+        log.info("%s: %d records read, %d SNPs kept so far", reader.path, funnel["records read"], funnel["MAF passed"])
     matrix = np.ascontiguousarray(np.concatenate(kept).T) if kept else np.zeros((n, 0), np.int8)
     snps = pd.concat(sites, ignore_index=True) if sites else pd.DataFrame(columns=SNP_COLUMNS[:5])
     snps[SNP_COLUMNS[5:]] = np.concatenate(stats) if stats else np.zeros((0, 3))

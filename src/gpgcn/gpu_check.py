@@ -33,6 +33,7 @@ import yaml
 
 from .defaults import default_config
 from .io import write_json, write_text
+from .models import trait_model_outputs
 from .strategies import PREDICTION_TOLERANCE, STRATEGIES
 from .synthetic import product_seconds, write_synthetic_cohort
 from .train_job import TrainJob
@@ -238,8 +239,7 @@ def log_seconds(what, start):
 
 def per_trait_outputs(folder):
     """trait_models_stage's outputs, the GCN's in `folder`/gcn as the workflow lays them out."""
-    outputs = {f"gcn_{name}": folder / "gcn" / file for name, file in OUTPUTS.items()}
-    outputs.update({f"hybrid_{name}": folder / "hybrid" / file for name, file in OUTPUTS.items() if name != "epochs"})
+    outputs = {**trait_model_outputs(folder), "gcn_epochs": folder / "gcn" / "epochs.tsv"}
     outputs.update({name: folder / f"{name}.tsv" for name in ("candidates", "cv_predictions", "table")})
     return outputs
 

@@ -4,7 +4,7 @@ and what each region's job makes of its subset BCF."""
 import logging
 from dataclasses import dataclass
 
-from .genotypes import emptied_by, extract_dosages, funnel_text, write_genotype_matrix
+from .genotypes import GENOTYPE_READERS, emptied_by, extract_dosages, funnel_text, write_genotype_matrix
 from .io import write_json
 from .kinship import GRMAccumulator
 
@@ -58,18 +58,20 @@ def plan_regions(chromosomes, size=0, lengths=None):
     return regions
 
 
-def genotype_region_stage(bcf_path, outputs, filters, region):
-    """A region's dosage matrix, SNP table and accession order, and its share of the GRM.
+def genotype_region_stage(genotypes, files, outputs, filters, region):
+    """A region's dosage matrix, SNP table and accession order, and its share of the GRM, read by
+    GENOTYPE_READERS[genotypes] from `files`.
 
     The GRM share is the region's Z Zᵀ and 2 Σ p(1-p), so the kinship job sums shares exactly,
     whatever the scatter.
     """
-    matrix, snps, samples, funnel = extract_dosages(bcf_path, filters)
-    log.info("%s: %d accessions, %d SNPs kept; %s", bcf_path, *matrix.shape, funnel)
+    reader = GENOTYPE_READERS[genotypes](files, region)
+    matrix, snps, samples, funnel = extract_dosages(reader, filters)
+    log.info("%s: %d accessions, %d SNPs kept; %s", reader.path, *matrix.shape, funnel)
     step = emptied_by(funnel)
     if step:
-        log.warning("region %s keeps no SNP: none left after step %r (%s)", region, step, funnel_text(funnel))
-    write_json(outputs["funnel"], {"region": region, **funnel})
+        log.warning("region %s keeps no SNP: none left after step %r (%s)", region.name, step, funnel_text(funnel))
+    write_json(outputs["funnel"], {"region": region.name, **funnel})
     write_genotype_matrix(matrix, snps, samples, outputs["matrix"], outputs["snps"], outputs["accessions"])
     grm = GRMAccumulator(len(samples))
     grm.add(matrix)

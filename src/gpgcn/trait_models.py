@@ -12,7 +12,7 @@ import pandas as pd
 
 from .io import write_json, write_tsv
 from .metrics import model_record, pearson_r
-from .models import MODELS, Fold, FoldFit, fit_every_model
+from .models import JOB_MODELS, MODELS, RECOMMENDED, Fold, FoldFit, fit_every_model
 from .models.gblup import SplitKinship
 from .models.gcn import CandidateProblems, candidates, choose_gcn
 from .outputs import prediction_frame, write_training_outputs
@@ -23,12 +23,13 @@ log = logging.getLogger(__name__)
 def cross_validate(problem, settings, gblup, y, trait):
     """Out-of-fold predictions of every model for each published CV repeat, each outer fold
     predicted by models fitted on the other folds only (the hybrid's weight chosen anew inside
-    them). Returns {repeat: {model: r}} and a table of the predictions (on the trait's scale)
-    with each outer fold's weight."""
-    scores, tables = {}, []
+    them). Returns {repeat: {model: r}}, what each model recorded of itself in each outer fold
+    ({model: {key: {repeat: [value per fold]}}}), and a table of the predictions (on the trait's
+    scale) with those records."""
+    scores, extras, tables = {}, {name: {} for name in MODELS}, []
     for repeat, folds in problem.cv_repeats.items():
         predicted = {name: np.full(len(y), np.nan) for name in MODELS}
-        weight_of = np.full(len(y), np.nan)
+        recorded = {}
         for held_fold in sorted(set(folds[folds > 0].tolist())):
             held = folds == held_fold
             fold = Fold(
@@ -42,7 +43,9 @@ def cross_validate(problem, settings, gblup, y, trait):
             )
             for name, fit in fit_every_model(fold).items():
                 predicted[name][held] = fit.predicted[held]
-            weight_of[held] = fold.fits["hybrid"].extra["gcn_weight"]
+                for key, value in fit.extra.items():
+                    extras[name].setdefault(key, {}).setdefault(repeat, []).append(value)
+                    recorded.setdefault(key, np.full(len(y), np.nan))[held] = value
         trained = folds > 0
         scores[repeat] = {name: pearson_r(p[trained], y[trained]) for name, p in predicted.items()}
         log.info("%s: cross-validation %s: %s", trait, repeat, {m: round(r, 4) for m, r in scores[repeat].items()})
@@ -54,22 +57,23 @@ def cross_validate(problem, settings, gblup, y, trait):
                     "fold": folds[trained],
                     "observed": problem.observed[trained],
                     **{name: p[trained] * problem.y_sd + problem.y_mean for name, p in predicted.items()},
-                    "gcn_weight": weight_of[trained],
+                    **{key: values[trained] for key, values in recorded.items()},
                 }
             )
         )
-    columns = ["ID", "repeat", "fold", "observed", *MODELS, "gcn_weight"]
-    return scores, pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=columns)
+    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=["ID", "repeat", "fold", *MODELS])
+    return scores, extras, table
 
 
 def trait_models_stage(*, problem_files, grm_path, trait, train, graph, changes, outputs):
-    """Choose, fit and write the GCN and the hybrid of one trait, and the table of every
-    accession's prediction from the hybrid (the recommended model).
+    """Choose and fit the GCN of one trait, fit every other model of the registry the job holds
+    (rule trait_models) on the same folds, cross-validate them all, and write each one's files
+    and the table of every accession's prediction from the recommended model.
 
     `problem_files`: load_problem's arguments but the graph's (matrix_paths, accessions_paths,
     split_path, and kinship_path or matrix_chromosomes); each candidate's graph is built from
-    `grm_path`; `outputs`: gcn_*, hybrid_*, candidates,
-    cv_predictions and table paths.
+    `grm_path`; `outputs`: {model}_metrics and {model}_predictions of each model, gcn_epochs,
+    candidates, cv_predictions and table.
     """
     start = time.perf_counter()
     problems = CandidateProblems(problem_files, grm_path)
@@ -81,12 +85,12 @@ def trait_models_stage(*, problem_files, grm_path, trait, train, graph, changes,
     table, (chosen, problem, result) = choose_gcn(problems, choices, y, trait)
     log.info("%s: chose %s", trait, chosen.name)
     gblup = SplitKinship(grm_path, split, split_path)
-    train_nodes = problem.fold > 0
     every = Fold(problem, problem, problem.fold, y, gblup, chosen.settings, trait)
     fits = fit_every_model(every, {"gcn": FoldFit(result.predictions, result.validation_predictions)})
-    weight, weight_r = fits["hybrid"].extra["gcn_weight"], fits["hybrid"].extra["gcn_weight_out_of_fold_r"]
-    log.info("%s: hybrid weight of the GCN %.2f (out-of-fold r %.4f)", trait, weight, weight_r)
-    cv, cv_predictions = cross_validate(problem, chosen.settings, gblup, y, trait)
+    for name, fit in fits.items():
+        if fit.extra:
+            log.info("%s: %s %s", trait, name, fit.extra)
+    cv, cv_extras, cv_predictions = cross_validate(problem, chosen.settings, gblup, y, trait)
     write_tsv(outputs["cv_predictions"], cv_predictions, float_format="%.6g")
     choice = {
         "candidates": table.to_dict("records"),
@@ -97,45 +101,39 @@ def trait_models_stage(*, problem_files, grm_path, trait, train, graph, changes,
         "cv_settings_chosen_on_same_accessions": bool(cv),
     }
     write_tsv(outputs["candidates"], table, float_format="%.6g")
-    common = {"n_devices": 1, "seconds_total": time.perf_counter() - start}
+    common = {
+        "n_devices": 1,
+        "seconds_total": time.perf_counter() - start,
+        "selection": choice,
+        # GBLUP's CV r on the same folds, for a paired comparison.
+        "cv_gblup_scores": [s["gblup"] for s in cv.values()],
+    }
     write_training_outputs(
         {"metrics": outputs["gcn_metrics"], "predictions": outputs["gcn_predictions"], "epochs": outputs["gcn_epochs"]},
         problem,
         chosen.settings,
         result,
-        {
-            **common,
-            "model": "gcn",
-            "strategy": "serial",
-            "cv_scores": [s["gcn"] for s in cv.values()],
-            "selection": choice,
-        },
+        {**common, "model": "gcn", "strategy": "serial", "cv_scores": [s["gcn"] for s in cv.values()]},
     )
-    frame = prediction_frame(problem, fits["hybrid"].predicted)
-    write_tsv(outputs["hybrid_predictions"], frame, float_format="%.6g")
-    test = frame["set"].eq("test").to_numpy()
-    write_json(
-        outputs["hybrid_metrics"],
-        model_record(
-            model="hybrid",
+    for name in JOB_MODELS:
+        frame = prediction_frame(problem, fits[name].predicted)
+        write_tsv(outputs[f"{name}_predictions"], frame, float_format="%.6g")
+        test = frame["set"].eq("test").to_numpy()
+        record = model_record(
+            model=name,
             observed=frame["observed"][test],
             predicted=frame["predicted"][test],
-            n_train=int(train_nodes.sum()),
+            n_train=int((problem.fold > 0).sum()),
             n_snps=problem.n_snps,
             seed=chosen.settings.seed,
-            cv_scores=[s["hybrid"] for s in cv.values()],
-            gcn_weight=weight,
-            gcn_weight_out_of_fold_r=weight_r,
-            cv_gcn_weights={
-                repeat: rows.groupby("fold")["gcn_weight"].first().tolist()
-                for repeat, rows in cv_predictions.groupby("repeat", sort=False)
-            },
-            cv_gblup_scores=[s["gblup"] for s in cv.values()],
-            selection=choice,
+            cv_scores=[s[name] for s in cv.values()],
+            **fits[name].extra,
+            **{f"cv_{key}s": by_repeat for key, by_repeat in cv_extras[name].items()},
             **common,
-        ),
-    )
-    write_tsv(outputs["table"], prediction_table(frame, trait), float_format="%.6g")
+        )
+        write_json(outputs[f"{name}_metrics"], record)
+        if name == RECOMMENDED:
+            write_tsv(outputs["table"], prediction_table(frame, trait), float_format="%.6g")
 
 
 def prediction_table(frame, trait):

@@ -20,6 +20,7 @@ class Model:
     display: str  # its name in the report
     rule: str  # the rule that writes its files
     fit_fold: object  # Fold -> FoldFit
+    recommended: bool = False  # the model results/predictions/{trait}.tsv comes from
     files: tuple = field(default=("metrics.json", "predictions.tsv"))
 
 
@@ -28,9 +29,23 @@ MODELS = {
     for model in (
         Model("gblup", "GBLUP", "gblup", gblup.fit_fold),
         Model("gcn", "GCN", "trait_models", gcn.fit_fold),
-        Model("hybrid", "hybrid (GCN + GBLUP)", "trait_models", hybrid.fit_fold),
+        Model("hybrid", "hybrid (GCN + GBLUP)", "trait_models", hybrid.fit_fold, recommended=True),
     )
 }
+RECOMMENDED = next(name for name, model in MODELS.items() if model.recommended)
+# The models the per-trait job writes with one writer (the GCN it writes with its training record).
+JOB_MODELS = [name for name, model in MODELS.items() if model.rule == "trait_models" and name != "gcn"]
+
+
+def trait_model_outputs(folder):
+    """The metrics and predictions of each model the per-trait job fits, by output name
+    ({model}_metrics, {model}_predictions), under `folder`/{model}/."""
+    return {
+        f"{name}_{key}": f"{folder}/{name}/{key}.{ext}"
+        for name, model in MODELS.items()
+        if model.rule == "trait_models"
+        for key, ext in (("metrics", "json"), ("predictions", "tsv"))
+    }
 
 
 def fit_every_model(fold, fitted=None):
@@ -42,4 +57,4 @@ def fit_every_model(fold, fitted=None):
     return fold.fits
 
 
-__all__ = ["MODELS", "Fold", "FoldFit", "Model", "fit_every_model"]
+__all__ = ["JOB_MODELS", "MODELS", "RECOMMENDED", "Fold", "FoldFit", "Model", "fit_every_model", "trait_model_outputs"]
