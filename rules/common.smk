@@ -71,19 +71,27 @@ MODEL_FILES = {
 TIMED_TRAIT = TRAITS[0]
 
 
-# Inputs that may be https URLs, and the config section holding each.
-REMOTE_KEYS = {
+# Every input file's config key and the section holding it.
+INPUT_SECTIONS = {
     "vcf": "input",
+    "bed": "input",
     "samples": "input",
     "phenotypes": "input",
     "kinship": "input",
     "test_ids": "split",
     "cv_folds_file": "split",
 }
+# Those that may be https URLs, fetched once into resources/: not a PLINK .bed, whose .bim and
+# .fam lie beside it.
+REMOTE_KEYS = [key for key in INPUT_SECTIONS if key != "bed"]
+if "bed" in MODE["files"] and is_url(config["input"]["bed"]):
+    raise WorkflowError(
+        f"input.bed: {config['input']['bed']}: give a local path (its .bim and .fam lie beside it)"
+    )
 
 
 def configured_input(key):
-    return config[REMOTE_KEYS[key]][key]
+    return config[INPUT_SECTIONS[key]][key]
 
 
 def input_path(key):
