@@ -20,12 +20,12 @@ from .outputs import prediction_frame, write_training_outputs
 log = logging.getLogger(__name__)
 
 
-def cross_validate(problem, settings, gblup, y, trait):
+def cross_validate(problem, settings, gblup, y, trait, recorded_keys):
     """Out-of-fold predictions of every model for each published CV repeat, each outer fold
     predicted by models fitted on the other folds only (the hybrid's weight chosen anew inside
     them). Returns {repeat: {model: r}}, what each model recorded of itself in each outer fold
     ({model: {key: {repeat: [value per fold]}}}), and a table of the predictions (on the trait's
-    scale) with those records."""
+    scale) with those records (`recorded_keys`: what the models record, the table's last columns)."""
     scores, extras, tables = {}, {name: {} for name in MODELS}, []
     for repeat, folds in problem.cv_repeats.items():
         predicted = {name: np.full(len(y), np.nan) for name in MODELS}
@@ -61,8 +61,8 @@ def cross_validate(problem, settings, gblup, y, trait):
                 }
             )
         )
-    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=["ID", "repeat", "fold", *MODELS])
-    return scores, extras, table
+    columns = ["ID", "repeat", "fold", "observed", *MODELS, *recorded_keys]
+    return scores, extras, pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=columns)
 
 
 def trait_models_stage(*, problem_files, grm_path, trait, train, graph, changes, outputs):
@@ -90,7 +90,8 @@ def trait_models_stage(*, problem_files, grm_path, trait, train, graph, changes,
     for name, fit in fits.items():
         if fit.extra:
             log.info("%s: %s %s", trait, name, fit.extra)
-    cv, cv_extras, cv_predictions = cross_validate(problem, chosen.settings, gblup, y, trait)
+    recorded_keys = [key for fit in fits.values() for key in fit.extra]
+    cv, cv_extras, cv_predictions = cross_validate(problem, chosen.settings, gblup, y, trait, recorded_keys)
     write_tsv(outputs["cv_predictions"], cv_predictions, float_format="%.6g")
     choice = {
         "candidates": table.to_dict("records"),
@@ -128,7 +129,7 @@ def trait_models_stage(*, problem_files, grm_path, trait, train, graph, changes,
             seed=chosen.settings.seed,
             cv_scores=[s[name] for s in cv.values()],
             **fits[name].extra,
-            **{f"cv_{key}s": by_repeat for key, by_repeat in cv_extras[name].items()},
+            **{f"cv_{key}s": cv_extras[name].get(key, {}) for key in fits[name].extra},
             **common,
         )
         write_json(outputs[f"{name}_metrics"], record)
