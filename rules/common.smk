@@ -7,7 +7,7 @@ from snakemake.exceptions import WorkflowError
 from gpgcn.errors import InputError
 from gpgcn.fetch import is_url
 from gpgcn.regions import plan_regions
-from gpgcn.models import MODELS, trait_model_outputs
+from gpgcn.models import MODELS, model_files, trait_model_outputs
 from gpgcn.plink import plink_contig_lengths, plink_contigs
 from gpgcn.vcf import contig_lengths, vcf_contigs
 from gpgcn.strategies import STRATEGIES
@@ -58,13 +58,7 @@ TRAITS = trait_names()
 TRAIT_MODEL_OUTPUTS = trait_model_outputs("results/models/{trait}")
 # Every model's metrics and predictions, by trait and model (the report is given them by name).
 MODEL_FILES = {
-    trait: {
-        name: {
-            "metrics": f"results/models/{trait}/{name}/metrics.json",
-            "predictions": f"results/models/{trait}/{name}/predictions.tsv",
-        }
-        for name in MODELS
-    }
+    trait: {name: model_files(f"results/models/{trait}", name) for name in MODELS}
     for trait in TRAITS
 }
 # The parallel strategies are timed on one trait: their speed does not depend on it.

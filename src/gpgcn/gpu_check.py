@@ -183,8 +183,9 @@ def synthetic_problem(work, n_snps, settings, plan, device):
     """A synthetic cohort of `n_snps` SNPs: the training jobs the rules start, a CPU serial
     reference first, and the per-trait models; one row per run."""
     work.mkdir(parents=True, exist_ok=True)
+    graph = default_config()["graph"]
     start = time.perf_counter()
-    cohort = write_synthetic_cohort(work, n_snps, default_config()["graph"]["k"])
+    cohort = write_synthetic_cohort(work, n_snps, graph["k"])
     log_seconds(f"{n_snps:,}-SNP cohort written", start)
     inputs = {
         "graph": cohort.graph,
@@ -192,7 +193,7 @@ def synthetic_problem(work, n_snps, settings, plan, device):
         "matrices": cohort.matrices,
         "accessions": cohort.accessions,
         "matrix_chromosomes": cohort.chromosomes,
-        "self_loop_weight": default_config()["graph"]["self_loop_weight"],
+        "self_loop_weight": graph["self_loop_weight"],
     }
     references = {name: work / "cpu_reference" / name for name in reference_strategies(plan)}
     jobs = [(folder, Run(name, 1), "cpu") for name, folder in references.items()]
@@ -225,7 +226,7 @@ def synthetic_problem(work, n_snps, settings, plan, device):
         grm_path=cohort.grm,
         trait="synthetic",
         train=settings,
-        graph=default_config()["graph"],
+        graph=graph,
         changes=[{}],
         outputs=per_trait_outputs(model),
     )

@@ -38,11 +38,11 @@ def knn_graph(kinship, k):
     return np.vstack([source, target]), weight
 
 
-def kinship_knn_graph(kinship_path, k):
-    """The kNN graph of a relationship matrix file: (edge_index, edge_weight, accession IDs). The
-    one producer of every graph the models train on (the graph rule's, and each candidate k's)."""
-    kinship, ids, cols = read_kinship(kinship_path)
-    return (*knn_graph(similarity_for_graph(kinship, ids, cols), k), ids)
+def relationship_graph(kinship, rows, cols, k):
+    """The kNN graph of a relationship matrix as read_kinship returns it: (edge_index,
+    edge_weight). The one producer of every graph the models train on (the graph rule's, and
+    each candidate k's)."""
+    return knn_graph(similarity_for_graph(kinship, rows, cols), k)
 
 
 def normalised_adjacency(edge_index, edge_weight, n_nodes, self_loop_weight=1.0):
@@ -106,7 +106,8 @@ def read_graph(path, ids):
 
 
 def graph_stage(kinship_path, graph_path, summary_path, k):
-    edge_index, edge_weight, ids = kinship_knn_graph(kinship_path, k)
+    kinship, ids, cols = read_kinship(kinship_path)
+    edge_index, edge_weight = relationship_graph(kinship, ids, cols, k)
     summary = {"k": k, **graph_summary(edge_index, len(ids))}
     write_graph(graph_path, edge_index, edge_weight, ids)
     write_json(summary_path, summary)

@@ -8,7 +8,7 @@ out-of-fold predictions of the fold's training accessions (`FoldFit`), both on t
 trait's problem.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from . import gblup, gcn, hybrid
 from .fold import Fold, FoldFit
@@ -21,7 +21,6 @@ class Model:
     rule: str  # the rule that writes its files
     fit_fold: object  # Fold -> FoldFit
     recommended: bool = False  # the model results/predictions/{trait}.tsv comes from
-    files: tuple = field(default=("metrics.json", "predictions.tsv"))
 
 
 MODELS = {
@@ -37,14 +36,19 @@ RECOMMENDED = next(name for name, model in MODELS.items() if model.recommended)
 JOB_MODELS = [name for name, model in MODELS.items() if model.rule == "trait_models" and name != "gcn"]
 
 
+def model_files(folder, name):
+    """What every model writes, under `folder`/{name}/."""
+    return {"metrics": f"{folder}/{name}/metrics.json", "predictions": f"{folder}/{name}/predictions.tsv"}
+
+
 def trait_model_outputs(folder):
-    """The metrics and predictions of each model the per-trait job fits, by output name
-    ({model}_metrics, {model}_predictions), under `folder`/{model}/."""
+    """The files of each model the per-trait job fits, by output name ({model}_metrics,
+    {model}_predictions)."""
     return {
-        f"{name}_{key}": f"{folder}/{name}/{key}.{ext}"
+        f"{name}_{key}": path
         for name, model in MODELS.items()
         if model.rule == "trait_models"
-        for key, ext in (("metrics", "json"), ("predictions", "tsv"))
+        for key, path in model_files(folder, name).items()
     }
 
 
@@ -57,4 +61,14 @@ def fit_every_model(fold, fitted=None):
     return fold.fits
 
 
-__all__ = ["JOB_MODELS", "MODELS", "RECOMMENDED", "Fold", "FoldFit", "Model", "fit_every_model", "trait_model_outputs"]
+__all__ = [
+    "JOB_MODELS",
+    "MODELS",
+    "RECOMMENDED",
+    "Fold",
+    "FoldFit",
+    "Model",
+    "fit_every_model",
+    "model_files",
+    "trait_model_outputs",
+]

@@ -15,7 +15,8 @@ import pandas as pd
 
 from ..dataset import load_problem
 from ..errors import InputError
-from ..graph import kinship_knn_graph
+from ..graph import relationship_graph
+from ..kinship import read_kinship
 from ..metrics import pearson_r
 from ..strategies import Serial
 from ..train import TrainSettings, fit_ensemble
@@ -65,6 +66,7 @@ class CandidateProblems:
 
     def __init__(self, problem_files, grm_path):
         self.problem_files, self.grm_path = problem_files, grm_path
+        self.grm = read_kinship(grm_path)
         self.features, self.graphs = {}, {}
 
     def problem(self, candidate):
@@ -73,11 +75,10 @@ class CandidateProblems:
             self.features[scaling] = load_problem(**self.problem_files, graph_path=None, features=scaling)
         problem = self.features[scaling]
         if candidate.k not in self.graphs:
-            self.graphs[candidate.k] = kinship_knn_graph(self.grm_path, candidate.k)
-        edge_index, edge_weight, ids = self.graphs[candidate.k]
-        if problem.ids != ids:
+            self.graphs[candidate.k] = relationship_graph(*self.grm, candidate.k)
+        if problem.ids != self.grm[1]:
             raise InputError(self.grm_path, "accession order differs from the node features'")
-        return problem.with_graph(edge_index, edge_weight, candidate.self_loop_weight)
+        return problem.with_graph(*self.graphs[candidate.k], candidate.self_loop_weight)
 
 
 def train_gcn(problem, settings, label):
