@@ -101,6 +101,8 @@ def vcf_header(chrom_lengths, sample_ids):
     lines = [
         "##fileformat=VCFv4.2",
         "##source=gpgcn.simulate (msprime, stdpopsim AraTha)",
+        '##INFO=<ID=AC,Number=1,Type=Integer,Description="Count of non-reference alleles in called genotypes">',
+        '##INFO=<ID=AN,Number=1,Type=Integer,Description="Total number of alleles in called genotypes">',
         '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
     ]
     lines += [f"##contig=<ID={c},length={n}>" for c, n in chrom_lengths.items()]
@@ -180,8 +182,14 @@ def simulate_cohort(
                     for row in np.flatnonzero((kinds == "snp") & (maf >= 0.05)):
                         candidates.append((chrom, row0 + row))
                     gt = genotype_text(genotypes, missing)
+                    # As in real VCFs: a marker ID and allele counts (homozygous calls: 2 per accession).
+                    called = 2 * (~missing).sum(axis=1)
+                    alt = 2 * ((genotypes > 0) & ~missing).sum(axis=1)
                     for i, pos in enumerate(positions):
-                        prefix = f"{chrom}\t{pos}\t.\t{alleles[i][0]}\t{','.join(alleles[i][1:])}\t.\tPASS\t.\tGT\t"
+                        prefix = (
+                            f"{chrom}\t{pos}\tAt{chrom}_{pos}\t{alleles[i][0]}\t{','.join(alleles[i][1:])}\t.\tPASS\t"
+                            f"AC={alt[i]};AN={called[i]}\tGT\t"
+                        )
                         out.write(prefix.encode() + gt[i].tobytes())
                     row0 += len(positions)
         pysam.tabix_index(str(tmp), preset="vcf", force=True)
