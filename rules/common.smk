@@ -7,7 +7,7 @@ from snakemake.exceptions import WorkflowError
 from gpgcn.errors import InputError
 from gpgcn.fetch import is_url
 from gpgcn.regions import plan_regions
-from gpgcn.models import MODELS, model_files, trait_model_outputs
+from gpgcn.models import MODELS, RECOMMENDED, model_files, trait_model_outputs
 from gpgcn.plink import plink_contig_lengths, plink_contigs
 from gpgcn.vcf import contig_lengths, vcf_contigs
 from gpgcn.strategies import STRATEGIES
@@ -78,6 +78,11 @@ INPUT_SECTIONS = {
 # Those that may be https URLs, fetched once into resources/: not a PLINK .bed, whose .bim and
 # .fam lie beside it.
 REMOTE_KEYS = [key for key in INPUT_SECTIONS if key != "bed"]
+if not GENOTYPED and max(config["select"]["loci_counts"]) > 0:
+    raise WorkflowError(
+        f"select.loci_counts: {config['select']['loci_counts']}: the loci scan needs genotypes, "
+        f"and mode {config['input']['mode']} has none; set it to [0]"
+    )
 if "bed" in MODE["files"] and is_url(config["input"]["bed"]):
     raise WorkflowError(
         f"input.bed: {config['input']['bed']}: give a local path (its .bim and .fam lie beside it)"
@@ -229,9 +234,20 @@ def train_inputs(wildcards):
     }
 
 
+def marker_inputs():
+    """The dosage matrices and SNP tables the loci scan reads; none without genotypes."""
+    if not GENOTYPED:
+        return {}
+    return {
+        "markers": per_region("results/genotypes/{region}.npy"),
+        "marker_sites": per_region("results/genotypes/{region}.snps.tsv"),
+    }
+
+
 def model_inputs(wildcards):
     return {
         **feature_inputs(config["select"]["node_features"]),
+        **marker_inputs(),
         "grm": "results/kinship/grm.tsv",
         "split": "results/split/{trait}/split.tsv",
     }
@@ -253,9 +269,11 @@ def split_inputs(wildcards):
 # trait_split's settings (src/gpgcn/phenotypes.py), named as it names them.
 SPLIT_SETTINGS = {
     "id_column": config["input"]["id_column"] or None,
+    "covariates": config["input"]["covariates"],
     "test_fraction": config["split"]["test_fraction"],
     "n_folds": config["split"]["folds"],
     "seed": config["split"]["seed"],
+    "cv_repeats": config["split"]["cv_repeats"],
 }
 
 

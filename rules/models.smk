@@ -1,6 +1,6 @@
-# Per trait: the GCN with its settings chosen by cross-validation inside the training
-# accessions, every other model of the registry this job fits (the hybrid), and every accession's
-# prediction from the recommended model.
+# Per trait: RKHS, GBLUP + loci, the GCN with its settings chosen by cross-validation inside the
+# training accessions, and the stack of them all (the recommended model), cross-validated on the
+# same folds; every accession's prediction from the recommended model.
 rule trait_models:
     input:
         unpack(model_inputs),
@@ -9,7 +9,7 @@ rule trait_models:
         gcn_epochs="results/models/{trait}/gcn/epochs.tsv",
         candidates="results/models/{trait}/gcn/candidates.tsv",
         cv_predictions=report(
-            "results/models/{trait}/hybrid/cv_predictions.tsv",
+            f"results/models/{{trait}}/{RECOMMENDED}/cv_predictions.tsv",
             caption="../report/cv_predictions.rst",
             category="Accuracy",
             labels={"trait": "{trait}", "table": "CV predictions"},
@@ -21,9 +21,9 @@ rule trait_models:
             labels={"trait": "{trait}", "table": "predictions"},
         ),
     log:
-        "logs/models/{trait}/gcn_hybrid.log",
+        "logs/models/{trait}/trait_models.log",
     benchmark:
-        "results/benchmarks/models/{trait}/gcn_hybrid.tsv"
+        "results/benchmarks/models/{trait}/trait_models.tsv"
     conda:
         "../envs/gpgcn.yaml"
     threads: 1
@@ -37,6 +37,7 @@ rule trait_models:
         train=config["train"],
         graph=config["graph"],
         changes=config["select"]["candidates"],
+        loci_counts=config["select"]["loci_counts"],
         matrix_chromosomes=MATRIX_CHROMOSOMES,
     script:
         "../workflow/scripts/trait_models.py"

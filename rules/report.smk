@@ -89,6 +89,11 @@ rule report:
             caption="../report/accuracy_by_trait.rst",
             category="Accuracy",
         ),
+        loci=report(
+            "results/summary/loci.tsv",
+            caption="../report/loci.rst",
+            category="Accuracy",
+        ),
         model_choice=report(
             "results/summary/model_choice.tsv",
             caption="../report/model_choice.rst",

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from gpgcn.models.gblup import _Eigen, fit_gblup
+from gpgcn.models.gblup import _Eigen, decompose, fit_gblup
 
 
 def dense_reml_loglik(kinship, y, x, delta):
@@ -30,7 +30,7 @@ def simulated(n, delta, seed=0, p=2000):
 def test_reml_loglik_matches_dense_formula():
     kinship, y = simulated(60, 1.0)
     x = np.column_stack([np.ones(60), np.linspace(-1, 1, 60)])
-    eig = _Eigen(kinship, y, x)
+    eig = _Eigen(decompose(kinship), y, x)
     for delta in (0.05, 0.7, 3.0, 40.0):
         assert eig.loglik(delta) == pytest.approx(dense_reml_loglik(kinship, y, x, delta), rel=1e-8)
 
@@ -78,3 +78,53 @@ def test_accessions_missing_from_the_kinship_rows_are_named(tmp_path):
     with pytest.raises(InputError, match=r"grm.tsv: accessions of .*split.tsv missing from the kinship's rows: 8, 9"):
         gblup_stage(tmp_path / "grm.tsv", tmp_path / "split.tsv", tmp_path / "m.json", tmp_path / "p.tsv")
     assert not (tmp_path / "m.json").exists() and not (tmp_path / "p.tsv").exists()
+
+
+def test_the_loci_scan_is_generalised_least_squares_at_the_null_variance_ratio():
+    """Each marker's t from the eigenbasis scan equals the textbook GLS t with V = K + δI, δ the
+    null model's REML estimate, covariates fitted beside the marker."""
+    from gpgcn.models.gblup import SplitKinship
+    from gpgcn.models.loci import association
+
+    rng = np.random.default_rng(5)
+    n, p = 150, 40
+    kinship, y = simulated(n, 1.0, seed=5)
+    markers = rng.binomial(2, 0.3, size=(n, p)).astype(float)
+    markers -= markers.mean(axis=0)
+    y = y + 0.8 * markers[:, 3]
+    x = np.column_stack([np.ones(n), rng.normal(size=n)])
+    fit_all = np.ones(n, bool)
+    model = SplitKinship(kinship, fit_all, x, np.diag(kinship))
+    t = association(model, y, fit_all, markers)
+    delta = model.fit(y, fit_all)[0].delta
+    v_inv = np.linalg.inv(kinship + delta * np.eye(n))
+    for j in (0, 3, 17):
+        design = np.column_stack([x, markers[:, j]])
+        covariance = np.linalg.inv(design.T @ v_inv @ design)
+        beta = covariance @ design.T @ v_inv @ y
+        residual = y - design @ beta
+        sigma2 = residual @ v_inv @ residual / (n - design.shape[1])
+        assert t[j] == pytest.approx(beta[-1] / np.sqrt(sigma2 * covariance[-1, -1]), rel=1e-6)
+    assert np.argmax(np.abs(t)) == 3
+
+
+def test_rkhs_distances_are_the_genotypes_own():
+    """From a VanRaden GRM, G_ii + G_jj - 2 G_ij is the squared distance between the accessions'
+    centred genotypes over 2 Σ p(1-p); without the self-relationships of every row (a published
+    matrix with training columns only), the distance between the rows of relationships."""
+    from gpgcn.models.gblup import SplitKinship
+
+    rng = np.random.default_rng(6)
+    dosage = rng.binomial(2, 0.3, size=(30, 200)).astype(float)
+    freq = dosage.mean(axis=0) / 2
+    z = dosage - 2 * freq
+    scale = 2 * np.sum(freq * (1 - freq))
+    grm = z @ z.T / scale
+    train = np.arange(30) < 20
+    full = SplitKinship(grm[:, train], train, np.ones((30, 1)), np.diag(grm))
+    genotype_distances = np.sum((z[:, None, :] - z[None, train, :]) ** 2, axis=2) / scale
+    np.testing.assert_allclose(full.squared_distances(), genotype_distances, atol=1e-9)
+    rows_only = SplitKinship(grm[:, train], train, np.ones((30, 1)), np.where(train, np.diag(grm), np.nan))
+    k = grm[:, train]
+    row_distances = np.sum((k[:, None, :] - k[None, train, :]) ** 2, axis=2)
+    np.testing.assert_allclose(rows_only.squared_distances(), row_distances, atol=1e-9)

@@ -21,6 +21,7 @@ def model(name, observed, predicted, sets, cv=(), **extra):
         "n_train": int((predictions["set"] == "train").sum()),
         "n_test": int(test.sum()),
         "cv_repeats": len(cv),
+        "cv_pearson_r": list(cv),
         "cv_pearson_r_mean": float(np.mean(cv)) if cv else None,
         "cv_pearson_r_sd": float(np.std(cv)) if cv else None,
         **extra,
@@ -39,10 +40,23 @@ def test_accuracy_table_rows_follow_each_models_record():
     models = [
         ("T", *model("gblup", observed, poor, sets, cv=(0.30, 0.40))),
         ("T", *model("gcn", observed, good, sets, cv=(0.50, 0.70), selection=selection)),
-        ("T", *model("hybrid", observed, 0.5 * good + 0.5 * poor, sets, cv=(0.45, 0.55), gcn_weight=0.5)),
+        (
+            "T",
+            *model(
+                "stack",
+                observed,
+                0.5 * good + 0.5 * poor,
+                sets,
+                cv=(0.45, 0.55),
+                weight_gblup=0.5,
+                weight_rkhs=0.0,
+                weight_gcn=0.25,
+                gcn_share=1 / 3,
+            ),
+        ),
     ]
     table = accuracy_table(models).set_index("model")
-    assert list(table.index) == ["GBLUP", "GCN", "hybrid (GCN + GBLUP)"]
+    assert list(table.index) == ["GBLUP", "GCN", "stack (recommended)"]
     assert (table["trait"] == "T").all()
     test = sets == "test"
     r = {name: np.corrcoef(p[test], observed[test])[0, 1] for name, p in (("GBLUP", poor), ("GCN", good))}
@@ -59,7 +73,12 @@ def test_accuracy_table_rows_follow_each_models_record():
     assert list(table["cv_settings_chosen_on_same_accessions"]) == [False, True, False]
     assert list(table["n_train"]) == [50] * 3 and list(table["n_test"]) == [25] * 3
     assert list(table["predicted_without_phenotype"]) == [5] * 3
-    assert table.loc["hybrid (GCN + GBLUP)", "gcn_weight"] == 0.5 and pd.isna(table.loc["GBLUP", "gcn_weight"])
+    assert table.loc["stack (recommended)", "stack_weights"] == "GBLUP 0.5, GCN 0.25"
+    assert table.loc["stack (recommended)", "gcn_share"] == pytest.approx(1 / 3)
+    assert pd.isna(table.loc["GBLUP", "gcn_share"]) and pd.isna(table.loc["GCN", "stack_weights"])
+    # Paired over the repeats: (0.50 - 0.30, 0.70 - 0.40) for the GCN.
+    assert table.loc["GCN", "cv_r_minus_gblup_mean"] == pytest.approx(0.25)
+    assert table.loc["GCN", "cv_r_minus_gblup_sd"] == pytest.approx(0.05)
     assert table.loc["GCN", "gcn_settings"] == "lr=0.01" and pd.isna(table.loc["GBLUP", "gcn_settings"])
     rmse = np.sqrt(np.mean((good[test] - observed[test]) ** 2))
     assert table.loc["GCN", "test_rmse"] == pytest.approx(rmse)
@@ -86,3 +105,39 @@ def test_each_trait_is_compared_with_its_own_gblup():
     assert gcn_rows["B"] == pytest.approx(r_gcn - np.corrcoef(gblup_b[test], observed[test])[0, 1])
     assert gcn_rows["A"] < 0 < gcn_rows["B"]
     assert table["cv_pearson_r_mean"].isna().all() and (table["cv_repeats"] == 0).all()
+
+
+@pytest.mark.parametrize("n_traits", [1, 2, 14])
+def test_the_accuracy_plot_draws_differences_to_gblup(tmp_path, n_traits):
+    """One, two and fourteen traits: a PNG, and the bars are the table's differences."""
+    import matplotlib
+
+    from gpgcn import report
+
+    rng = np.random.default_rng(2)
+    sets = np.array(["train"] * 40 + ["test"] * 40)
+    models = []
+    for t in range(n_traits):
+        observed = rng.normal(size=80)
+        for name, noise in (("gblup", 1.0), ("gcn", 0.8), ("stack", 0.7)):
+            predicted = observed + noise * rng.normal(size=80)
+            models.append((f"trait{t}", *model(name, observed, predicted, sets, cv=(0.3 + noise / 10, 0.4))))
+    table = accuracy_table(models)
+    drawn = {}
+    original = matplotlib.axes.Axes.bar
+
+    def bar(ax, x, height, *args, label=None, **kwargs):
+        drawn.setdefault((ax, label), []).extend(height)
+        return original(ax, x, height, *args, label=label, **kwargs)
+
+    matplotlib.axes.Axes.bar = bar
+    try:
+        report.plot_accuracy_by_trait(table, tmp_path / "plot.png")
+    finally:
+        matplotlib.axes.Axes.bar = original
+    assert (tmp_path / "plot.png").read_bytes().startswith(b"\x89PNG")
+    for (ax, label), heights in drawn.items():
+        rows = table[table["model"] == label]
+        column = "test_r_minus_gblup" if ax.get_title().startswith("test") else "cv_r_minus_gblup_mean"
+        np.testing.assert_allclose(heights, rows[column])
+    assert {label for _, label in drawn} == {"GCN", "stack (recommended)"}  # GBLUP is the zero line

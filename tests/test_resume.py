@@ -32,6 +32,7 @@ def kinship_config(directory, tiny_run, phenotypes, strategy, ndev):
                     "phenotypes": str(phenotypes),
                 },
                 "train": TRAIN,
+                "select": {"loci_counts": [0]},  # a relationship matrix has no markers to scan
                 "strategies": {**NO_STRATEGIES, strategy: [ndev]},
             },
         ),

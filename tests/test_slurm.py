@@ -141,7 +141,7 @@ IDENTICAL = [
     "split/FT10_mean/split.tsv",
     "split/RL/split.tsv",
     "models/FT10_mean/gblup/predictions.tsv",
-    "models/RL/hybrid/predictions.tsv",
+    "models/RL/stack/predictions.tsv",
     "predictions/RL.tsv",
     *(
         f"train/{run}/predictions.tsv"

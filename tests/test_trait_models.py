@@ -1,16 +1,20 @@
-"""The per-trait models: the GCN's settings chosen inside the training accessions, the hybrid's
-weight, and the predictions of every accession."""
+"""The per-trait models: the GCN's settings, the loci and the stack's weights chosen inside the
+training accessions, and the predictions of every accession."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from gpgcn.defaults import default_config
+from gpgcn.errors import InputError
 from gpgcn.kinship import write_kinship
-from gpgcn.metrics import BLEND_WEIGHTS, blend_weight, paired_bootstrap_difference
+from gpgcn.metrics import one_standard_error_choice, paired_bootstrap_difference
+from gpgcn.models import JOB_MODELS
 from gpgcn.models.gblup import gblup_stage
+from gpgcn.models.stack import candidate_stacks, stack_weights, subsets
 from gpgcn.trait_models import candidates, trait_models_stage
 
 CONFIGURED = default_config()["train"]
@@ -21,74 +25,85 @@ OUTPUTS = (
     "gcn_predictions",
     "gcn_epochs",
     "candidates",
-    "hybrid_metrics",
-    "hybrid_predictions",
+    *(f"{name}_{key}" for name in JOB_MODELS for key in ("metrics", "predictions")),
     "cv_predictions",
     "table",
 )
+LOCI_COUNTS = [0, 1, 2, 5]
 
 
-def test_blend_weight_follows_the_evidence():
+def test_the_rule_takes_a_better_candidate_only_beyond_noise():
     rng = np.random.default_rng(0)
     y = rng.normal(size=400)
     good, noise = y + 0.5 * rng.normal(size=400), rng.normal(size=400)
-    assert blend_weight(noise, good, y)[0] == 0.0  # a GCN carrying nothing gets no weight
-    assert blend_weight(good, noise, y)[0] >= 0.8
-    # Two predictors with independent errors of equal size: the best blend is about half and half.
-    other = y + 0.5 * rng.normal(size=400)
-    assert blend_weight(good, other, y)[0] == pytest.approx(0.5, abs=0.2)
-    assert list(BLEND_WEIGHTS) == pytest.approx(np.linspace(0, 1, 11))
+    assert one_standard_error_choice([noise, good], y)[0] == 1
+    assert one_standard_error_choice([good, noise], y)[0] == 0
+    # Two candidates as good as each other whose errors correlate 0.9: the simpler (first) one.
+    error = rng.normal(size=400)
+    first = y + 1.2 * error
+    second = y + 1.2 * (0.9 * error + np.sqrt(1 - 0.81) * rng.normal(size=400))
+    assert one_standard_error_choice([first, second], y)[0] == 0
+    assert one_standard_error_choice([second, first], y)[0] == 0
 
 
-def test_a_gcn_better_only_by_noise_gets_no_weight():
-    """Two predictors as good as each other whose errors correlate 0.9, as the GCN's and GBLUP's
-    predictions do: the best blend's r is above GBLUP's by 0.0045, within one standard error, so
-    GBLUP stands alone."""
-    rng = np.random.default_rng(2)
-    y, error = rng.normal(size=300), rng.normal(size=300)
-    gblup = y + 1.2 * error
-    gcn = y + 1.2 * (0.9 * error + np.sqrt(1 - 0.81) * rng.normal(size=300))
-    best = BLEND_WEIGHTS[np.argmax([np.corrcoef(w * gcn + (1 - w) * gblup, y)[0, 1] for w in BLEND_WEIGHTS])]
-    assert best == pytest.approx(0.3)  # the best r alone would give the GCN weight
-    assert blend_weight(gcn, gblup, y)[0] == 0.0
-
-
-def weights_within(gcn, gblup, y, n_standard_errors, n_resamples=200, seed=0):
-    """The smallest blend weight within `n_standard_errors` paired-bootstrap standard errors of
-    the best blend's r, written out afresh as the rule's oracle."""
-    blends = [w * gcn + (1 - w) * gblup for w in BLEND_WEIGHTS]
-    scores = np.array([np.corrcoef(blend, y)[0, 1] for blend in blends])
+def within(candidates, y, n_standard_errors, n_resamples=200, seed=0):
+    """The first candidate within `n_standard_errors` paired-bootstrap standard errors of the
+    best's r, written out afresh as the rule's oracle."""
+    scores = np.array([np.corrcoef(c, y)[0, 1] for c in candidates])
     best = scores.argmax()
     rng = np.random.default_rng(seed)
     differences = []
     for _ in range(n_resamples):
         pick = rng.integers(0, len(y), len(y))
-        resampled = np.array([np.corrcoef(blend[pick], y[pick])[0, 1] for blend in blends])
+        resampled = np.array([np.corrcoef(c[pick], y[pick])[0, 1] for c in candidates])
         differences.append(resampled - resampled[best])
-    standard_error = np.std(differences, axis=0)
-    return BLEND_WEIGHTS[np.flatnonzero(scores >= scores[best] - n_standard_errors * standard_error)[0]]
+    return int(np.flatnonzero(scores >= scores[best] - n_standard_errors * np.std(differences, axis=0))[0])
 
 
 @pytest.mark.parametrize("seed", [0, 7, 12])
-def test_blend_weight_is_the_smallest_within_one_standard_error(seed):
-    """A GCN a little better than GBLUP, errors correlated 0.7: the best blend, one standard error
-    and two standard errors below it give three different weights; the rule takes one."""
+def test_the_choice_is_the_first_within_one_standard_error(seed):
+    """Blends from GBLUP-like to GCN-like predictions, the GCN a little better, errors correlated
+    0.7: the best, one and two standard errors below it are three different candidates."""
     rng = np.random.default_rng(seed)
     y, error = rng.normal(size=300), rng.normal(size=300)
     gblup = y + 1.2 * error
     gcn = 1.1 * y + 1.2 * (0.7 * error + np.sqrt(1 - 0.49) * rng.normal(size=300))
-    best, one, two = (weights_within(gcn, gblup, y, n) for n in (0, 1, 2))
+    blends = [w * gcn + (1 - w) * gblup for w in np.linspace(0, 1, 11)]
+    best, one, two = (within(blends, y, n) for n in (0, 1, 2))
     assert best > one > two  # the case tells the rules apart
-    assert blend_weight(gcn, gblup, y)[0] == one
+    assert one_standard_error_choice(blends, y)[0] == one
 
 
-def test_blend_weight_ignores_accessions_without_predictions():
+def test_the_choice_ignores_accessions_without_predictions():
     rng = np.random.default_rng(4)
     y = rng.normal(size=60)
-    gcn, gblup = y.copy(), rng.normal(size=60)
-    y[0], gcn[1], gblup[2] = np.nan, np.nan, np.nan
-    gcn[0] = 100.0  # no phenotype: ignored
-    assert blend_weight(gcn, gblup, y) == (1.0, pytest.approx(1.0))
+    worse, better = rng.normal(size=60), y.copy()
+    y[0], better[1], worse[2] = np.nan, np.nan, np.nan
+    better[0] = 100.0  # no phenotype: ignored
+    index, scores = one_standard_error_choice([worse, better], y)
+    assert index == 1 and scores[1] == pytest.approx(1.0)
+
+
+def test_the_stack_weighs_what_the_evidence_carries():
+    rng = np.random.default_rng(5)
+    y = rng.normal(size=500)
+    good, other = y + 0.6 * rng.normal(size=500), y + 0.6 * rng.normal(size=500)
+    noise = rng.normal(size=500)
+    # A noise GCN gets no weight; the good baseline alone stands.
+    weights = stack_weights({"gblup": good, "gcn": noise}, y)
+    assert weights == {"gblup": 1.0, "gcn": 0.0}
+    # Two models with independent errors of equal size: both, about equally.
+    weights = stack_weights({"gblup": good, "rkhs": other, "gcn": noise}, y)
+    assert weights["gcn"] == 0 and weights["gblup"] == pytest.approx(0.5, abs=0.1)
+    assert sum(weights.values()) == pytest.approx(1.0)
+    # Only the better of two: the simpler stack, the better model's.
+    weights = stack_weights({"gblup": good + 2.0 * rng.normal(size=500), "rkhs": good}, y)
+    assert weights == {"gblup": 0.0, "rkhs": 1.0}
+    # A GCN far better than GBLUP takes most of the weight, beside it, never alone.
+    weights = stack_weights({"gblup": noise + 0.2 * y, "gcn": good}, y)
+    assert weights["gcn"] > 0.8 and weights["gblup"] > 0
+    assert subsets(("a", "b", "c"))[:4] == [("a",), ("b",), ("c",), ("a", "b")]
+    assert candidate_stacks(("a", "b"), "g") == [("a",), ("b",), ("a", "b"), ("a", "g"), ("b", "g"), ("a", "b", "g")]
 
 
 def test_candidates_change_only_what_they_name():
@@ -109,18 +124,25 @@ def test_paired_bootstrap_interval():
     assert 0 < low < high
 
 
+LARGE_EFFECTS = [1.5, -1.2]  # markers m0 and m1
+
+
 def write_cohort(directory, test_phenotypes=None):
-    """120 accessions (10 without a phenotype), a GRM from random genotypes, a trait with a few
-    large effects, a fixed test set (accessions 90-109) and two published CV repeats.
-    `test_phenotypes` replaces only the test accessions' phenotypes."""
+    """120 accessions (10 without a phenotype), random genotypes and their GRM, a trait with two
+    large effects (markers m0, m1) over a polygenic background, a fixed test set (accessions
+    90-109) and two published CV repeats. `test_phenotypes` replaces only the test accessions'
+    phenotypes."""
     rng = np.random.default_rng(3)
     n, p = 120, 400
-    dosage = rng.binomial(2, 0.3, size=(n, p)).astype(float)
+    dosage = rng.binomial(2, 0.3, size=(n, p))
     z = dosage - dosage.mean(axis=0)
     grm = z @ z.T / p
-    y = z[:, :5] @ rng.normal(size=5) + 0.5 * rng.normal(size=n)
+    y = z[:, :2] @ LARGE_EFFECTS + z[:, 2:40] @ rng.normal(0, 0.15, 38) + 0.5 * rng.normal(size=n)
     ids = [f"a{i}" for i in range(n)]
     write_kinship(directory / "grm.tsv", grm, ids)
+    np.save(directory / "dosage.npy", dosage.astype(np.int8))
+    sites = pd.DataFrame({"chrom": "1", "pos": 100 * np.arange(1, p + 1), "id": [f"m{j}" for j in range(p)]})
+    sites.to_csv(directory / "snps.tsv", sep="\t", index=False)
     sets = np.array(["train"] * 90 + ["test"] * 20 + ["unlabelled"] * 10)
     if test_phenotypes is not None:
         y[sets == "test"] = test_phenotypes
@@ -142,111 +164,154 @@ def run_models(directory, changes=({}, {"k": 2}, {"self_loop_weight": 1.0})):
             "split_path": directory / "split.tsv",
         },
         grm_path=directory / "grm.tsv",
+        marker_files={"matrix_paths": [directory / "dosage.npy"], "snps_paths": [directory / "snps.tsv"]},
         trait="T",
         train=TRAIN,
         graph=GRAPH,
         changes=list(changes),
+        loci_counts=LOCI_COUNTS,
         outputs=outputs,
     )
-    read = {name: json.loads((directory / f"{name}.out").read_text()) for name in ("gcn_metrics", "hybrid_metrics")}
-    return read["gcn_metrics"], read["hybrid_metrics"], outputs
+    read = {name: json.loads((directory / f"{name}.out").read_text()) for name in ("gcn_metrics", "stack_metrics")}
+    return read["gcn_metrics"], read["stack_metrics"], outputs
 
 
-def test_the_chosen_gcn_is_the_best_scored_candidate_and_the_table_covers_every_accession(tmp_path):
+def stack_weights_of(record):
+    return {key: value for key, value in record.items() if key.startswith("weight_")}
+
+
+def test_every_model_is_fitted_chosen_and_cross_validated(tmp_path):
     write_cohort(tmp_path)
-    gcn, hybrid, outputs = run_models(tmp_path)
+    gcn, stack, outputs = run_models(tmp_path)
     scores = pd.read_csv(outputs["candidates"], sep="\t")
     assert list(scores["candidate"]) == ["as configured", "k=2", "self_loop_weight=1.0"]
     assert gcn["selection"]["chosen"] == scores.loc[scores["cv_pearson_r"].idxmax(), "candidate"]
     recorded = pd.DataFrame(gcn["selection"]["candidates"])
     assert list(recorded["candidate"]) == list(scores["candidate"])
     np.testing.assert_allclose(recorded["cv_pearson_r"], scores["cv_pearson_r"], rtol=1e-5)
-    assert 0 <= hybrid["gcn_weight"] <= 1 and hybrid["gcn_weight"] in BLEND_WEIGHTS
-    assert gcn["cv_repeats"] == hybrid["cv_repeats"] == 2
+    weights = stack_weights_of(stack)
+    assert set(weights) == {"weight_gblup", "weight_rkhs", "weight_gblup_loci", "weight_gcn"}
+    assert all(w >= 0 for w in weights.values()) and sum(weights.values()) == pytest.approx(1.0)
+    assert stack["gcn_share"] == weights["weight_gcn"]
+    assert stack["recommended"] is True and gcn["recommended"] is False
+    assert gcn["cv_repeats"] == stack["cv_repeats"] == 2
     assert gcn["selection"]["cv_settings_chosen_on_same_accessions"] is True
-    assert len(hybrid["cv_gcn_weights"]["cv_1"]) == 3  # chosen inside each outer fold
+    assert len(stack["cv_weight_gcns"]["cv_1"]) == 3  # chosen inside each outer fold
     cv = pd.read_csv(outputs["cv_predictions"], sep="\t")
     assert len(cv) == 2 * 90 and set(cv["repeat"]) == {"cv_1", "cv_2"}
-    for repeat, r in zip(("cv_1", "cv_2"), hybrid["cv_pearson_r"]):
-        rows = cv[cv["repeat"] == repeat]
-        assert np.corrcoef(rows["hybrid"], rows["observed"])[0, 1] == pytest.approx(r, abs=1e-4)
+    for name in ("stack", "gblup_loci", "rkhs"):
+        record = json.loads(Path(outputs[f"{name}_metrics"]).read_text())
+        for repeat, r in zip(("cv_1", "cv_2"), record["cv_pearson_r"]):
+            rows = cv[cv["repeat"] == repeat]
+            assert np.corrcoef(rows[name], rows["observed"])[0, 1] == pytest.approx(r, abs=1e-4)
     table = pd.read_csv(outputs["table"], sep="\t", dtype={"ID": str})
     assert len(table) == 120 and table["predicted"].notna().all()
     assert (~table["phenotyped"]).sum() == 10 and set(table.loc[~table["phenotyped"], "set"]) == {"unlabelled"}
-    hybrid_predictions = pd.read_csv(outputs["hybrid_predictions"], sep="\t")
-    np.testing.assert_allclose(table["predicted"], hybrid_predictions["predicted"])
+    stack_predictions = pd.read_csv(outputs["stack_predictions"], sep="\t")
+    np.testing.assert_allclose(table["predicted"], stack_predictions["predicted"])
 
 
-def test_gblup_inside_the_hybrid_is_the_gblup_baseline(tmp_path):
-    """The hybrid's GBLUP part cross-validates as the GBLUP rule does (on the float32 standardised
-    trait the GCN trains on, hence 1e-6)."""
+def test_the_large_effect_loci_are_found_and_beat_gblup(tmp_path):
     write_cohort(tmp_path)
-    _, hybrid, _ = run_models(tmp_path, changes=[{}])
+    _, _, outputs = run_models(tmp_path, changes=[{}])
+    loci = json.loads(Path(outputs["gblup_loci_metrics"]).read_text())
+    assert loci["loci_m"] in LOCI_COUNTS and loci["loci_m"] >= 2
+    found = {locus["id"]: locus for locus in loci["loci"]}
+    assert {"m0", "m1"} <= set(found)
+    for j, effect in enumerate(LARGE_EFFECTS):
+        assert found[f"m{j}"]["effect"] == pytest.approx(effect, abs=0.4)
+        assert found[f"m{j}"]["chrom"] == "1" and found[f"m{j}"]["pos"] == 100 * (j + 1)
+    gblup = json.loads(Path(outputs["rkhs_metrics"]).read_text())["cv_gblup_scores"]
+    assert np.mean(loci["cv_pearson_r"]) > np.mean(gblup) + 0.05
+
+
+def test_gblup_inside_the_job_is_the_gblup_baseline(tmp_path):
+    """GBLUP in the per-trait job cross-validates as the GBLUP rule does (on the float32
+    standardised trait the GCN trains on, hence 1e-6)."""
+    write_cohort(tmp_path)
+    _, stack, _ = run_models(tmp_path, changes=[{}])
     gblup_stage(tmp_path / "grm.tsv", tmp_path / "split.tsv", tmp_path / "gblup.json", tmp_path / "gblup.tsv")
     gblup = json.loads((tmp_path / "gblup.json").read_text())
-    assert np.mean(hybrid["cv_gblup_scores"]) == pytest.approx(gblup["cv_pearson_r_mean"], abs=1e-6)
-    assert np.std(hybrid["cv_gblup_scores"]) == pytest.approx(gblup["cv_pearson_r_sd"], abs=1e-6)
+    assert np.mean(stack["cv_gblup_scores"]) == pytest.approx(gblup["cv_pearson_r_mean"], abs=1e-6)
+    assert np.std(stack["cv_gblup_scores"]) == pytest.approx(gblup["cv_pearson_r_sd"], abs=1e-6)
+
+
+def test_more_loci_than_markers_is_refused(tmp_path):
+    write_cohort(tmp_path)
+    global LOCI_COUNTS
+    saved, LOCI_COUNTS = LOCI_COUNTS, [0, 401]
+    try:
+        with pytest.raises(InputError, match=r"select.loci_counts: 401 markers asked for, but the genotypes hold 400"):
+            run_models(tmp_path, changes=[{}])
+    finally:
+        LOCI_COUNTS = saved
+    assert not any(Path(path).exists() for path in (tmp_path / f"{name}.out" for name in OUTPUTS))
 
 
 @pytest.fixture(scope="module")
 def reference_run(tmp_path_factory):
-    """The models of the unchanged cohort, and GBLUP's test predictions beside them."""
+    """The models of the unchanged cohort, and GBLUP's and the GCN's test predictions."""
     directory = tmp_path_factory.mktemp("reference")
     write_cohort(directory)
-    gcn, hybrid, outputs = run_models(directory)
+    gcn, stack, outputs = run_models(directory)
     gblup_stage(directory / "grm.tsv", directory / "split.tsv", directory / "gblup.json", directory / "gblup.tsv")
     test = slice(90, 110)
     predicted = {
-        "gcn": pd.read_csv(outputs["gcn_predictions"], sep="\t")["predicted"].to_numpy()[test],
-        "gblup": pd.read_csv(directory / "gblup.tsv", sep="\t")["predicted"].to_numpy()[test],
+        name: pd.read_csv(outputs[f"{name}_predictions"], sep="\t")["predicted"].to_numpy()[test]
+        for name in ("gcn", "rkhs", "gblup_loci")
     }
-    return gcn, hybrid, predicted
+    predicted["gblup"] = pd.read_csv(directory / "gblup.tsv", sep="\t")["predicted"].to_numpy()[test]
+    records = {name: json.loads(Path(outputs[f"{name}_metrics"]).read_text()) for name in ("rkhs", "gblup_loci")}
+    return gcn, stack, predicted, records
 
 
 def run_with_test_phenotypes(directory, phenotypes):
     directory.mkdir()
     write_cohort(directory, test_phenotypes=phenotypes)
-    return run_models(directory)[:2]
+    gcn, stack, outputs = run_models(directory)
+    records = {name: json.loads(Path(outputs[f"{name}_metrics"]).read_text()) for name in ("rkhs", "gblup_loci")}
+    return gcn, stack, records
 
 
 def assert_same_choices(reference, other):
     """Every score, choice and weight the two runs made inside the training accessions."""
-    (gcn_a, hybrid_a), (gcn_b, hybrid_b) = reference, other
+    (gcn_a, stack_a, records_a), (gcn_b, stack_b, records_b) = reference, other
     for key in ("chosen", "graph_k", "self_loop_weight"):
         assert gcn_a["selection"][key] == gcn_b["selection"][key]
     scores = [[c["cv_pearson_r"] for c in gcn["selection"]["candidates"]] for gcn in (gcn_a, gcn_b)]
     assert scores[0] == scores[1]
-    assert hybrid_a["gcn_weight"] == hybrid_b["gcn_weight"]
-    assert hybrid_a["gcn_weight_out_of_fold_r"] == hybrid_b["gcn_weight_out_of_fold_r"]
-    assert hybrid_a["cv_gcn_weights"] == hybrid_b["cv_gcn_weights"]
-    for model_a, model_b in ((gcn_a, gcn_b), (hybrid_a, hybrid_b)):
+    for key in stack_a:
+        if key.startswith(("weight_", "cv_weight_", "gcn_share", "cv_gcn_share")):
+            assert stack_a[key] == stack_b[key], key
+    for key in ("loci_m", "loci", "cv_loci_ms"):
+        assert records_a["gblup_loci"][key] == records_b["gblup_loci"][key], key
+    for key in ("rkhs_bandwidth", "cv_rkhs_bandwidths"):
+        assert records_a["rkhs"][key] == records_b["rkhs"][key], key
+    for model_a, model_b in ((gcn_a, gcn_b), (stack_a, stack_b), *zip(records_a.values(), records_b.values())):
         assert model_a["cv_pearson_r"] == model_b["cv_pearson_r"]
 
 
 def test_noise_for_test_phenotypes_moves_no_score_choice_or_weight(reference_run, tmp_path):
-    gcn, hybrid, _ = reference_run
+    gcn, stack, _, records = reference_run
     noise = np.random.default_rng(7).normal(40.0, 9.0, 20)
     other = run_with_test_phenotypes(tmp_path / "noise", noise)
-    assert_same_choices((gcn, hybrid), other)
+    assert_same_choices((gcn, stack, records), other)
     assert other[0]["test_pearson_r"] != gcn["test_pearson_r"]
 
 
 def test_a_candidate_the_test_accessions_would_reject_is_still_chosen(reference_run, tmp_path):
     """Test phenotypes opposite to the chosen GCN's predictions: on the test accessions it is the
     worst candidate there is (r = -1), yet it is chosen again."""
-    gcn, hybrid, predicted = reference_run
+    gcn, stack, predicted, records = reference_run
     other = run_with_test_phenotypes(tmp_path / "against", -predicted["gcn"])
     assert other[0]["test_pearson_r"] == pytest.approx(-1.0)
-    assert_same_choices((gcn, hybrid), other)
+    assert_same_choices((gcn, stack, records), other)
 
 
-def test_a_hybrid_weight_the_test_accessions_would_move_stays(reference_run, tmp_path):
-    """Test phenotypes that reward the GCN's weight moving towards the end of [0, 1] farther from
-    the one chosen: the weight stays where the training folds put it."""
-    gcn, hybrid, predicted = reference_run
-    toward = 1.0 if hybrid["gcn_weight"] <= 0.5 else -1.0
-    phenotypes = toward * (predicted["gcn"] - predicted["gblup"])
-    blends = [w * predicted["gcn"] + (1 - w) * predicted["gblup"] for w in BLEND_WEIGHTS]
-    on_test = BLEND_WEIGHTS[np.argmax([np.corrcoef(b, phenotypes)[0, 1] for b in blends])]
-    assert on_test != hybrid["gcn_weight"]  # the case tells the two choices apart
-    assert_same_choices((gcn, hybrid), run_with_test_phenotypes(tmp_path / "toward", phenotypes))
+def test_stack_weights_the_test_accessions_would_move_stay(reference_run, tmp_path):
+    """Test phenotypes that are exactly the predictions of a model the stack gives the least
+    weight: on the test accessions that model alone is perfect, yet every weight stays where the
+    training folds put it."""
+    gcn, stack, predicted, records = reference_run
+    least = min(("gblup", "rkhs", "gblup_loci", "gcn"), key=lambda name: stack[f"weight_{name}"])
+    assert_same_choices((gcn, stack, records), run_with_test_phenotypes(tmp_path / "toward", predicted[least]))

@@ -6,6 +6,8 @@ import subprocess
 
 import pytest
 
+from gpgcn.models import MODELS, RECOMMENDED
+
 from helpers import (
     REPO,
     SHARED,
@@ -120,7 +122,7 @@ def test_tiny_workflow_end_to_end(tiny_run):
         assert math.isfinite(metrics[key]), key
     assert metrics["n_train"] + metrics["n_test"] == 100
     for trait in TINY["input"]["traits"]:
-        for model in ("gblup", "gcn", "hybrid"):
+        for model in MODELS:
             record = json.loads((results / f"models/{trait}/{model}/metrics.json").read_text())
             assert math.isfinite(record["test_pearson_r"]), (trait, model)
     assert not list(results.glob("vcf/*.bcf")), "subset BCFs are temporary"
@@ -137,8 +139,12 @@ ACCURACY_FLOOR = {
     ("RL", "models/RL/gblup"): 0.7,
     ("FT10_mean", "models/FT10_mean/gcn"): 0.45,
     ("RL", "models/RL/gcn"): 0.45,
-    ("FT10_mean", "models/FT10_mean/hybrid"): 0.7,
-    ("RL", "models/RL/hybrid"): 0.7,
+    ("FT10_mean", "models/FT10_mean/rkhs"): 0.7,
+    ("RL", "models/RL/rkhs"): 0.7,
+    ("FT10_mean", "models/FT10_mean/gblup_loci"): 0.7,
+    ("RL", "models/RL/gblup_loci"): 0.7,
+    ("FT10_mean", "models/FT10_mean/stack"): 0.7,
+    ("RL", "models/RL/stack"): 0.7,
     ("FT10_mean", "train/serial/1"): 0.45,
     ("FT10_mean", "train/snpshard/2"): 0.45,
 }
@@ -207,20 +213,28 @@ def test_report_holds_the_tables_and_plots(tiny_run):
         return pd.read_csv(io.BytesIO(embedded[f"results/summary/{name}"][1]), sep="\t")
 
     accuracy = table("accuracy.tsv")
-    models = ["GBLUP", "GCN", "hybrid (GCN + GBLUP)"]
+    models = [model.display for model in MODELS.values()]
     assert list(zip(accuracy["trait"], accuracy["model"])) == [(t, m) for t in ("FT10_mean", "RL") for m in models]
     assert (accuracy["n_train"] + accuracy["n_test"] == 100).all()
     assert (accuracy["bootstrap_95_low"] <= accuracy["test_r_minus_gblup"] + 1e-9).all()
     assert (accuracy["test_r_minus_gblup"] <= accuracy["bootstrap_95_high"] + 1e-9).all()
     assert not accuracy["cv_settings_chosen_on_same_accessions"].any()  # no CV repeats reported
-    hybrid = accuracy[accuracy["model"] == models[2]]
-    assert hybrid["gcn_weight"].between(0, 1).all()
-    folders = dict(zip(models, ("gblup", "gcn", "hybrid")))
+    stack = accuracy[accuracy["model"] == MODELS[RECOMMENDED].display]
+    assert stack["gcn_share"].between(0, 1).all() and stack["stack_weights"].notna().all()
+    folders = {model.display: name for name, model in MODELS.items()}
     for row in accuracy.to_dict("records"):  # each row is its model's record (written to 4 decimals)
         record = json.loads(
             (tiny_run / f"results/models/{row['trait']}/{folders[row['model']]}/metrics.json").read_text()
         )
-        for key in ("test_pearson_r", "test_r2", "test_rmse", "cv_pearson_r_mean", "cv_pearson_r_sd", "gcn_weight"):
+        for key in (
+            "test_pearson_r",
+            "test_r2",
+            "test_rmse",
+            "cv_pearson_r_mean",
+            "cv_pearson_r_sd",
+            "gcn_share",
+            "loci_m",
+        ):
             expected = record.get(key)
             assert (pd.isna(row[key]) and expected is None) or row[key] == pytest.approx(expected, abs=5e-5), key
         for key in ("n_train", "n_test", "cv_repeats"):
@@ -228,7 +242,7 @@ def test_report_holds_the_tables_and_plots(tiny_run):
     for trait in ("FT10_mean", "RL"):
         predictions = pd.read_csv(io.BytesIO(embedded[f"results/predictions/{trait}.tsv"][1]), sep="\t")
         assert len(predictions) == 100 and predictions["phenotyped"].all()
-        assert f"results/models/{trait}/hybrid/cv_predictions.tsv" in embedded
+        assert f"results/models/{trait}/{RECOMMENDED}/cv_predictions.tsv" in embedded
     choice = table("model_choice.tsv")
     assert len(choice) == 2 * len(TINY["select"]["candidates"]) and choice.groupby("trait")["chosen"].sum().eq(1).all()
     timings = table("timings.tsv")
@@ -349,7 +363,7 @@ def test_region_scatter_gives_the_per_chromosome_results(tiny_run, tmp_path):
     np.testing.assert_allclose(scattered.to_numpy(), reference.to_numpy(), rtol=1e-7, atol=1e-8)  # 8 digits written
 
 
-def kinship_config(directory, kinship, phenotypes, **split):
+def kinship_config(directory, kinship, phenotypes, loci_counts=(0,), **split):
     return write_config(
         directory,
         merged(
@@ -357,6 +371,7 @@ def kinship_config(directory, kinship, phenotypes, **split):
             {
                 "input": {"mode": "kinship", "kinship": str(kinship), "phenotypes": str(phenotypes), "id_column": "ID"},
                 "split": split,
+                "select": {"loci_counts": list(loci_counts)},
                 "strategies": {
                     "serial": [1],
                     "intraop": [],
@@ -375,7 +390,6 @@ def test_plink_input_gives_the_vcfs_dosages_grm_and_predictions(tiny_run, tmp_pa
     the same dosage matrices, GRM, graph and predictions of every model as from the VCF."""
     import numpy as np
 
-    from gpgcn.models import MODELS
     from gpgcn.strategies import STRATEGIES
 
     cohort = tiny_run / "results" / "cohort"
@@ -400,6 +414,16 @@ def test_plink_input_gives_the_vcfs_dosages_grm_and_predictions(tiny_run, tmp_pa
     same += [f"results/models/{trait}/{m}/predictions.tsv" for m in MODELS] + [f"results/predictions/{trait}.tsv"]
     for path in same:
         assert (work / path).read_bytes() == (tiny_run / path).read_bytes(), path
+
+
+def test_the_loci_scan_in_mode_kinship_is_refused_before_any_job(tiny_run, tmp_path):
+    kinship_config(
+        tmp_path, tiny_run / "results/kinship/grm.tsv", tiny_run / "results/cohort/phenotypes.tsv", loci_counts=[0, 5]
+    )
+    run = snakemake(tmp_path, "-n")
+    assert run.returncode != 0
+    message = "select.loci_counts: [0, 5]: the loci scan needs genotypes, and mode kinship has none"
+    assert message in run.stdout + run.stderr
 
 
 def test_kinship_mode_with_training_columns_only(tiny_run, tmp_path):

@@ -67,6 +67,12 @@ class Problem:
         y = torch.from_numpy((self.observed - y_mean) / y_sd).float().to(self.y.device)
         return dataclasses.replace(self, y=y, y_mean=y_mean, y_sd=y_sd)
 
+    def without(self, fixed):
+        """The same problem with the target less `fixed` (predictions on this problem's
+        standardised scale): what a model fitted around fixed effects learns. Standardise it
+        (`standardised_on`) before training."""
+        return dataclasses.replace(self, observed=self.observed - np.asarray(fixed) * self.y_sd)
+
     def rescaled(self, predicted, source):
         """Predictions made on `source`'s standardised scale, on this problem's."""
         return (np.asarray(predicted) * source.y_sd + source.y_mean - self.y_mean) / self.y_sd

@@ -11,6 +11,9 @@ from pathlib import Path
 
 from .errors import InputError
 
+# Cells read as "no measurement" in phenotype tables: such values are counted, never guessed.
+MISSING_VALUES = {"", "na", "nan", "n/a", "none", "null", "."}
+
 
 @contextlib.contextmanager
 def atomic_path(path):

@@ -27,32 +27,30 @@ def paired_bootstrap_difference(observed, predicted, reference, n_resamples=2000
     return float(low), float(high)
 
 
-# The GCN's share of the hybrid: w * GCN + (1 - w) * GBLUP.
-BLEND_WEIGHTS = np.round(np.linspace(0.0, 1.0, 11), 2)
-
-
-def blend_weight(gcn, gblup, y, n_resamples=200, seed=0):
-    """The GCN's weight in w * GCN + (1 - w) * GBLUP, on accessions all three cover, and the r of
-    that blend.
-
-    The smallest weight whose r is within one standard error of the best one's (the
-    one-standard-error rule): the GCN gets weight only where the evidence for it is more than
-    noise. The standard error of each difference to the best is a paired bootstrap's.
-    """
-    known = np.isfinite(gcn) & np.isfinite(gblup) & np.isfinite(y)
-    gcn, gblup, y = gcn[known], gblup[known], y[known]
-    blends = np.outer(BLEND_WEIGHTS, gcn) + np.outer(1 - BLEND_WEIGHTS, gblup)
-    scores = np.array([pearson_r(blend, y) for blend in blends])
+def one_standard_error_choice(candidates, y, n_resamples=200, seed=0):
+    """The first of `candidates` (predictions of y, simplest first) whose r is within one
+    standard error of the best one's, on the accessions every candidate and y cover (the
+    one-standard-error rule: a more complex candidate wins only where the evidence for it is more
+    than noise). The standard error of each difference to the best is a paired bootstrap's.
+    Returns the index and every candidate's r."""
+    candidates = np.asarray(candidates, float)
+    y = np.asarray(y, float)
+    known = np.isfinite(candidates).all(axis=0) & np.isfinite(y)
+    candidates, y = candidates[:, known], y[known]
+    scores = np.array([pearson_r(c, y) for c in candidates])
+    if np.isnan(scores).all():
+        return 0, scores  # no candidate predicts anything: the simplest
     best = int(np.nanargmax(scores))
     rng = np.random.default_rng(seed)
     differences = []
     for _ in range(n_resamples):
         pick = rng.integers(0, len(y), len(y))
-        resampled = np.array([pearson_r(blend[pick], y[pick]) for blend in blends])
+        resampled = np.array([pearson_r(c[pick], y[pick]) for c in candidates])
         differences.append(resampled - resampled[best])
-    standard_error = np.nanstd(differences, axis=0)
-    chosen = int(np.flatnonzero(scores >= scores[best] - standard_error)[0])
-    return float(BLEND_WEIGHTS[chosen]), float(scores[chosen])
+    differences = np.array(differences)
+    # A candidate without an r (constant predictions) has no spread either: it is never chosen.
+    standard_error = np.array([np.std(d[np.isfinite(d)]) if np.isfinite(d).any() else np.nan for d in differences.T])
+    return int(np.flatnonzero(scores >= scores[best] - standard_error)[0]), scores
 
 
 def r_squared(observed, predicted):
@@ -87,14 +85,17 @@ def model_record(
     seconds_per_epoch_median=None,
     seed=None,
     strategy=None,
+    recommended=False,
     **extra,
 ):
     """The metrics.json record every model writes: test accuracy, cross-validated accuracy over
     the published CV repeats (if any), sizes, timings, and provenance; `extra` adds the model's own.
-    `model` names it in the model registry; `strategy` the parallel strategy that trained it (None
-    for a model not trained by one)."""
+    `model` names it in the model registry, `recommended` marks the model the trait's predictions
+    come from; `strategy` the parallel strategy that trained it (None for a model not trained by
+    one)."""
     return {
         "model": model,
+        "recommended": recommended,
         "strategy": strategy,
         "n_devices": n_devices,
         "device": device,

@@ -3,12 +3,10 @@
 import numpy as np
 import pandas as pd
 
+from .covariates import add_covariates, read_covariates
 from .errors import InputError
 from .genotypes import load_accessions
-from .io import check_unique_ids, read_ids, sniff_delimiter, write_json, write_tsv
-
-# Cells read as "no measurement": such rows are dropped and counted, never guessed.
-MISSING_VALUES = {"", "na", "nan", "n/a", "none", "null", "."}
+from .io import MISSING_VALUES, check_unique_ids, read_ids, sniff_delimiter, write_json, write_tsv
 
 
 def read_phenotypes(path, trait, id_column=None):
@@ -123,13 +121,16 @@ def trait_split(
     trait,
     *,
     id_column,
+    covariates=(),
     test_fraction,
     n_folds,
     seed,
     test_ids_path=None,
     cv_folds_path=None,
+    cv_repeats=0,
 ):
-    """One trait's split of the accessions, and its summary; refuses a trait no model can learn."""
+    """One trait's split of the accessions (with its covariates' values), and its summary;
+    refuses a trait no model can learn."""
     values, missing_ids = read_phenotypes(phenotypes_path, trait, id_column)
     test_ids = read_ids(test_ids_path) if test_ids_path else None
     if test_ids:
@@ -138,6 +139,7 @@ def trait_split(
             raise InputError(test_ids_path, f"test accessions not among the accessions: {', '.join(unknown[:10])}")
     cv_folds = read_cv_folds(cv_folds_path) if cv_folds_path else None
     if cv_folds is not None:
+        cv_folds = cv_folds.iloc[:, : cv_repeats or None]
         training = [a for a in accessions if a in values.index and a not in set(test_ids or [])]
         absent = [a for a in training if a not in cv_folds.index]
         if absent:
@@ -152,6 +154,8 @@ def trait_split(
         cv_folds=cv_folds,
     )
     check_trainable(frame, phenotypes_path, trait)
+    if covariates:
+        frame = add_covariates(frame, *read_covariates(phenotypes_path, covariates, id_column), phenotypes_path)
     in_study = set(accessions)
     summary = {
         "trait": trait,

@@ -203,22 +203,27 @@ def fit(model, problem, settings, strategy, val_fold, checkpointer=None, progres
     return stopping, records
 
 
-def fit_ensemble(build_model, problem, settings, strategy, checkpointer=None, label="training"):
+def fit_ensemble(build_model, problem, settings, strategy, checkpointer=None, label="training", offsets=None):
     """Train one model per validation fold (same seed) and average their predictions.
 
     Each member learns from the other folds and stops early on its own, so together they use
     every training accession while none is early-stopped on data it was fitted to. Each member
     standardises the target on the accessions it is fitted to; its predictions come back on
-    `problem`'s scale.
+    `problem`'s scale. `offsets` (validation fold -> every node's value, on `problem`'s scale):
+    fixed effects estimated without that fold, which its member learns around and adds back.
     """
     members, validation_r, records = [], [], []
     folds = settings.validation_folds(problem)
     progress = Progress(len(folds), settings.max_epochs, label)
     for member, val_fold in enumerate(folds, 1):
-        own = problem.standardised_on(problem.validation_split(val_fold)[0])
+        fit_idx, val_idx = problem.validation_split(val_fold)
+        offset, val_offset = (
+            (0.0, 0.0) if offsets is None else (offsets[val_fold], offsets[val_fold][val_idx.cpu().numpy()])
+        )
+        own = (problem if offsets is None else problem.without(offset)).standardised_on(fit_idx)
         stopping, member_records = fit(build_model(), own, settings, strategy, val_fold, checkpointer, progress, member)
-        stopping.best_pred = problem.rescaled(stopping.best_pred, own)
-        stopping.history = [problem.rescaled(h, own).tolist() for h in stopping.history]
+        stopping.best_pred = problem.rescaled(stopping.best_pred, own) + offset
+        stopping.history = [(problem.rescaled(h, own) + val_offset).tolist() for h in stopping.history]
         members.append((val_fold, stopping))
         validation_r.append(member_records[stopping.best_epoch]["val_r"])
         records += member_records

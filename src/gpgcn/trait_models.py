@@ -1,47 +1,53 @@
-"""The per-trait model job: the GCN with its settings chosen by cross-validation inside the
-training accessions (`models.gcn`), the hybrid (`models.hybrid`), every model of the registry
-cross-validated over the published CV repeats, and the table of every accession's prediction
-from the hybrid, the recommended model. The test accessions never influence a choice.
+"""The per-trait model job: every model of the registry (`models`) fitted on the training
+accessions, the GCN with its settings chosen by cross-validation inside them (`models.gcn`),
+all of them cross-validated over the published CV repeats, and the table of every accession's
+prediction from the recommended model. The test accessions never influence a choice.
 """
 
+import dataclasses
 import logging
 import time
 
 import numpy as np
 import pandas as pd
 
+from .covariates import covariate_names
+from .errors import InputError
 from .io import write_json, write_tsv
 from .metrics import model_record, pearson_r
 from .models import JOB_MODELS, MODELS, RECOMMENDED, Fold, FoldFit, fit_every_model
 from .models.gblup import SplitKinship
 from .models.gcn import CandidateProblems, candidates, choose_gcn
+from .models.loci import Markers
 from .outputs import prediction_frame, write_training_outputs
 
 log = logging.getLogger(__name__)
 
 
-def cross_validate(problem, settings, gblup, y, trait, recorded_keys):
+def cross_validate(every, trait, recorded_keys):
     """Out-of-fold predictions of every model for each published CV repeat, each outer fold
-    predicted by models fitted on the other folds only (the hybrid's weight chosen anew inside
-    them). Returns {repeat: {model: r}}, what each model recorded of itself in each outer fold
-    ({model: {key: {repeat: [value per fold]}}}), and a table of the predictions (on the trait's
-    scale) with those records (`recorded_keys`: what the models record, the table's last columns)."""
-    scores, extras, tables = {}, {name: {} for name in MODELS}, []
+    predicted by models fitted on the other folds only (every choice made anew inside them).
+    `every`: the Fold of all training accessions, with the GCN's settings chosen. Returns
+    {repeat: {model: r}}, what each model recorded of itself in each outer fold
+    ({model: {key: {repeat: [value per fold]}}}), a table of the predictions (on the trait's scale)
+    with those records (`recorded_keys`: what the models record, the table's last columns), and the
+    seconds each model's fits took."""
+    problem, y = every.problem, every.y
+    scores, extras, tables, seconds = {}, {name: {} for name in MODELS}, [], dict.fromkeys(MODELS, 0.0)
     for repeat, folds in problem.cv_repeats.items():
         predicted = {name: np.full(len(y), np.nan) for name in MODELS}
         recorded = {}
         for held_fold in sorted(set(folds[folds > 0].tolist())):
             held = folds == held_fold
-            fold = Fold(
-                problem,
-                problem.holding_out(folds, held_fold),
-                np.where(held, 0, folds),
-                y,
-                gblup,
-                settings,
-                f"{trait}: cross-validation {repeat}, outer fold {held_fold}",
+            fold = dataclasses.replace(
+                every,
+                held_out=problem.holding_out(folds, held_fold),
+                folds=np.where(held, 0, folds),
+                label=f"{trait}: cross-validation {repeat}, outer fold {held_fold}",
+                fits={},
             )
             for name, fit in fit_every_model(fold).items():
+                seconds[name] += fold.seconds[name]
                 predicted[name][held] = fit.predicted[held]
                 for key, value in fit.extra.items():
                     extras[name].setdefault(key, {}).setdefault(repeat, []).append(value)
@@ -62,18 +68,21 @@ def cross_validate(problem, settings, gblup, y, trait, recorded_keys):
             )
         )
     columns = ["ID", "repeat", "fold", "observed", *MODELS, *recorded_keys]
-    return scores, extras, pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=columns)
+    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=columns)
+    return scores, extras, table, seconds
 
 
-def trait_models_stage(*, problem_files, grm_path, trait, train, graph, changes, outputs):
-    """Choose and fit the GCN of one trait, fit every other model of the registry the job holds
-    (rule trait_models) on the same folds, cross-validate them all, and write each one's files
-    and the table of every accession's prediction from the recommended model.
+def trait_models_stage(*, problem_files, grm_path, marker_files, trait, train, graph, changes, loci_counts, outputs):
+    """Fit every model of the registry the job holds (rule trait_models) on one trait's training
+    accessions, the GCN's settings chosen among candidates, cross-validate them all on the same
+    folds, and write each one's files and the table of every accession's prediction from the
+    recommended model.
 
     `problem_files`: load_problem's arguments but the graph's (matrix_paths, accessions_paths,
     split_path, and kinship_path or matrix_chromosomes); each candidate's graph is built from
-    `grm_path`; `outputs`: {model}_metrics and {model}_predictions of each model, gcn_epochs,
-    candidates, cv_predictions and table.
+    `grm_path`; `marker_files`: the dosage matrices and their SNP tables (matrix_paths,
+    snps_paths), empty without genotypes; `outputs`: {model}_metrics and {model}_predictions of
+    each model, gcn_epochs, candidates, cv_predictions and table.
     """
     start = time.perf_counter()
     problems = CandidateProblems(problem_files, grm_path)
@@ -82,16 +91,25 @@ def trait_models_stage(*, problem_files, grm_path, trait, train, graph, changes,
     split = pd.read_csv(split_path, sep="\t", dtype={"ID": str})
     first = problems.problem(choices[0])
     y = first.y.numpy().astype(float)
-    table, (chosen, problem, result) = choose_gcn(problems, choices, y, trait)
+    markers = Markers.load(**marker_files) if marker_files["matrix_paths"] else None
+    if markers is not None:
+        markers.check_counts(loci_counts)
+    elif max(loci_counts) > 0:
+        raise InputError("select.loci_counts", f"{max(loci_counts)} markers asked for, but there are no genotypes")
+    gblup = SplitKinship.read(grm_path, split, split_path)
+    every = Fold(first, first, first.fold, y, gblup, markers, loci_counts, None, trait)
+    fit_every_model(every, until="gcn")
+    table, (chosen, problem, result) = choose_gcn(problems, choices, y, trait, every.fits["gblup_loci"].offsets)
     log.info("%s: chose %s", trait, chosen.name)
-    gblup = SplitKinship(grm_path, split, split_path)
-    every = Fold(problem, problem, problem.fold, y, gblup, chosen.settings, trait)
-    fits = fit_every_model(every, {"gcn": FoldFit(result.predictions, result.validation_predictions)})
+    every = dataclasses.replace(every, problem=problem, held_out=problem, settings=chosen.settings)
+    every.fits["gcn"] = FoldFit(result.predictions, result.validation_predictions)
+    every.seconds["gcn"] = float(table["seconds"].sum())
+    fits = fit_every_model(every)
     for name, fit in fits.items():
         if fit.extra:
             log.info("%s: %s %s", trait, name, fit.extra)
     recorded_keys = [key for fit in fits.values() for key in fit.extra]
-    cv, cv_extras, cv_predictions = cross_validate(problem, chosen.settings, gblup, y, trait, recorded_keys)
+    cv, cv_extras, cv_predictions, cv_seconds = cross_validate(every, trait, recorded_keys)
     write_tsv(outputs["cv_predictions"], cv_predictions, float_format="%.6g")
     choice = {
         "candidates": table.to_dict("records"),
@@ -106,8 +124,14 @@ def trait_models_stage(*, problem_files, grm_path, trait, train, graph, changes,
         "n_devices": 1,
         "seconds_total": time.perf_counter() - start,
         "selection": choice,
+        "covariates": covariate_names(split),
         # GBLUP's CV r on the same folds, for a paired comparison.
         "cv_gblup_scores": [s["gblup"] for s in cv.values()],
+        # Each model's fits in this job: on the training accessions (the GCN's: its candidate
+        # search), and in the CV.
+        "seconds_by_model": {
+            name: {"training_accessions": every.seconds[name], "cross_validation": cv_seconds[name]} for name in MODELS
+        },
     }
     write_training_outputs(
         {"metrics": outputs["gcn_metrics"], "predictions": outputs["gcn_predictions"], "epochs": outputs["gcn_epochs"]},
@@ -128,7 +152,9 @@ def trait_models_stage(*, problem_files, grm_path, trait, train, graph, changes,
             n_snps=problem.n_snps,
             seed=chosen.settings.seed,
             cv_scores=[s[name] for s in cv.values()],
+            recommended=name == RECOMMENDED,
             **fits[name].extra,
+            **fits[name].details,
             **{f"cv_{key}s": cv_extras[name].get(key, {}) for key in fits[name].extra},
             **common,
         )

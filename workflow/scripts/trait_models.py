@@ -13,9 +13,14 @@ run_stage(
         "split_path": inputs.split,
     },
     grm_path=inputs.grm,
+    marker_files={
+        "matrix_paths": list(inputs.get("markers", [])),
+        "snps_paths": list(inputs.get("marker_sites", [])),
+    },
     trait=snakemake.wildcards.trait,
     train=snakemake.params.train,
     graph=snakemake.params.graph,
     changes=snakemake.params.changes,
+    loci_counts=snakemake.params.loci_counts,
     outputs=dict(snakemake.output.items()),
 )

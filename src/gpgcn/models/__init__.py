@@ -1,6 +1,7 @@
 """The accuracy models of a trait, one module each, and `MODELS`, their one list: the rules, the
 cross-validation, the report and the benchmarks iterate over it, in its order (a model may use
-the fits of those before it on the same fold, as the hybrid uses GBLUP's and the GCN's).
+the fits of those before it on the same fold: the GCN learns around GBLUP + loci's fixed
+effects, the stack combines them all).
 
 A model is fitted on a fold (`Fold`): the training accessions of one outer CV fold (or all of
 them), with their inner CV folds. It returns its predictions of every accession and its
@@ -8,9 +9,10 @@ out-of-fold predictions of the fold's training accessions (`FoldFit`), both on t
 trait's problem.
 """
 
+import time
 from dataclasses import dataclass
 
-from . import gblup, gcn, hybrid
+from . import gblup, gcn, loci, rkhs, stack
 from .fold import Fold, FoldFit
 
 
@@ -27,8 +29,10 @@ MODELS = {
     model.name: model
     for model in (
         Model("gblup", "GBLUP", "gblup", gblup.fit_fold),
+        Model("rkhs", "RKHS", "trait_models", rkhs.fit_fold),
+        Model("gblup_loci", "GBLUP + loci", "trait_models", loci.fit_fold),
         Model("gcn", "GCN", "trait_models", gcn.fit_fold),
-        Model("hybrid", "hybrid (GCN + GBLUP)", "trait_models", hybrid.fit_fold, recommended=True),
+        Model("stack", "stack (recommended)", "trait_models", stack.fit_fold, recommended=True),
     )
 }
 RECOMMENDED = next(name for name, model in MODELS.items() if model.recommended)
@@ -52,12 +56,15 @@ def trait_model_outputs(folder):
     }
 
 
-def fit_every_model(fold, fitted=None):
-    """Every model on `fold`, in registry order; `fitted` holds fits made already (by name)."""
-    fold.fits.update(fitted or {})
+def fit_every_model(fold, until=None):
+    """Every model on `fold` in registry order (those before `until`), but those fitted already."""
     for name, model in MODELS.items():
+        if name == until:
+            break
         if name not in fold.fits:
+            start = time.perf_counter()
             fold.fits[name] = model.fit_fold(fold)
+            fold.seconds[name] = time.perf_counter() - start
     return fold.fits
 
 

@@ -9,7 +9,10 @@ import numpy as np
 class FoldFit:
     predicted: np.ndarray  # every accession, on the trait problem's standardised scale
     out_of_fold: np.ndarray  # the fold's training accessions, each from a fit without its inner fold
-    extra: dict = field(default_factory=dict)  # what the model records of itself (a weight, say)
+    extra: dict = field(default_factory=dict)  # numbers the model records of itself in every fold (a weight, say)
+    details: dict = field(default_factory=dict)  # what it records of its fit on all training accessions only
+    # Inner fold -> the fixed part of the fit without that fold, every accession (GBLUP + loci's)
+    offsets: dict = None
 
 
 @dataclass
@@ -21,7 +24,10 @@ class Fold:
     held_out: object  # the same problem with only this fold's training accessions labelled for training
     folds: np.ndarray
     y: np.ndarray  # the trait on `problem`'s standardised scale
-    gblup: object  # SplitKinship of the trait's split
+    gblup: object  # SplitKinship of the trait's split (kinship, fixed-effect design)
+    markers: object  # loci.Markers, or None without genotypes
+    loci_counts: list  # the marker counts GBLUP + loci chooses among
     settings: object  # the GCN's settings, chosen for the trait
     label: str  # for progress lines
     fits: dict = field(default_factory=dict)  # name -> FoldFit of the models fitted so far
+    seconds: dict = field(default_factory=dict)  # name -> seconds its fit took

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize_scalar
 
+from ..covariates import covariate_names, design_matrix
 from ..errors import InputError
 from ..io import write_json, write_tsv
 from ..kinship import read_kinship
@@ -45,12 +46,17 @@ class GBLUPFit:
         return x_new @ self.beta + k_new_train @ self.alpha
 
 
-class _Eigen:
-    """The REML pieces for one kinship, y and X, in the kinship's eigenbasis."""
+def decompose(kinship):
+    """Eigenvalues (clipped at 0) and eigenvectors of a relationship matrix."""
+    s, u = np.linalg.eigh(np.asarray(kinship, dtype=float))
+    return np.clip(s, 0.0, None), u
 
-    def __init__(self, kinship, y, x):
-        self.s, self.u = np.linalg.eigh(kinship)
-        self.s = np.clip(self.s, 0.0, None)
+
+class _Eigen:
+    """The REML pieces for one kinship (given decomposed), y and X, in the kinship's eigenbasis."""
+
+    def __init__(self, decomposed, y, x):
+        self.s, self.u = decomposed
         self.uy = self.u.T @ y
         self.ux = self.u.T @ x
         self.n, self.q = x.shape
@@ -71,11 +77,12 @@ class _Eigen:
         return -0.5 * (dof * np.log(ypy / dof) + dof - np.sum(np.log(w)) + np.linalg.slogdet(xhx)[1])
 
 
-def fit_gblup(kinship, y, x=None):
-    kinship = np.asarray(kinship, dtype=float)
+def fit_gblup(kinship, y, x=None, decomposed=None):
+    """REML GBLUP; `decomposed` (`decompose(kinship)`) spares the eigendecomposition when the
+    same kinship is fitted again with another y or X."""
     y = np.asarray(y, dtype=float)
     x = np.ones((len(y), 1)) if x is None else np.asarray(x, dtype=float)
-    eig = _Eigen(kinship, y, x)
+    eig = _Eigen(decomposed or decompose(kinship), y, x)
     grid = np.linspace(*LOG_DELTA_RANGE, 81)
     values = [eig.loglik(np.exp(g)) for g in grid]
     best = int(np.argmax(values))
@@ -90,20 +97,37 @@ def fit_gblup(kinship, y, x=None):
     return GBLUPFit(beta, delta, float(sigma_g2), float(sigma_g2 * delta), alpha, float(eig.loglik(delta)))
 
 
-class SplitKinship:
-    """The kinship between every accession of a split (rows, split order) and its training
-    accessions (columns): all GBLUP needs to fit on any subset of the training accessions and
-    predict every accession."""
+def usable_columns(x, fit_mask):
+    """The intercept and every other design column that varies on the accessions fitted to (a
+    covariate level absent from them has no effect to estimate)."""
+    return np.concatenate([[True], x[fit_mask, 1:].std(axis=0) > 0])
 
-    def __init__(self, kinship_path, split, split_path):
+
+class SplitKinship:
+    """A kernel between every accession of a split (rows, split order) and its training
+    accessions (columns), and the fixed-effect design of every accession: all GBLUP needs to fit
+    on any subset of the training accessions and predict every accession. The same with another
+    kernel (RKHS) is `with_kernel`."""
+
+    CACHED = 8  # eigendecompositions kept: a fold's own and its inner folds'
+
+    def __init__(self, k, train, x, diagonal):
+        self.k, self.train, self.x = k, train, x
+        self.diagonal = diagonal  # each row's self-relationship; NaN where the matrix lacks it
+        self.column = np.full(len(train), -1)
+        self.column[train] = np.arange(train.sum())
+        self._decomposed, self._distances = {}, None
+
+    @classmethod
+    def read(cls, kinship_path, split, split_path):
         kinship, rows, cols = read_kinship(kinship_path)
         missing = [i for i in split["ID"] if i not in set(rows)]
         if missing:
             raise InputError(
                 kinship_path, f"accessions of {split_path} missing from the kinship's rows: {', '.join(missing[:10])}"
             )
-        self.train = split["set"].eq("train").to_numpy()
-        training = list(split["ID"][self.train])
+        train = split["set"].eq("train").to_numpy()
+        training = list(split["ID"][train])
         not_columns = [a for a in training if a not in set(cols)]
         if not_columns:
             raise InputError(
@@ -111,19 +135,53 @@ class SplitKinship:
             )
         row_of = {a: i for i, a in enumerate(rows)}
         col_of = {a: i for i, a in enumerate(cols)}
-        self.k = kinship[np.ix_([row_of[a] for a in split["ID"]], [col_of[a] for a in training])]
-        self.column = np.full(len(split), -1)
-        self.column[self.train] = np.arange(self.train.sum())
+        order = [row_of[a] for a in split["ID"]]
+        diagonal = np.array([kinship[row_of[a], col_of[a]] if a in col_of else np.nan for a in split["ID"]])
+        return cls(kinship[np.ix_(order, [col_of[a] for a in training])], train, design_matrix(split), diagonal)
 
-    def fit(self, y, fit_mask):
-        """REML GBLUP on the accessions of `fit_mask` (training accessions only)."""
-        columns = self.column[fit_mask]
-        return fit_gblup(self.k[np.ix_(fit_mask, columns)], y[fit_mask]), columns
+    def with_kernel(self, k):
+        return SplitKinship(k, self.train, self.x, None)
 
-    def predict(self, y, fit_mask):
+    def squared_distances(self):
+        """Squared distances between every accession and each training accession: from the
+        relationships (G_ii + G_jj − 2 G_ij, for a VanRaden GRM the genotypes' own distance up to
+        one scale) where every self-relationship is known, else between the accessions' rows of
+        relationships with the training accessions. Computed once."""
+        if self._distances is None:
+            self._distances = self._squared_distances()
+        return self._distances
+
+    def _squared_distances(self):
+        if np.isfinite(self.diagonal).all():
+            distances = self.diagonal[:, None] + self.diagonal[self.train][None, :] - 2 * self.k
+        else:
+            norms = np.sum(self.k**2, axis=1)
+            distances = norms[:, None] + norms[self.train][None, :] - 2 * self.k @ self.k[self.train].T
+        return np.clip(distances, 0.0, None)
+
+    def decomposed(self, fit_mask):
+        key = fit_mask.tobytes()
+        if key not in self._decomposed:
+            if len(self._decomposed) >= self.CACHED:
+                self._decomposed.pop(next(iter(self._decomposed)))
+            self._decomposed[key] = decompose(self.k[np.ix_(fit_mask, self.column[fit_mask])])
+        return self._decomposed[key]
+
+    def design(self, fit_mask, extra=None):
+        """The design columns usable on `fit_mask`, with `extra` columns (markers) after them."""
+        x = self.x[:, usable_columns(self.x, fit_mask)]
+        return x if extra is None else np.column_stack([x, extra])
+
+    def fit(self, y, fit_mask, extra=None):
+        """REML GBLUP on the accessions of `fit_mask` (training accessions only); returns the fit
+        and every accession's design."""
+        x = self.design(fit_mask, extra)
+        return fit_gblup(None, y[fit_mask], x[fit_mask], self.decomposed(fit_mask)), x
+
+    def predict(self, y, fit_mask, extra=None):
         """Predictions for every accession from GBLUP fitted on `fit_mask`."""
-        fit, columns = self.fit(y, fit_mask)
-        return fit.predict(self.k[:, columns])
+        fit, x = self.fit(y, fit_mask, extra)
+        return fit.predict(self.k[:, self.column[fit_mask]], x)
 
     def out_of_fold(self, y, folds):
         """Each accession with a fold (> 0) predicted by GBLUP fitted on the other folds; NaN elsewhere."""
@@ -137,11 +195,11 @@ class SplitKinship:
 def gblup_stage(kinship_path, split_path, metrics_path, predictions_path):
     start = time.perf_counter()
     split = pd.read_csv(split_path, sep="\t", dtype={"ID": str})
-    kinship = SplitKinship(kinship_path, split, split_path)
+    kinship = SplitKinship.read(kinship_path, split, split_path)
     train, test = kinship.train, split["set"].eq("test").to_numpy()
     y = split["y"].to_numpy(float)
-    fit, columns = kinship.fit(y, train)
-    predicted = fit.predict(kinship.k[:, columns])
+    fit, x = kinship.fit(y, train)
+    predicted = fit.predict(kinship.k[:, kinship.column[train]], x)
     h2 = fit.heritability(float(np.mean(np.diag(kinship.k[train]))))
     log.info("REML: delta=%.4g sigma_g2=%.4g sigma_e2=%.4g h2=%.3f", fit.delta, fit.sigma_g2, fit.sigma_e2, h2)
     predictions = pd.DataFrame({"ID": split["ID"], "observed": y, "predicted": predicted, "set": split["set"]})
@@ -157,6 +215,7 @@ def gblup_stage(kinship_path, split_path, metrics_path, predictions_path):
         n_train=train.sum(),
         seconds_total=time.perf_counter() - start,
         cv_scores=cv,
+        covariates=covariate_names(split),
         reml={"delta": fit.delta, "sigma_g2": fit.sigma_g2, "sigma_e2": fit.sigma_e2, "h2": h2},
     )
     write_json(metrics_path, metrics)

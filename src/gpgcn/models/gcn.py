@@ -4,6 +4,12 @@ training accessions.
 A candidate is a change to the configured GCN settings. Each is scored by the fold ensemble it
 is trained as anyway: every member predicts the fold it was early-stopped on, and together they
 predict every training accession out of fold. The best candidate's ensemble is the trait's GCN.
+
+Covariates and large-effect loci enter as fixed effects the GCN learns around: each member
+learns what GBLUP + loci's fixed part (covariates, the chosen markers), fitted without the
+member's validation fold, leaves of the trait, and adds that part back to its predictions. So
+the graph model spends its capacity on the polygenic remainder, and no member's fixed effects
+saw the accessions it is early-stopped and scored on.
 """
 
 import dataclasses
@@ -81,20 +87,24 @@ class CandidateProblems:
         return problem.with_graph(*self.graphs[candidate.k], candidate.self_loop_weight)
 
 
-def train_gcn(problem, settings, label):
+def train_gcn(problem, settings, label, offsets=None):
+    """The fold ensemble; `offsets`: fit_ensemble's, by inner fold."""
     serial = Serial(1, settings)
     problem = serial.prepare(problem)
-    return fit_ensemble(lambda: serial.build_model(problem, settings), problem, settings, serial, label=label)
+    return fit_ensemble(
+        lambda: serial.build_model(problem, settings), problem, settings, serial, label=label, offsets=offsets
+    )
 
 
-def choose_gcn(problems, choices, y, trait):
+def choose_gcn(problems, choices, y, trait, offsets):
     """Train every candidate's fold ensemble; return the table of scores, and the best
     candidate with its problem and result."""
     rows, best = [], None
     for i, candidate in enumerate(choices, 1):
         start = time.perf_counter()
         problem = problems.problem(candidate)
-        result = train_gcn(problem, candidate.settings, f"{trait}: candidate {i} of {len(choices)} ({candidate.name})")
+        label = f"{trait}: candidate {i} of {len(choices)} ({candidate.name})"
+        result = train_gcn(problem, candidate.settings, label, offsets)
         score = pearson_r(*finite_pairs(result.validation_predictions, y))
         log.info("%s: candidate %s: out-of-fold r %.4f", trait, candidate.name, score)
         rows.append({"candidate": candidate.name, "cv_pearson_r": score, "seconds": time.perf_counter() - start})
@@ -110,7 +120,8 @@ def finite_pairs(predicted, y):
 
 def fit_fold(fold):
     """The chosen settings' ensemble trained on the fold's training accessions."""
-    result = train_gcn(fold.held_out, fold.settings, fold.label)
+    offsets = {f: fold.held_out.rescaled(o, fold.problem) for f, o in fold.fits["gblup_loci"].offsets.items()}
+    result = train_gcn(fold.held_out, fold.settings, fold.label, offsets)
     return FoldFit(
         fold.problem.rescaled(result.predictions, fold.held_out),
         fold.problem.rescaled(result.validation_predictions, fold.held_out),

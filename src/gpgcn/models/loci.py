@@ -1,0 +1,133 @@
+"""GBLUP + loci: GBLUP with the m markers of largest effect as fixed effects, for traits where a
+few loci carry much of the variance and GBLUP's kinship spreads their effects thin.
+
+The markers come from a GRM-corrected association scan (EMMAX: the null model's variance ratio
+by REML, each marker's generalised-least-squares t at that ratio, covariates fitted beside it)
+of the accessions the fit learns from; m is the count of `select.loci_counts` whose out-of-fold
+r over the inner CV folds is within one standard error of the best, the smallest such (m = 0 is
+GBLUP). Its fixed effects fitted without each inner fold are what the GCN learns around
+(`models.gcn`).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from ..genotypes import centred
+from ..metrics import one_standard_error_choice
+from .fold import FoldFit
+
+SCAN_BLOCK = 20_000  # markers rotated at a time: bounds the scan's memory
+MAX_R2 = 0.95  # two markers in higher LD are one locus
+
+
+@dataclass
+class Markers:
+    """Every accession's centred dosages (missing calls at the mean), split order, and the
+    markers' sites (chrom, pos, id)."""
+
+    dosage: np.ndarray
+    sites: pd.DataFrame
+
+    @classmethod
+    def load(cls, matrix_paths, snps_paths):
+        dosage = np.concatenate([centred(np.load(path))[0] for path in matrix_paths], axis=1)
+        sites = pd.concat(
+            [pd.read_csv(path, sep="\t", dtype={"chrom": str, "id": str}) for path in snps_paths], ignore_index=True
+        )
+        return cls(dosage, sites[["chrom", "pos", "id"]])
+
+    def check_counts(self, counts):
+        if max(counts) > self.dosage.shape[1]:
+            raise InputError(
+                "select.loci_counts", f"{max(counts)} markers asked for, but the genotypes hold {self.dosage.shape[1]}"
+            )
+
+
+def association(split_kinship, y, fit_mask, markers):
+    """Each marker's t statistic on `fit_mask`'s accessions: GLS at the null model's REML
+    variance ratio, in the kinship's eigenbasis, the fixed-effect design projected out."""
+    null, x = split_kinship.fit(y, fit_mask)
+    s, u = split_kinship.decomposed(fit_mask)
+    root_w = 1.0 / np.sqrt(s + null.delta)
+    basis, _ = np.linalg.qr((u.T @ x[fit_mask]) * root_w[:, None])
+    uy = (u.T @ y[fit_mask]) * root_w
+    uy -= basis @ (basis.T @ uy)
+    dof = fit_mask.sum() - x.shape[1] - 1
+    t = np.empty(markers.shape[1])
+    for start in range(0, markers.shape[1], SCAN_BLOCK):
+        um = (u.T @ markers[fit_mask, start : start + SCAN_BLOCK]) * root_w[:, None]
+        um -= basis @ (basis.T @ um)
+        spread = np.sum(um**2, axis=0)
+        dot = um.T @ uy
+        safe = np.where(spread > 1e-12, spread, 1.0)
+        beta = dot / safe
+        residual = np.maximum(uy @ uy - beta * dot, 1e-300) / max(dof, 1)
+        t[start : start + SCAN_BLOCK] = np.where(spread > 1e-12, beta / np.sqrt(residual / safe), 0.0)
+    return t
+
+
+def top_markers(split_kinship, y, fit_mask, markers, m):
+    """The m markers of largest |t| on `fit_mask`, strongest first, and their t; a marker in
+    near-complete LD with one taken already (r² > MAX_R2 on `fit_mask`) marks the same locus and
+    is passed over."""
+    if m == 0:
+        return np.array([], dtype=int), np.array([])
+    t = association(split_kinship, y, fit_mask, markers)
+    chosen = []
+    for j in np.argsort(-np.abs(t), kind="stable"):
+        column = markers[fit_mask, j]
+        if column.std() == 0:
+            break  # |t| is 0 from here on
+        if all(np.corrcoef(column, markers[fit_mask, k])[0, 1] ** 2 <= MAX_R2 for k in chosen):
+            chosen.append(j)
+            if len(chosen) == m:
+                break
+    chosen = np.array(chosen, dtype=int)
+    return chosen, t[chosen]
+
+
+def fit_with_markers(split_kinship, y, fit_mask, markers, chosen):
+    """GBLUP with the `chosen` markers as fixed effects: the fit, every accession's prediction and
+    its fixed part (Xβ)."""
+    extra = markers[:, chosen] if len(chosen) else None
+    fit, x = split_kinship.fit(y, fit_mask, extra)
+    fixed = x @ fit.beta
+    return fit, fit.predict(split_kinship.k[:, split_kinship.column[fit_mask]], x), fixed
+
+
+def fit_fold(fold):
+    """GBLUP + loci on the fold's training accessions, m chosen over its inner folds."""
+    counts, kinship = sorted(fold.loci_counts), fold.gblup
+    dosage = None if fold.markers is None else fold.markers.dosage
+    trained = fold.folds > 0
+    n = len(fold.y)
+    out_of_fold = {m: np.full(n, np.nan) for m in counts}
+    fixed = {m: {} for m in counts}
+    for inner in np.unique(fold.folds[trained]):
+        held = fold.folds == inner
+        fit_mask = trained & ~held
+        ranked, _ = top_markers(kinship, fold.y, fit_mask, dosage, max(counts))
+        for m in counts:
+            _, predicted, fixed[m][int(inner)] = fit_with_markers(kinship, fold.y, fit_mask, dosage, ranked[:m])
+            out_of_fold[m][held] = predicted[held]
+    choice, _ = one_standard_error_choice([out_of_fold[m] for m in counts], fold.y)
+    m = counts[choice]
+    chosen, t = top_markers(kinship, fold.y, trained, dosage, m)
+    fit, predicted, _ = fit_with_markers(kinship, fold.y, trained, dosage, chosen)
+    # Per allele, on the trait's own scale.
+    effects = fit.beta[len(fit.beta) - m :] * fold.problem.y_sd if m else []
+    loci = [
+        {
+            "rank": rank,
+            "chrom": str(fold.markers.sites["chrom"].iat[j]),
+            "pos": int(fold.markers.sites["pos"].iat[j]),
+            "id": str(fold.markers.sites["id"].iat[j]),
+            "effect": float(effect),
+            "t": float(t[rank - 1]),
+        }
+        for rank, (j, effect) in enumerate(zip(chosen, effects), 1)
+    ]
+    return FoldFit(predicted, out_of_fold[m], {"loci_m": m}, details={"loci": loci}, offsets=fixed[m])

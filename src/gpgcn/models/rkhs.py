@@ -1,0 +1,42 @@
+"""RKHS regression with a Gaussian kernel: K = exp(−d² / (h · median d²)), d the distance between
+two accessions' genotypes (through the relationship matrix, `SplitKinship.squared_distances`),
+the median over pairs of the accessions fitted to. The bandwidth multiple h is the one of
+BANDWIDTHS whose REML likelihood is highest on those accessions, and the variance ratio is REML's,
+as in GBLUP (same fixed effects): both chosen inside the accessions the fit learns from.
+"""
+
+import numpy as np
+
+from .fold import FoldFit
+
+BANDWIDTHS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+def kernels(split_kinship, fit_mask):
+    """The Gaussian kernel of each bandwidth multiple, scaled on `fit_mask`'s pairs."""
+    distances = split_kinship.squared_distances()
+    among = distances[np.ix_(fit_mask, split_kinship.column[fit_mask])]
+    median = float(np.median(among[np.triu_indices(len(among), 1)]))
+    return {h: split_kinship.with_kernel(np.exp(-distances / (h * median))) for h in BANDWIDTHS}
+
+
+def fit_rkhs(split_kinship, y, fit_mask):
+    """(bandwidth multiple, every accession's prediction) of the most likely kernel."""
+    best = None
+    for h, kernel in kernels(split_kinship, fit_mask).items():
+        fit, x = kernel.fit(y, fit_mask)
+        if best is None or fit.loglik > best[0]:
+            best = (fit.loglik, h, fit.predict(kernel.k[:, kernel.column[fit_mask]], x))
+    return best[1:]
+
+
+def fit_fold(fold):
+    """RKHS on the fold's training accessions, and on each inner fold's complement (its bandwidth
+    chosen again there)."""
+    trained = fold.folds > 0
+    bandwidth, predicted = fit_rkhs(fold.gblup, fold.y, trained)
+    out_of_fold = np.full(len(fold.y), np.nan)
+    for inner in np.unique(fold.folds[trained]):
+        held = fold.folds == inner
+        out_of_fold[held] = fit_rkhs(fold.gblup, fold.y, trained & ~held)[1][held]
+    return FoldFit(predicted, out_of_fold, {"rkhs_bandwidth": bandwidth})

@@ -1,0 +1,117 @@
+"""Covariates: read from the phenotype table, checked in the split, fitted as fixed effects by
+every model."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gpgcn.covariates import design_matrix
+from gpgcn.errors import InputError
+from gpgcn.models.gblup import SplitKinship
+from gpgcn.phenotypes import split_stage
+
+
+def write_inputs(directory, rows):
+    """Accessions 1..len(rows); `rows`: (trait, sex, weight) strings per accession, '' missing."""
+    (directory / "accessions.txt").write_text("".join(f"{i}\n" for i in range(1, len(rows) + 1)))
+    lines = ["ID,T,sex,weight"] + [f"{i},{t},{s},{w}" for i, (t, s, w) in enumerate(rows, 1)]
+    (directory / "pheno.csv").write_text("\n".join(lines) + "\n")
+
+
+def run_split(directory, covariates, test_ids=()):
+    (directory / "test.txt").write_text("".join(f"{i}\n" for i in test_ids))
+    split_stage(
+        directory / "pheno.csv",
+        [directory / "accessions.txt"],
+        directory / "split.tsv",
+        directory / "summary.json",
+        trait="T",
+        id_column=None,
+        covariates=covariates,
+        test_fraction=0.0,
+        n_folds=2,
+        seed=0,
+        test_ids_path=directory / "test.txt" if test_ids else None,
+    )
+    return pd.read_csv(directory / "split.tsv", sep="\t", dtype={"ID": str})
+
+
+ROWS = [("1", "F", "20"), ("2", "M", "25"), ("3", "F", "21"), ("4", "M", "30"), ("5", "F", "22"), ("6", "M", "")]
+
+
+def test_the_design_has_an_intercept_numeric_and_indicator_columns(tmp_path):
+    # Accession 7 has no phenotype and no sex; accession 6 has no weight and is unphenotyped.
+    rows = [*ROWS[:5], ("NA", "M", ""), ("", "", "24"), ("7", "X", "23")]
+    write_inputs(tmp_path, rows)
+    split = run_split(tmp_path, ["sex", "weight"], test_ids=["8"])
+    assert list(split.columns[-2:]) == ["covariate:sex", "covariate:weight"]
+    x = design_matrix(split)
+    assert x.shape == (8, 3)
+    np.testing.assert_array_equal(x[:, 0], 1.0)
+    train = split["set"].eq("train").to_numpy()
+    np.testing.assert_array_equal(x[train, 1], [0, 1, 0, 1, 0])  # M against F
+    weights = np.array([20, 25, 21, 30, 22.0])
+    np.testing.assert_allclose(x[train, 2], (weights - weights.mean()) / weights.std(ddof=1))
+    # Missing (accessions 6 and 7) or unseen (X, accession 8): the training mean of the column.
+    assert x[6, 1] == pytest.approx(0.4) and x[7, 1] == pytest.approx(0.4)
+    assert x[5, 2] == pytest.approx(0.0)
+
+
+def test_a_covariate_missing_from_the_table_lists_the_columns(tmp_path):
+    write_inputs(tmp_path, ROWS)
+    with pytest.raises(InputError, match=r"pheno.csv: no covariate column 'GENDER'; columns are: ID, T, sex, weight"):
+        run_split(tmp_path, ["GENDER"])
+    assert not (tmp_path / "split.tsv").exists()
+
+
+def test_a_phenotyped_accession_without_a_covariate_is_named(tmp_path):
+    write_inputs(tmp_path, ROWS)
+    with pytest.raises(
+        InputError, match=r"pheno.csv: line 7: covariate 'weight' is missing for phenotyped accession '6'"
+    ):
+        run_split(tmp_path, ["weight"])
+    assert not (tmp_path / "split.tsv").exists()
+
+
+def test_a_covariate_constant_among_the_training_accessions_is_refused(tmp_path):
+    write_inputs(tmp_path, [(t, "F", w) for t, _, w in ROWS[:5]] + [("6", "M", "23")])
+    with pytest.raises(InputError, match=r"covariate 'sex' has one value \('F'\) among the training accessions"):
+        run_split(tmp_path, ["sex"], test_ids=["6"])
+    assert not (tmp_path / "split.tsv").exists()
+
+
+def test_gblup_estimates_a_covariate_effect_beside_the_kinship():
+    rng = np.random.default_rng(0)
+    n = 400
+    dosage = rng.binomial(2, 0.4, size=(n, 300))
+    z = dosage - dosage.mean(axis=0)
+    kinship = z @ z.T / 300
+    sex = rng.integers(0, 2, n)
+    y = 2.0 * sex + z[:, :30] @ rng.normal(0, 0.2, 30) + rng.normal(size=n)
+    split = pd.DataFrame({"ID": [str(i) for i in range(n)], "y": y, "set": "train", "covariate:sex": sex})
+    model = SplitKinship(kinship, np.ones(n, bool), design_matrix(split), np.diag(kinship))
+    fit, _ = model.fit(y, np.ones(n, bool))
+    sd = sex.std(ddof=1)
+    assert fit.beta[1] / sd == pytest.approx(2.0, abs=0.25)  # per unit of sex: its column is scaled by its sd
+
+
+def test_every_model_carries_the_covariate(tmp_path):
+    """A trait that is mostly sex, sex independent of the genotypes: every model, the GCN
+    included, predicts it from the covariate (without it none could)."""
+    from test_trait_models import run_models, write_cohort
+
+    write_cohort(tmp_path)
+    split = pd.read_csv(tmp_path / "split.tsv", sep="\t", dtype={"ID": str})
+    sex = np.random.default_rng(9).choice(["F", "M"], len(split))
+    labelled = split["set"].ne("unlabelled")
+    split.loc[labelled, "y"] += np.where(sex[labelled] == "M", 6.0, 0.0)
+    split["covariate:sex"] = sex
+    split.to_csv(tmp_path / "split.tsv", sep="\t", index=False)
+    _, _, outputs = run_models(tmp_path, changes=[{}])
+    for name in ("gcn", "rkhs", "gblup_loci", "stack"):
+        record = json.loads(Path(outputs[f"{name}_metrics"]).read_text())
+        assert record["test_pearson_r"] > 0.9, name
+        assert record["covariates"] == ["sex"]
