@@ -15,5 +15,7 @@ rule gblup:
     resources:
         mem_mb=1000,
         runtime=10,
+        # Keeps it off the machine while a strategy is timed (profiles/default).
+        timing_slot=1,
     script:
         "../workflow/scripts/gblup.py"
