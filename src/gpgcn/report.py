@@ -135,6 +135,8 @@ def plot_accuracy_by_trait(table, path):
         ax.set_title(title, fontsize=10)
         ax.axhline(0, color="k", lw=0.8)
         ax.grid(axis="y", lw=0.3)
+        if table[column].isna().all():
+            ax.text(0.5, 0.5, "no CV repeats in this split", transform=ax.transAxes, ha="center", color="0.4")
     axes[0].set_ylabel("difference in Pearson r to GBLUP")
     # Outside the axes: with few traits a legend inside covers the bars.
     axes[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)

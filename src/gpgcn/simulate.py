@@ -101,7 +101,7 @@ def vcf_header(chrom_lengths, sample_ids):
     lines = [
         "##fileformat=VCFv4.2",
         "##source=gpgcn.simulate (msprime, stdpopsim AraTha)",
-        '##INFO=<ID=AC,Number=1,Type=Integer,Description="Count of non-reference alleles in called genotypes">',
+        '##INFO=<ID=AC,Number=A,Type=Integer,Description="Allele count in genotypes, for each ALT allele">',
         '##INFO=<ID=AN,Number=1,Type=Integer,Description="Total number of alleles in called genotypes">',
         '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
     ]
@@ -184,11 +184,13 @@ def simulate_cohort(
                     gt = genotype_text(genotypes, missing)
                     # As in real VCFs: a marker ID and allele counts (homozygous calls: 2 per accession).
                     called = 2 * (~missing).sum(axis=1)
-                    alt = 2 * ((genotypes > 0) & ~missing).sum(axis=1)
+                    counts = [2 * ((genotypes == a) & ~missing).sum(axis=1) for a in (1, 2, 3)]
                     for i, pos in enumerate(positions):
+                        alts = alleles[i][1:]
+                        ac = ",".join(str(counts[a][i]) for a in range(len(alts)))
                         prefix = (
-                            f"{chrom}\t{pos}\tAt{chrom}_{pos}\t{alleles[i][0]}\t{','.join(alleles[i][1:])}\t.\tPASS\t"
-                            f"AC={alt[i]};AN={called[i]}\tGT\t"
+                            f"{chrom}\t{pos}\tAt{chrom}_{pos}\t{alleles[i][0]}\t{','.join(alts)}\t.\tPASS\t"
+                            f"AC={ac};AN={called[i]}\tGT\t"
                         )
                         out.write(prefix.encode() + gt[i].tobytes())
                     row0 += len(positions)
