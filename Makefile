@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test gpu-check benchmark-data-stage benchmark-real-traits clean
+.PHONY: setup demo test gpu-check benchmark-data-stage benchmark-real-traits benchmark-real-genotypes clean
 
 # Reinstall only when the pinned dependencies change.
 $(STAMP): pyproject.toml
@@ -42,6 +42,12 @@ benchmark-real-traits: setup
 		&& echo $$(( $$(date +%s) - start )) > $(REAL_TRAITS)/wall_seconds
 	$(BIN)/python benchmarks/candidate_cost.py
 	$(BIN)/python benchmarks/real_traits_table.py
+
+# Wheat and mice genotypes through the VCF path, every model against GBLUP
+# (docs/benchmarks/real_genotypes.md); needs ../shared.
+benchmark-real-genotypes: setup
+	@test -d ../shared/data/wheat_599 -a -d ../shared/data/mice_1814 || { echo "needs ../shared/data/{wheat_599,mice_1814} beside the checkout"; exit 1; }
+	$(BIN)/python benchmarks/real_genotypes.py
 
 clean:
 	rm -rf results logs .snakemake
