@@ -144,3 +144,14 @@ def test_too_few_phenotyped_accessions_for_the_folds_are_refused(tmp_path):
     (tmp_path / "pheno.tsv").write_text("ID\tFT10_mean\n1\t10\n2\t20\n3\tNA\n")
     with pytest.raises(InputError, match=r"trait FT10_mean: 2 phenotyped training accessions in 2 fold\(s\), too few"):
         run_split(tmp_path)
+
+
+def test_a_test_accession_without_a_phenotype_is_unlabelled():
+    """A published test set names individuals some traits lack: they are predicted, not tested."""
+    import pandas as pd
+
+    values = pd.Series([1.0, 2.0, 3.0, 4.0, 5.0], index=["1", "2", "3", "4", "5"])
+    frame = make_split(
+        ["1", "2", "3", "4", "5", "6"], values, test_fraction=0.5, n_folds=2, seed=0, test_ids=["5", "6"]
+    )
+    assert frame["set"].tolist() == ["train"] * 4 + ["test", "unlabelled"]

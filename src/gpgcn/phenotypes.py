@@ -73,7 +73,8 @@ def make_split(accessions, phenotypes, *, test_fraction, n_folds, seed, test_ids
     """
     labelled = [a for a in accessions if a in phenotypes.index]
     if test_ids is not None:
-        test = set(test_ids)
+        # A test accession without this trait's phenotype has nothing to be tested on: unlabelled.
+        test = set(test_ids) & set(labelled)
         train = [a for a in labelled if a not in test]
     else:
         order = np.random.default_rng(seed).permutation(len(labelled))
