@@ -32,7 +32,7 @@ benchmark-data-stage: setup
 	@command -v plink2 >/dev/null && test -x /usr/bin/time || { echo "needs plink2 and GNU time: apt-get install plink2 time"; exit 1; }
 	$(BIN)/python benchmarks/data_stage.py
 
-# Six real traits, GBLUP against the GCN and the hybrid, and what one GCN candidate costs at 1M SNPs
+# Six real traits, every model against GBLUP, and what one GCN candidate costs at 1M SNPs
 # (docs/benchmarks/real_traits.md); needs ../shared.
 REAL_TRAITS := benchmarks/out/real_traits
 benchmark-real-traits: setup
