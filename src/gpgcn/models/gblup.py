@@ -178,10 +178,14 @@ class SplitKinship:
         x = self.design(fit_mask, extra)
         return fit_gblup(None, y[fit_mask], x[fit_mask], self.decomposed(fit_mask)), x
 
+    def fit_predict(self, y, fit_mask, extra=None):
+        """The fit on `fit_mask`, every accession's design, and every accession's prediction."""
+        fit, x = self.fit(y, fit_mask, extra)
+        return fit, x, fit.predict(self.k[:, self.column[fit_mask]], x)
+
     def predict(self, y, fit_mask, extra=None):
         """Predictions for every accession from GBLUP fitted on `fit_mask`."""
-        fit, x = self.fit(y, fit_mask, extra)
-        return fit.predict(self.k[:, self.column[fit_mask]], x)
+        return self.fit_predict(y, fit_mask, extra)[2]
 
     def out_of_fold(self, y, folds):
         """Each accession with a fold (> 0) predicted by GBLUP fitted on the other folds; NaN elsewhere."""
@@ -198,8 +202,7 @@ def gblup_stage(kinship_path, split_path, metrics_path, predictions_path):
     kinship = SplitKinship.read(kinship_path, split, split_path)
     train, test = kinship.train, split["set"].eq("test").to_numpy()
     y = split["y"].to_numpy(float)
-    fit, x = kinship.fit(y, train)
-    predicted = fit.predict(kinship.k[:, kinship.column[train]], x)
+    fit, _, predicted = kinship.fit_predict(y, train)
     h2 = fit.heritability(float(np.mean(np.diag(kinship.k[train]))))
     log.info("REML: delta=%.4g sigma_g2=%.4g sigma_e2=%.4g h2=%.3f", fit.delta, fit.sigma_g2, fit.sigma_e2, h2)
     predictions = pd.DataFrame({"ID": split["ID"], "observed": y, "predicted": predicted, "set": split["set"]})

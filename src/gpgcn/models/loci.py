@@ -92,10 +92,8 @@ def top_markers(split_kinship, y, fit_mask, markers, m):
 def fit_with_markers(split_kinship, y, fit_mask, markers, chosen):
     """GBLUP with the `chosen` markers as fixed effects: the fit, every accession's prediction and
     its fixed part (Xβ)."""
-    extra = markers[:, chosen] if len(chosen) else None
-    fit, x = split_kinship.fit(y, fit_mask, extra)
-    fixed = x @ fit.beta
-    return fit, fit.predict(split_kinship.k[:, split_kinship.column[fit_mask]], x), fixed
+    fit, x, predicted = split_kinship.fit_predict(y, fit_mask, markers[:, chosen] if len(chosen) else None)
+    return fit, predicted, x @ fit.beta
 
 
 def fit_fold(fold):

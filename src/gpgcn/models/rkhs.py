@@ -24,9 +24,9 @@ def fit_rkhs(split_kinship, y, fit_mask):
     """(bandwidth multiple, every accession's prediction) of the most likely kernel."""
     best = None
     for h, kernel in kernels(split_kinship, fit_mask).items():
-        fit, x = kernel.fit(y, fit_mask)
+        fit, _, predicted = kernel.fit_predict(y, fit_mask)
         if best is None or fit.loglik > best[0]:
-            best = (fit.loglik, h, fit.predict(kernel.k[:, kernel.column[fit_mask]], x))
+            best = (fit.loglik, h, predicted)
     return best[1:]
 
 
