@@ -11,9 +11,11 @@ import pytest
 from gpgcn.defaults import default_config
 from gpgcn.errors import InputError
 from gpgcn.kinship import write_kinship
-from gpgcn.metrics import one_standard_error_choice, paired_bootstrap_difference
+from gpgcn.metrics import one_standard_error_choice, paired_bootstrap_difference, pearson_r
 from gpgcn.models import JOB_MODELS
+from gpgcn.models import stack as stack_module
 from gpgcn.models.gblup import gblup_stage
+from gpgcn.models.gcn import finite_pairs
 from gpgcn.models.stack import candidate_stacks, stack_weights, subsets
 from gpgcn.trait_models import candidates, trait_models_stage
 
@@ -44,6 +46,22 @@ def test_the_rule_takes_a_better_candidate_only_beyond_noise():
     second = y + 1.2 * (0.9 * error + np.sqrt(1 - 0.81) * rng.normal(size=400))
     assert one_standard_error_choice([first, second], y)[0] == 0
     assert one_standard_error_choice([second, first], y)[0] == 0
+
+
+def test_of_candidates_as_simple_the_best_within_noise_stands():
+    """Two candidates as simple as each other, the second a little better (within one standard
+    error): listed first is no reason to win."""
+    rng = np.random.default_rng(3)
+    y, error = rng.normal(size=400), rng.normal(size=400)
+    worse = y + 1.2 * error
+    better = y + 1.2 * (0.95 * error + np.sqrt(1 - 0.95**2) * rng.normal(size=400))
+    index, scores = one_standard_error_choice([worse, better], y)
+    assert scores[1] > scores[0] and index == 0  # within noise: the simpler, by default the first
+    assert one_standard_error_choice([worse, better], y, complexity=[1, 1])[0] == 1
+    assert one_standard_error_choice([better, worse], y, complexity=[2, 1])[0] == 1  # simpler, listed last
+    # A stack of one baseline: the better of the two, though GBLUP is listed first.
+    closer = y + 1.21 * (0.99 * error + np.sqrt(1 - 0.99**2) * rng.normal(size=400))
+    assert stack_weights({"gblup": worse, "rkhs": closer}, y) == {"gblup": 0.0, "rkhs": 1.0}
 
 
 def within(candidates, y, n_standard_errors, n_resamples=200, seed=0):
@@ -178,6 +196,23 @@ def run_models(directory, changes=({}, {"k": 2}, {"self_loop_weight": 1.0})):
 
 def stack_weights_of(record):
     return {key: value for key, value in record.items() if key.startswith("weight_")}
+
+
+def test_the_stack_weighs_the_gcn_by_a_fit_that_did_not_choose_it(tmp_path, monkeypatch):
+    """On all training accessions the chosen candidate's out-of-fold r is the best of several:
+    the stack is given a refit's out-of-fold predictions instead."""
+    weighed = []
+
+    def recording(out_of_fold, y):
+        weighed.append(pearson_r(*finite_pairs(out_of_fold["gcn"], y)))
+        return stack_weights(out_of_fold, y)
+
+    monkeypatch.setattr(stack_module, "stack_weights", recording)
+    write_cohort(tmp_path)
+    gcn, _, _ = run_models(tmp_path)
+    chosen_r = max(c["cv_pearson_r"] for c in gcn["selection"]["candidates"])
+    assert weighed[0] == pytest.approx(gcn["selection"]["stack_evidence_cv_pearson_r"], abs=1e-6)
+    assert abs(weighed[0] - chosen_r) > 1e-4
 
 
 def test_every_model_is_fitted_chosen_and_cross_validated(tmp_path):

@@ -27,19 +27,21 @@ def paired_bootstrap_difference(observed, predicted, reference, n_resamples=2000
     return float(low), float(high)
 
 
-def one_standard_error_choice(candidates, y, n_resamples=200, seed=0):
-    """The first of `candidates` (predictions of y, simplest first) whose r is within one
-    standard error of the best one's, on the accessions every candidate and y cover (the
-    one-standard-error rule: a more complex candidate wins only where the evidence for it is more
-    than noise). The standard error of each difference to the best is a paired bootstrap's.
-    Returns the index and every candidate's r."""
+def one_standard_error_choice(candidates, y, complexity=None, n_resamples=200, seed=0):
+    """The simplest of `candidates` (predictions of y) whose r is within one standard error of the
+    best one's, on the accessions every candidate and y cover (the one-standard-error rule: a more
+    complex candidate wins only where the evidence for it is more than noise); among equally
+    simple ones, the best. `complexity`: a sortable key per candidate; by default each is simpler
+    than those after it. The standard error of each difference to the best is a paired
+    bootstrap's. Returns the index and every candidate's r."""
     candidates = np.asarray(candidates, float)
     y = np.asarray(y, float)
+    complexity = list(range(len(candidates))) if complexity is None else list(complexity)
     known = np.isfinite(candidates).all(axis=0) & np.isfinite(y)
     candidates, y = candidates[:, known], y[known]
     scores = np.array([pearson_r(c, y) for c in candidates])
     if np.isnan(scores).all():
-        return 0, scores  # no candidate predicts anything: the simplest
+        return int(min(range(len(complexity)), key=complexity.__getitem__)), scores  # none predicts: the simplest
     best = int(np.nanargmax(scores))
     rng = np.random.default_rng(seed)
     differences = []
@@ -50,7 +52,9 @@ def one_standard_error_choice(candidates, y, n_resamples=200, seed=0):
     differences = np.array(differences)
     # A candidate without an r (constant predictions) has no spread either: it is never chosen.
     standard_error = np.array([np.std(d[np.isfinite(d)]) if np.isfinite(d).any() else np.nan for d in differences.T])
-    return int(np.flatnonzero(scores >= scores[best] - standard_error)[0]), scores
+    within = np.flatnonzero(scores >= scores[best] - standard_error)
+    simplest = min(complexity[i] for i in within)
+    return int(max((i for i in within if complexity[i] == simplest), key=scores.__getitem__)), scores
 
 
 def r_squared(observed, predicted):

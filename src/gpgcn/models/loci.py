@@ -111,7 +111,7 @@ def fit_fold(fold):
         for m in counts:
             _, predicted, fixed[m][int(inner)] = fit_with_markers(kinship, fold.y, fit_mask, dosage, ranked[:m])
             out_of_fold[m][held] = predicted[held]
-    choice, _ = one_standard_error_choice([out_of_fold[m] for m in counts], fold.y)
+    choice, _ = one_standard_error_choice([out_of_fold[m] for m in counts], fold.y, counts)
     m = counts[choice]
     chosen, t = top_markers(kinship, fold.y, trained, dosage, m)
     fit, predicted, _ = fit_with_markers(kinship, fold.y, trained, dosage, chosen)

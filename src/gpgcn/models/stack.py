@@ -1,10 +1,11 @@
 """The stack: the recommended model. Candidate stacks are the non-empty subsets of the baselines
 (GBLUP, RKHS, GBLUP + loci), then each of those with the GCN; each is combined with non-negative
 weights (least squares on the centred out-of-fold predictions inside the training accessions),
-scaled to sum to one. The stack chosen is the first, in that order (fewer models first, the
-GCN's last), whose out-of-fold r is within one standard error of the best
-(`metrics.one_standard_error_choice`): a model joins only where the evidence for it is more than
-noise. Chosen anew in every outer CV fold.
+scaled to sum to one. The stack chosen is the simplest whose out-of-fold r is within one
+standard error of the best (`metrics.one_standard_error_choice`), and the best-scoring of those
+as simple: simpler is without the GCN, then fewer models. So a model joins only where the
+evidence for it is more than noise, and of baselines equally simple the better one stands (not
+the first listed). Chosen anew in every outer CV fold.
 
 The GCN enters only beside a baseline: its out-of-fold predictions come from single ensemble
 members, noisier than the ensemble that predicts new accessions, so they are evidence for a
@@ -43,15 +44,16 @@ def stack_weights(out_of_fold, y):
     """{model: weight} of the chosen subset (summing to one), from out-of-fold predictions by model."""
     names = list(out_of_fold)
     known = np.isfinite(y) & np.all([np.isfinite(p) for p in out_of_fold.values()], axis=0)
-    fitted, combined = [], []
+    fitted, combined, complexity = [], [], []
     graph = GRAPH_MODEL if GRAPH_MODEL in names else None
     for subset in candidate_stacks([n for n in names if n != GRAPH_MODEL], graph):
+        complexity.append((GRAPH_MODEL in subset, len(subset)))
         columns = np.column_stack([out_of_fold[name][known] for name in subset])
         weights, _ = nnls(columns - columns.mean(axis=0), y[known] - y[known].mean())
         weights = weights / weights.sum() if weights.sum() > 0 else weights
         fitted.append(dict(zip(subset, weights.tolist())))
         combined.append(np.column_stack([out_of_fold[name] for name in subset]) @ weights)
-    choice, _ = one_standard_error_choice(combined, y)
+    choice, _ = one_standard_error_choice(combined, y, complexity)
     return {name: fitted[choice].get(name, 0.0) for name in names}
 
 
