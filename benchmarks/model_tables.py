@@ -100,7 +100,7 @@ def goal_rows(run, traits):
 
 
 def loci_rows(run, traits):
-    lines = ["| trait | m | markers (chrom:pos, effect per allele, t) |", "| --- | --- | --- |"]
+    lines = ["| trait | m | markers (chrom:pos, joint effect per allele, scan t) |", "| --- | --- | --- |"]
     for trait in traits:
         record = metrics(run, trait, "gblup_loci")
         loci = "; ".join(f"{x['chrom']}:{x['pos']} ({x['effect']:+.3g}, t {x['t']:.1f})" for x in record["loci"])
