@@ -11,8 +11,9 @@ import pytest
 from gpgcn.defaults import default_config
 from gpgcn.errors import InputError
 from gpgcn.kinship import write_kinship
-from gpgcn.metrics import one_standard_error_choice, paired_bootstrap_difference, pearson_r
+from gpgcn.metrics import cross_validated_choice, one_standard_error_choice, paired_bootstrap_difference, pearson_r
 from gpgcn.models import JOB_MODELS
+from gpgcn.models import loci as loci_module
 from gpgcn.models import stack as stack_module
 from gpgcn.models.gblup import gblup_stage
 from gpgcn.models.gcn import finite_pairs
@@ -92,6 +93,20 @@ def test_the_choice_is_the_first_within_one_standard_error(seed):
     assert one_standard_error_choice(blends, y)[0] == one
 
 
+def test_each_fold_is_predicted_by_a_choice_made_without_it():
+    """A candidate perfect on one fold, noise on the others, is the best on all folds pooled; the
+    fold it flatters is still predicted by the candidate the other folds chose."""
+    rng = np.random.default_rng(2)
+    y = rng.normal(size=300)
+    folds = np.repeat([1, 2, 3], 100)
+    steady = y + 1.0 * rng.normal(size=300)
+    lucky = np.where(folds == 1, y, y + 1.05 * rng.normal(size=300))
+    assert one_standard_error_choice([steady, lucky], y, [0, 0])[0] == 1
+    combined = cross_validated_choice([steady, lucky], y, folds, [0, 0])
+    np.testing.assert_array_equal(combined[folds == 1], steady[folds == 1])
+    np.testing.assert_array_equal(combined[folds == 2], lucky[folds == 2])
+
+
 def test_the_choice_ignores_accessions_without_predictions():
     rng = np.random.default_rng(4)
     y = rng.normal(size=60)
@@ -120,6 +135,9 @@ def test_the_stack_weighs_what_the_evidence_carries():
     # A GCN far better than GBLUP takes most of the weight, beside it, never alone.
     weights = stack_weights({"gblup": noise + 0.2 * y, "gcn": good}, y)
     assert weights["gcn"] > 0.8 and weights["gblup"] > 0
+    # Beside a baseline its weights would drop (one that predicts the trait backwards): not the GCN
+    # alone, which is no stack, but the baseline.
+    assert stack_weights({"gblup": noise - 0.3 * y, "gcn": good}, y) == {"gblup": 1.0, "gcn": 0.0}
     assert subsets(("a", "b", "c"))[:4] == [("a",), ("b",), ("c",), ("a", "b")]
     assert candidate_stacks(("a", "b"), "g") == [("a",), ("b",), ("a", "b"), ("a", "g"), ("b", "g"), ("a", "b", "g")]
 
@@ -198,21 +216,29 @@ def stack_weights_of(record):
     return {key: value for key, value in record.items() if key.startswith("weight_")}
 
 
-def test_the_stack_weighs_the_gcn_by_a_fit_that_did_not_choose_it(tmp_path, monkeypatch):
-    """On all training accessions the chosen candidate's out-of-fold r is the best of several:
-    the stack is given a refit's out-of-fold predictions instead."""
-    weighed = []
+def test_the_stack_weighs_models_by_fits_that_did_not_choose_them(tmp_path, monkeypatch):
+    """On all training accessions the chosen GCN candidate's out-of-fold r is the best of several:
+    the stack is given a refit's out-of-fold predictions instead; GBLUP + loci's come from the
+    count chosen without each inner fold (cross_validated_choice)."""
+    weighed, evidence = [], []
 
     def recording(out_of_fold, y):
-        weighed.append(pearson_r(*finite_pairs(out_of_fold["gcn"], y)))
+        weighed.append((pearson_r(*finite_pairs(out_of_fold["gcn"], y)), out_of_fold["gblup_loci"]))
         return stack_weights(out_of_fold, y)
 
+    def spying(*args):
+        evidence.append(cross_validated_choice(*args))
+        return evidence[-1]
+
     monkeypatch.setattr(stack_module, "stack_weights", recording)
+    monkeypatch.setattr(loci_module, "cross_validated_choice", spying)
     write_cohort(tmp_path)
     gcn, _, _ = run_models(tmp_path)
     chosen_r = max(c["cv_pearson_r"] for c in gcn["selection"]["candidates"])
-    assert weighed[0] == pytest.approx(gcn["selection"]["stack_evidence_cv_pearson_r"], abs=1e-6)
-    assert abs(weighed[0] - chosen_r) > 1e-4
+    gcn_r, loci_out_of_fold = weighed[0]
+    assert gcn_r == pytest.approx(gcn["selection"]["stack_evidence_cv_pearson_r"], abs=1e-6)
+    assert abs(gcn_r - chosen_r) > 1e-4
+    assert loci_out_of_fold is evidence[0]
 
 
 def test_every_model_is_fitted_chosen_and_cross_validated(tmp_path):

@@ -57,6 +57,21 @@ def one_standard_error_choice(candidates, y, complexity=None, n_resamples=200, s
     return int(max((i for i in within if complexity[i] == simplest), key=scores.__getitem__)), scores
 
 
+def cross_validated_choice(candidates, y, folds, complexity=None):
+    """Out-of-fold predictions that a choice among `candidates` (out-of-fold predictions of y)
+    has not flattered: each fold's from the candidate `one_standard_error_choice` picks on the
+    other folds. The candidate chosen on all folds predicts them as well as it does partly because
+    it was chosen for it; evidence built on its predictions (a stack's weights) would be biased
+    towards it. `folds`: each accession's fold (0: none)."""
+    candidates = np.asarray(candidates, float)
+    combined = np.full(len(y), np.nan)
+    for fold in np.unique(folds[folds > 0]):
+        held = folds == fold
+        choice, _ = one_standard_error_choice(np.where(held, np.nan, candidates), y, complexity)
+        combined[held] = candidates[choice][held]
+    return combined
+
+
 def r_squared(observed, predicted):
     observed, predicted = np.asarray(observed, float), np.asarray(predicted, float)
     return float(1.0 - np.sum((observed - predicted) ** 2) / np.sum((observed - observed.mean()) ** 2))

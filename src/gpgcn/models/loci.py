@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..genotypes import centred
-from ..metrics import one_standard_error_choice
+from ..metrics import cross_validated_choice, one_standard_error_choice
 from .fold import FoldFit
 
 SCAN_BLOCK = 20_000  # markers rotated at a time: bounds the scan's memory
@@ -113,6 +113,8 @@ def fit_fold(fold):
             out_of_fold[m][held] = predicted[held]
     choice, _ = one_standard_error_choice([out_of_fold[m] for m in counts], fold.y, counts)
     m = counts[choice]
+    # The stack weighs GBLUP + loci by predictions whose m was not chosen on them.
+    evidence = cross_validated_choice([out_of_fold[m] for m in counts], fold.y, fold.folds, counts)
     chosen, t = top_markers(kinship, fold.y, trained, dosage, m)
     fit, predicted, _ = fit_with_markers(kinship, fold.y, trained, dosage, chosen)
     # Per allele, on the trait's own scale.
@@ -128,4 +130,4 @@ def fit_fold(fold):
         }
         for rank, (j, effect) in enumerate(zip(chosen, effects), 1)
     ]
-    return FoldFit(predicted, out_of_fold[m], {"loci_m": m}, details={"loci": loci}, offsets=fixed[m])
+    return FoldFit(predicted, evidence, {"loci_m": m}, details={"loci": loci}, offsets=fixed[m])

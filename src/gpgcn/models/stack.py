@@ -5,7 +5,8 @@ scaled to sum to one. The stack chosen is the simplest whose out-of-fold r is wi
 standard error of the best (`metrics.one_standard_error_choice`), and the best-scoring of those
 as simple: simpler is without the GCN, then fewer models. So a model joins only where the
 evidence for it is more than noise, and of baselines equally simple the better one stands (not
-the first listed). Chosen anew in every outer CV fold.
+the first listed). A stack counts the models its weights use, and one whose weights leave only
+the GCN is no candidate. Chosen anew in every outer CV fold.
 
 The GCN enters only beside a baseline: its out-of-fold predictions come from single ensemble
 members, noisier than the ensemble that predicts new accessions, so they are evidence for a
@@ -47,10 +48,17 @@ def stack_weights(out_of_fold, y):
     fitted, combined, complexity = [], [], []
     graph = GRAPH_MODEL if GRAPH_MODEL in names else None
     for subset in candidate_stacks([n for n in names if n != GRAPH_MODEL], graph):
-        complexity.append((GRAPH_MODEL in subset, len(subset)))
-        columns = np.column_stack([out_of_fold[name][known] for name in subset])
-        weights, _ = nnls(columns - columns.mean(axis=0), y[known] - y[known].mean())
-        weights = weights / weights.sum() if weights.sum() > 0 else weights
+        if len(subset) == 1:
+            weights = np.ones(1)  # a stack of one model is that model
+        else:
+            columns = np.column_stack([out_of_fold[name][known] for name in subset])
+            weights, _ = nnls(columns - columns.mean(axis=0), y[known] - y[known].mean())
+            weights = weights / weights.sum() if weights.sum() > 0 else weights
+        used = {name for name, w in zip(subset, weights) if w > 0}
+        if not used - {GRAPH_MODEL}:
+            continue  # the GCN alone, or nothing at all
+        # As simple as the models it weighs: one the weights leave out does not count.
+        complexity.append((GRAPH_MODEL in used, len(used)))
         fitted.append(dict(zip(subset, weights.tolist())))
         combined.append(np.column_stack([out_of_fold[name] for name in subset]) @ weights)
     choice, _ = one_standard_error_choice(combined, y, complexity)
