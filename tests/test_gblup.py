@@ -95,7 +95,8 @@ def test_the_loci_scan_is_generalised_least_squares_at_the_null_variance_ratio()
     x = np.column_stack([np.ones(n), rng.normal(size=n)])
     fit_all = np.ones(n, bool)
     model = SplitKinship(kinship, fit_all, x, np.diag(kinship))
-    t = association(model, y, fit_all, markers)
+    t, dof = association(model, y, fit_all, markers)
+    assert dof == n - x.shape[1] - 1
     delta = model.fit(y, fit_all)[0].delta
     v_inv = np.linalg.inv(kinship + delta * np.eye(n))
     for j in (0, 3, 17):

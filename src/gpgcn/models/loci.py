@@ -3,16 +3,17 @@ few loci carry much of the variance and GBLUP's kinship spreads their effects th
 
 The markers come from a GRM-corrected association scan (EMMAX: the null model's variance ratio
 by REML, each marker's generalised-least-squares t at that ratio, covariates fitted beside it)
-of the accessions the fit learns from; m is the count of `select.loci_counts` whose out-of-fold
-r over the inner CV folds is within one standard error of the best, the smallest such (m = 0 is
-GBLUP). Its fixed effects fitted without each inner fold are what the GCN learns around
-(`models.gcn`).
+of the accessions the fit learns from, genome-wide significant ones only (Bonferroni); m is the
+count of `select.loci_counts` whose out-of-fold r over the inner CV folds is within one standard
+error of the best, the smallest such (m = 0 is GBLUP). Its fixed effects fitted without each
+inner fold are what the GCN learns around (`models.gcn`).
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from ..errors import InputError
 from ..genotypes import centred
@@ -21,6 +22,10 @@ from .fold import FoldFit
 
 SCAN_BLOCK = 20_000  # markers rotated at a time: bounds the scan's memory
 MAX_R2 = 0.95  # two markers in higher LD are one locus
+# A fixed effect is not shrunk: a marker that tops a scan by chance (the rule, not the exception
+# in a hundred accessions) enters with an inflated effect and costs accuracy. Only markers a
+# geneticist would call a hit, genome-wide significant, may enter.
+GENOME_WIDE_ALPHA = 0.05
 
 
 @dataclass
@@ -48,7 +53,8 @@ class Markers:
 
 def association(split_kinship, y, fit_mask, markers):
     """Each marker's t statistic on `fit_mask`'s accessions: GLS at the null model's REML
-    variance ratio, in the kinship's eigenbasis, the fixed-effect design projected out."""
+    variance ratio, in the kinship's eigenbasis, the fixed-effect design projected out; and its
+    degrees of freedom."""
     null, x = split_kinship.fit(y, fit_mask)
     s, u = split_kinship.decomposed(fit_mask)
     root_w = 1.0 / np.sqrt(s + null.delta)
@@ -66,21 +72,28 @@ def association(split_kinship, y, fit_mask, markers):
         beta = dot / safe
         residual = np.maximum(uy @ uy - beta * dot, 1e-300) / max(dof, 1)
         t[start : start + SCAN_BLOCK] = np.where(spread > 1e-12, beta / np.sqrt(residual / safe), 0.0)
-    return t
+    return t, dof
+
+
+def genome_wide_threshold(n_markers, dof):
+    """|t| a marker must pass to be a locus: two-sided p below GENOME_WIDE_ALPHA / markers
+    (Bonferroni)."""
+    return float(stats.t.isf(GENOME_WIDE_ALPHA / n_markers / 2, max(dof, 1)))
 
 
 def top_markers(split_kinship, y, fit_mask, markers, m):
-    """The m markers of largest |t| on `fit_mask`, strongest first, and their t; a marker in
-    near-complete LD with one taken already (r² > MAX_R2 on `fit_mask`) marks the same locus and
-    is passed over."""
+    """The m markers of largest |t| on `fit_mask`, strongest first, and their t; fewer where fewer
+    pass the genome-wide threshold. A marker in near-complete LD with one taken already (r² >
+    MAX_R2 on `fit_mask`) marks the same locus and is passed over."""
     if m == 0:
         return np.array([], dtype=int), np.array([])
-    t = association(split_kinship, y, fit_mask, markers)
+    t, dof = association(split_kinship, y, fit_mask, markers)
+    threshold = genome_wide_threshold(markers.shape[1], dof)
     chosen = []
     for j in np.argsort(-np.abs(t), kind="stable"):
         column = markers[fit_mask, j]
-        if column.std() == 0:
-            break  # |t| is 0 from here on
+        if abs(t[j]) < threshold or column.std() == 0:
+            break  # no marker from here on is a locus
         if all(np.corrcoef(column, markers[fit_mask, k])[0, 1] ** 2 <= MAX_R2 for k in chosen):
             chosen.append(j)
             if len(chosen) == m:
@@ -118,7 +131,7 @@ def fit_fold(fold):
     chosen, t = top_markers(kinship, fold.y, trained, dosage, m)
     fit, predicted, _ = fit_with_markers(kinship, fold.y, trained, dosage, chosen)
     # Per allele, on the trait's own scale.
-    effects = fit.beta[len(fit.beta) - m :] * fold.problem.y_sd if m else []
+    effects = fit.beta[len(fit.beta) - len(chosen) :] * fold.problem.y_sd if len(chosen) else []
     loci = [
         {
             "rank": rank,
@@ -130,4 +143,5 @@ def fit_fold(fold):
         }
         for rank, (j, effect) in enumerate(zip(chosen, effects), 1)
     ]
-    return FoldFit(predicted, evidence, {"loci_m": m}, details={"loci": loci}, offsets=fixed[m])
+    # The markers taken: m, or fewer where fewer are genome-wide significant.
+    return FoldFit(predicted, evidence, {"loci_m": len(chosen)}, details={"loci": loci}, offsets=fixed[m])
