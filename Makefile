@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test gpu-check benchmark-data-stage benchmark-real-traits benchmark-real-genotypes clean
+.PHONY: setup demo test gpu-check benchmark-data-stage benchmark-real-traits benchmark-real-genotypes benchmark-default-cost clean
 
 # Reinstall only when the pinned dependencies change.
 $(STAMP): pyproject.toml
@@ -48,6 +48,11 @@ benchmark-real-traits: setup
 benchmark-real-genotypes: setup
 	@test -d ../shared/data/wheat_599 -a -d ../shared/data/mice_1814 || { echo "needs ../shared/data/{wheat_599,mice_1814} beside the checkout"; exit 1; }
 	$(BIN)/python benchmarks/real_genotypes.py
+
+# The default settings at a real cohort's size: 162 accessions x ~50k SNPs, four traits, ten CV
+# repeats (docs/benchmarks/default_cost.md).
+benchmark-default-cost: setup
+	$(BIN)/python benchmarks/default_cost.py
 
 clean:
 	rm -rf results logs .snakemake
