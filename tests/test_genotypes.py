@@ -50,7 +50,8 @@ def test_missing_rate_filter(tmp_path, small_vcf):
 
 def test_calls_of_any_shape_are_read(tmp_path, monkeypatch):
     """Haploid and diploid calls, phased and missing ones, GT first or after other FORMAT fields,
-    long IDs, and records straddling the reader's chunks."""
+    IDs missing, short, long and longer than 255 characters, and records straddling the reader's
+    chunks."""
     samples = [f"s{i}" for i in range(7)]
     dosage_of = {"0/0": 0, "0/1": 1, "1/1": 2, "0|1": 1, "1|0": 1, "./.": -1, "0/.": -1, "1": 2, "0": 0, ".": -1}
     calls = list(dosage_of)
@@ -60,7 +61,7 @@ def test_calls_of_any_shape_are_read(tmp_path, monkeypatch):
         row = [calls[i] for i in rng.integers(0, len(calls), len(samples))]
         fmt = ["GT", "GT:DP", "DP:GT"][k % 3]
         fields = [{"GT": c, "GT:DP": f"{c}:7", "DP:GT": f"9:{c}"}[fmt] for c in row]
-        ident = f"snp_with_a_long_identifier_{k}" if k % 2 else "."
+        ident = [".", f"rs{k}", f"snp_with_a_long_identifier_{k}", "v" * 300 + str(k)][k % 4]
         records.append(("1", 10 * (k + 1), "A", "G", fields, fmt, ident))
         dosages = [dosage_of[c] for c in row]
         called = [d for d in dosages if d >= 0]
@@ -70,11 +71,21 @@ def test_calls_of_any_shape_are_read(tmp_path, monkeypatch):
             names.append(ident if ident != "." else f"1:{10 * (k + 1)}")
     vcf = write_vcf(tmp_path / "mixed.vcf.gz", samples, records)
     monkeypatch.setattr(genotypes, "READ_CHUNK_BYTES", 100)
+    decoded_one_by_one = []
+    named_alleles = BcfReader._named_alleles
+
+    def spying(self, buf, start, default_id):
+        decoded_one_by_one.append(named_alleles(self, buf, start, default_id)[0])
+        return decoded_one_by_one[-1], *named_alleles(self, buf, start, default_id)[1:]
+
+    monkeypatch.setattr(BcfReader, "_named_alleles", spying)
     matrix, snps, ids, _ = extract_dosages(
         BcfReader(subset(tmp_path, vcf, samples)), Filters.configured(maf=0.0, max_missing=1.0)
     )
     assert ids == samples
     assert list(snps["pos"]) == positions and list(snps["id"]) == names
+    # Only a record whose ID needs more than an int8 length leaves the vectorised path.
+    assert decoded_one_by_one and all(len(name) > 255 for name in decoded_one_by_one)
     np.testing.assert_array_equal(matrix, np.array(expected).T)
 
 

@@ -68,6 +68,16 @@ def _typed_string(buf, p):
     return bytes(buf[p : p + count * TYPE_SIZES[kind]]).rstrip(b"\0").decode(), p + count * TYPE_SIZES[kind]
 
 
+def fixed_width_strings(byte, starts, lengths):
+    """The strings of `lengths` bytes at `starts` of `byte`, gathered for all at once (as
+    objects)."""
+    width = max(int(lengths.max(initial=0)), 1)
+    columns = np.arange(width)
+    gathered = byte[np.minimum(starts[:, None] + columns, len(byte) - 1)]
+    padded = np.ascontiguousarray(np.where(columns < lengths[:, None], gathered, 0).astype(np.uint8))
+    return padded.view(f"S{width}").ravel().astype(str).astype(object)
+
+
 # Allele bytes a one-base SNP allele may hold, and their upper case.
 BASES = np.zeros(256, dtype=bool)
 BASES[list(b"ACGTNacgtn")] = True
@@ -146,21 +156,30 @@ class BcfReader:
 
     @staticmethod
     def _fixed_fields(buf, starts):
-        """For the records at `starts`: the buffer as bytes, each record's CHROM offset, allele
-        count, ID offset, and whether it is the common record (no ID, two one-base alleles)."""
+        """For the records at `starts`, all at once: the buffer as bytes, each record's CHROM
+        offset, allele count, its ID's offset and length, the offset of its REF, and whether it
+        is the common record (two one-base alleles, an ID of fewer than 256 characters)."""
         byte = np.frombuffer(buf, dtype=np.uint8)
+        last = len(byte) - 1
         fixed = np.asarray(starts, dtype=np.int64) + 8
         n_allele = byte[fixed[:, None] + np.arange(18, 20)].copy().view("<u2").ravel()
         ident = fixed + SHARED_FIXED.size
-        # An empty ID is 0x07; a one-character allele is 0x17 followed by the base.
-        plain = (n_allele == 2) & (byte[ident] == 0x07) & (byte[ident + 1] == 0x17) & (byte[ident + 3] == 0x17)
-        return byte, fixed, n_allele, ident, plain
+        # The ID is a typed string: 0xN7 with N < 15 characters, or 0xF7 then an int8 count.
+        descriptor = byte[ident].astype(np.int64)
+        short = ((descriptor & 0x0F) == 7) & ((descriptor >> 4) < 15)
+        long = (descriptor == 0xF7) & (byte[np.minimum(ident + 1, last)] == 0x11)
+        id_start = np.where(long, ident + 3, ident + 1)
+        id_length = np.where(short, descriptor >> 4, np.where(long, byte[np.minimum(ident + 2, last)], 0))
+        ref = np.minimum(id_start + id_length, last - 3)
+        # A one-character allele is 0x17 followed by the base.
+        plain = (n_allele == 2) & (short | long) & (byte[ref] == 0x17) & (byte[ref + 2] == 0x17)
+        return byte, fixed, n_allele, id_start, id_length, ref, plain
 
     def biallelic_snps(self, buf, starts):
         """Which of the records at `starts` are biallelic SNPs. The common record is judged for all
         at once; others by decoding their alleles."""
-        byte, _, n_allele, ident, plain = self._fixed_fields(buf, starts)
-        ref, alt = byte[ident + 2], byte[ident + 4]
+        byte, _, n_allele, _, _, ref_at, plain = self._fixed_fields(buf, starts)
+        ref, alt = byte[ref_at + 1], byte[ref_at + 3]
         snp = plain & BASES[ref] & BASES[alt] & (UPPER[ref] != UPPER[alt])
         for i in np.flatnonzero((n_allele == 2) & ~plain):
             _, ref_allele, alt_allele = self._named_alleles(buf, starts[i], "")
@@ -206,26 +225,28 @@ class BcfReader:
     def sites(self, chunk, rows):
         """(chrom, pos, id, ref, alt) of the chunk's records at `rows`; a missing ID is chrom:pos.
 
-        The common record (no ID, two one-base alleles) is decoded for all rows at once."""
+        The common record (two one-base alleles) is decoded for all rows at once, its ID included."""
         starts = np.asarray(chunk.starts, dtype=np.int64)[rows]
-        byte, fixed, _, ident, plain = self._fixed_fields(chunk.buffer, starts)
+        byte, fixed, _, id_start, id_length, ref_at, plain = self._fixed_fields(chunk.buffer, starts)
         chrom = byte[fixed[:, None] + np.arange(4)].copy().view("<i4").ravel()
         pos = byte[fixed[:, None] + np.arange(4, 8)].copy().view("<i4").ravel() + 1
         names = np.array(self.contigs, dtype=object)[chrom]
+        default = names + ":" + pos.astype(str).astype(object)
+        ids = fixed_width_strings(byte, id_start, np.where(plain, id_length, 0))
         table = pd.DataFrame(
             {
                 "chrom": names,
                 "pos": pos.astype(np.int64),
-                "id": names + ":" + pos.astype(str).astype(object),
-                "ref": byte[ident + 2].view("S1").astype(str).astype(object),
-                "alt": byte[ident + 4].view("S1").astype(str).astype(object),
+                "id": np.where(np.isin(ids, ["", "."]), default, ids),
+                "ref": byte[ref_at + 1].view("S1").astype(str).astype(object),
+                "alt": byte[ref_at + 3].view("S1").astype(str).astype(object),
             }
         )
         named = np.flatnonzero(~plain)
         if len(named):
-            # Records with an ID or longer alleles (most of a real VCF's): decoded one by one,
+            # Longer alleles (indels, MNPs) or an ID of 256 characters or more: decoded one by one,
             # then set column by column; per-row assignment into the frame cost ~1 ms a record.
-            decoded = [self._named_alleles(chunk.buffer, int(starts[i]), table.iat[i, 2]) for i in named]
+            decoded = [self._named_alleles(chunk.buffer, int(starts[i]), default[i]) for i in named]
             for column, values in zip(("id", "ref", "alt"), zip(*decoded)):
                 table[column] = table[column].to_numpy(copy=True)
                 table.loc[named, column] = list(values)
