@@ -17,7 +17,7 @@ from gpgcn.models import loci as loci_module
 from gpgcn.models import stack as stack_module
 from gpgcn.models.gblup import SplitKinship, gblup_stage
 from gpgcn.models.gcn import finite_pairs
-from gpgcn.models.loci import association, genome_wide_threshold, top_markers
+from gpgcn.models.loci import association, discovery_threshold, top_markers
 from gpgcn.models.stack import candidate_stacks, stack_weights, subsets
 from gpgcn.trait_models import candidates, trait_models_stage
 
@@ -287,9 +287,9 @@ def test_the_large_effect_loci_are_found_and_beat_gblup(tmp_path):
     assert np.mean(loci["cv_pearson_r"]) > np.mean(gblup) + 0.05
 
 
-def test_only_genome_wide_significant_markers_are_loci():
+def test_only_discoveries_are_loci():
     """A hundred accessions, a trait with no large effect: the top of the scan is chance, and no
-    marker enters however many are asked for; one large effect does."""
+    marker enters however many are asked for; one large effect does, first."""
     rng = np.random.default_rng(8)
     n, p = 100, 2000
     dosage = rng.binomial(2, 0.3, size=(n, p)).astype(float)
@@ -303,7 +303,18 @@ def test_only_genome_wide_significant_markers_are_loci():
     assert len(top_markers(kinship, y, everyone, dosage, 5)[0]) == 0
     y_hit = y + 1.0 * dosage[:, 0] / dosage[:, 0].std()
     chosen, t_chosen = top_markers(kinship, y_hit, everyone, dosage, 5)
-    assert list(chosen) == [0] and abs(t_chosen[0]) > genome_wide_threshold(p, dof)
+    t_hit, _ = association(kinship, y_hit, everyone, dosage)
+    assert chosen[0] == 0 and abs(t_chosen[0]) >= discovery_threshold(t_hit, dof)
+
+
+def test_discoveries_are_a_false_discovery_rate_not_a_bonferroni_bound():
+    """Twenty real loci at |t| 4 among 2,000 markers: each short of Bonferroni's bound (about 4.06),
+    all discoveries at a 5 % false discovery rate; with none real, nothing passes."""
+    rng = np.random.default_rng(1)
+    null = rng.normal(size=2000)
+    assert discovery_threshold(null, 10_000) == np.inf
+    t = np.concatenate([null[:1980], np.full(20, 4.0)])
+    assert discovery_threshold(t, 10_000) <= 4.0
 
 
 def test_gblup_inside_the_job_is_the_gblup_baseline(tmp_path):

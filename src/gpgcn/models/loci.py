@@ -3,7 +3,7 @@ few loci carry much of the variance and GBLUP's kinship spreads their effects th
 
 The markers come from a GRM-corrected association scan (EMMAX: the null model's variance ratio
 by REML, each marker's generalised-least-squares t at that ratio, covariates fitted beside it)
-of the accessions the fit learns from, genome-wide significant ones only (Bonferroni); m is the
+of the accessions the fit learns from, discoveries only (Benjamini-Hochberg, 5 %); m is the
 count of `select.loci_counts` whose out-of-fold r over the inner CV folds is within one standard
 error of the best, the smallest such (m = 0 is GBLUP). Its fixed effects fitted without each
 inner fold are what the GCN learns around (`models.gcn`).
@@ -23,9 +23,10 @@ from .fold import FoldFit
 SCAN_BLOCK = 20_000  # markers rotated at a time: bounds the scan's memory
 MAX_R2 = 0.95  # two markers in higher LD are one locus
 # A fixed effect is not shrunk: a marker that tops a scan by chance (the rule, not the exception
-# in a hundred accessions) enters with an inflated effect and costs accuracy. Only markers a
-# geneticist would call a hit, genome-wide significant, may enter.
-GENOME_WIDE_ALPHA = 0.05
+# in a hundred accessions) enters with an inflated effect and costs accuracy. Only discoveries at
+# this false discovery rate may enter: with no real locus none is one but by a 5 % chance (as
+# with Bonferroni), and where several are real, markers beside them pass more easily.
+FALSE_DISCOVERY_RATE = 0.05
 
 
 @dataclass
@@ -75,20 +76,22 @@ def association(split_kinship, y, fit_mask, markers):
     return t, dof
 
 
-def genome_wide_threshold(n_markers, dof):
-    """|t| a marker must pass to be a locus: two-sided p below GENOME_WIDE_ALPHA / markers
-    (Bonferroni)."""
-    return float(stats.t.isf(GENOME_WIDE_ALPHA / n_markers / 2, max(dof, 1)))
+def discovery_threshold(t, dof):
+    """|t| a marker must reach to be a locus: the Benjamini-Hochberg step-up at
+    FALSE_DISCOVERY_RATE over every marker's two-sided p; infinite where none passes."""
+    p = np.sort(2 * stats.t.sf(np.abs(t), max(dof, 1)))
+    passed = np.flatnonzero(p <= FALSE_DISCOVERY_RATE * np.arange(1, len(p) + 1) / len(p))
+    return float(np.sort(np.abs(t))[::-1][passed[-1]]) if len(passed) else np.inf
 
 
 def top_markers(split_kinship, y, fit_mask, markers, m):
     """The m markers of largest |t| on `fit_mask`, strongest first, and their t; fewer where fewer
-    pass the genome-wide threshold. A marker in near-complete LD with one taken already (r² >
+    are discoveries (`discovery_threshold`). A marker in near-complete LD with one taken already (r² >
     MAX_R2 on `fit_mask`) marks the same locus and is passed over."""
     if m == 0:
         return np.array([], dtype=int), np.array([])
     t, dof = association(split_kinship, y, fit_mask, markers)
-    threshold = genome_wide_threshold(markers.shape[1], dof)
+    threshold = discovery_threshold(t, dof)
     chosen = []
     for j in np.argsort(-np.abs(t), kind="stable"):
         column = markers[fit_mask, j]
@@ -143,5 +146,5 @@ def fit_fold(fold):
         }
         for rank, (j, effect) in enumerate(zip(chosen, effects), 1)
     ]
-    # The markers taken: m, or fewer where fewer are genome-wide significant.
+    # The markers taken: m, or fewer where fewer are discoveries.
     return FoldFit(predicted, evidence, {"loci_m": len(chosen)}, details={"loci": loci}, offsets=fixed[m])
