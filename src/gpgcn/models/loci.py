@@ -79,9 +79,10 @@ def association(split_kinship, y, fit_mask, markers):
 def discovery_threshold(t, dof):
     """|t| a marker must reach to be a locus: the Benjamini-Hochberg step-up at
     FALSE_DISCOVERY_RATE over every marker's two-sided p; infinite where none passes."""
-    p = np.sort(2 * stats.t.sf(np.abs(t), max(dof, 1)))
+    strongest = np.sort(np.abs(t))[::-1]
+    p = 2 * stats.t.sf(strongest, max(dof, 1))  # ascending, as |t| descends
     passed = np.flatnonzero(p <= FALSE_DISCOVERY_RATE * np.arange(1, len(p) + 1) / len(p))
-    return float(np.sort(np.abs(t))[::-1][passed[-1]]) if len(passed) else np.inf
+    return float(strongest[passed[-1]]) if len(passed) else np.inf
 
 
 def top_markers(split_kinship, y, fit_mask, markers, m):
@@ -127,10 +128,11 @@ def fit_fold(fold):
         for m in counts:
             _, predicted, fixed[m][int(inner)] = fit_with_markers(kinship, fold.y, fit_mask, dosage, ranked[:m])
             out_of_fold[m][held] = predicted[held]
-    choice, _ = one_standard_error_choice([out_of_fold[m] for m in counts], fold.y, counts)
+    by_count = [out_of_fold[m] for m in counts]
+    choice, _ = one_standard_error_choice(by_count, fold.y, counts)
     m = counts[choice]
     # The stack weighs GBLUP + loci by predictions whose m was not chosen on them.
-    evidence = cross_validated_choice([out_of_fold[m] for m in counts], fold.y, fold.folds, counts)
+    evidence = cross_validated_choice(by_count, fold.y, fold.folds, counts)
     chosen, t = top_markers(kinship, fold.y, trained, dosage, m)
     fit, predicted, _ = fit_with_markers(kinship, fold.y, trained, dosage, chosen)
     # Per allele, on the trait's own scale.
