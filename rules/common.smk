@@ -215,10 +215,10 @@ def accession_lists():
     return per_region("results/genotypes/{region}.accessions.txt")
 
 
-def feature_inputs(node_features="genotypes"):
-    """The node features: the dosage matrices with their accession lists, or each accession's
-    row of the relationship matrix (always so in mode kinship)."""
-    if not GENOTYPED or node_features == "kinship":
+def feature_inputs():
+    """The strategies' node features: the dosage matrices with their accession lists, or in
+    mode kinship each accession's row of the relationship matrix."""
+    if not GENOTYPED:
         return {"kinship": "results/kinship/grm.tsv"}
     return {
         "matrices": per_region("results/genotypes/{region}.npy"),
@@ -235,18 +235,19 @@ def train_inputs(wildcards):
 
 
 def marker_inputs():
-    """The dosage matrices and SNP tables the loci scan reads; none without genotypes."""
+    """The dosage matrices, their SNP tables and accession lists the loci scan and SNP-feature
+    candidates read; none without genotypes."""
     if not GENOTYPED:
         return {}
     return {
         "markers": per_region("results/genotypes/{region}.npy"),
         "marker_sites": per_region("results/genotypes/{region}.snps.tsv"),
+        "accessions": accession_lists(),
     }
 
 
 def model_inputs(wildcards):
     return {
-        **feature_inputs(config["select"]["node_features"]),
         **marker_inputs(),
         "grm": "results/kinship/grm.tsv",
         "split": "results/split/{trait}/split.tsv",

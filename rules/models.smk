@@ -36,8 +36,7 @@ rule trait_models:
     params:
         train=config["train"],
         graph=config["graph"],
-        changes=config["select"]["candidates"],
-        loci_counts=config["select"]["loci_counts"],
+        select=config["select"],
         matrix_chromosomes=MATRIX_CHROMOSOMES,
     script:
         "../workflow/scripts/trait_models.py"

@@ -178,6 +178,7 @@ def write_cohort(directory, test_phenotypes=None):
     ids = [f"a{i}" for i in range(n)]
     write_kinship(directory / "grm.tsv", grm, ids)
     np.save(directory / "dosage.npy", dosage.astype(np.int8))
+    (directory / "accessions.txt").write_text("\n".join(ids) + "\n")
     sites = pd.DataFrame({"chrom": "1", "pos": 100 * np.arange(1, p + 1), "id": [f"m{j}" for j in range(p)]})
     sites.to_csv(directory / "snps.tsv", sep="\t", index=False)
     sets = np.array(["train"] * 90 + ["test"] * 20 + ["unlabelled"] * 10)
@@ -191,22 +192,27 @@ def write_cohort(directory, test_phenotypes=None):
     split.to_csv(directory / "split.tsv", sep="\t", index=False)
 
 
-def run_models(directory, changes=({}, {"k": 2}, {"self_loop_weight": 1.0})):
+def run_models(directory, changes=({}, {"k": 2}, {"self_loop_weight": 1.0}), snp_feature_limit=4, genotyped=True):
     outputs = {name: str(directory / f"{name}.out") for name in OUTPUTS}
+    dosage = [directory / "dosage.npy"] if genotyped else []
     trait_models_stage(
         problem_files={
-            "matrix_paths": [],
-            "accessions_paths": [],
-            "kinship_path": directory / "grm.tsv",
+            "matrix_paths": dosage,
+            "accessions_paths": [directory / "accessions.txt"] if genotyped else [],
+            "matrix_chromosomes": ["1"] if genotyped else None,
             "split_path": directory / "split.tsv",
         },
         grm_path=directory / "grm.tsv",
-        marker_files={"matrix_paths": [directory / "dosage.npy"], "snps_paths": [directory / "snps.tsv"]},
+        marker_files={"matrix_paths": dosage, "snps_paths": [directory / "snps.tsv"] if genotyped else []},
         trait="T",
         train=TRAIN,
         graph=GRAPH,
-        changes=list(changes),
-        loci_counts=LOCI_COUNTS,
+        select={
+            "node_features": "kinship",
+            "candidates": list(changes),
+            "snp_feature_limit": snp_feature_limit,
+            "loci_counts": LOCI_COUNTS if genotyped else [0],
+        },
         outputs=outputs,
     )
     read = {name: json.loads((directory / f"{name}.out").read_text()) for name in ("gcn_metrics", "stack_metrics")}
@@ -240,6 +246,29 @@ def test_the_stack_weighs_models_by_fits_that_did_not_choose_them(tmp_path, monk
     assert gcn_r == pytest.approx(gcn["selection"]["stack_evidence_cv_pearson_r"], abs=1e-6)
     assert abs(gcn_r - chosen_r) > 1e-4
     assert loci_out_of_fold is evidence[0]
+
+
+def test_snp_feature_candidates_are_tried_only_where_affordable(tmp_path):
+    """400 SNPs over 90 training accessions: 4.4 per accession. A candidate asking for SNP
+    features is tried under a limit of 5 (and then trains on the 400 dosages), listed as not
+    tried under 4 and without genotypes."""
+    write_cohort(tmp_path)
+    on_snps = {"node_features": "genotypes"}
+    gcn, _, outputs = run_models(tmp_path, changes=[on_snps], snp_feature_limit=5)
+    assert gcn["n_snps"] == 400
+    gcn, _, outputs = run_models(tmp_path, changes=[{}], snp_feature_limit=5)
+    assert gcn["n_snps"] == 120  # the GRM's columns
+    for limit, genotyped in ((4, True), (5, False)):
+        gcn, _, outputs = run_models(tmp_path, changes=[{}, on_snps], snp_feature_limit=limit, genotyped=genotyped)
+        scores = pd.read_csv(outputs["candidates"], sep="\t", keep_default_na=False)
+        assert scores.loc[0, "skipped"] == "" and np.isfinite(float(scores.loc[0, "cv_pearson_r"]))
+        expected = (
+            "400 SNPs are more than select.snp_feature_limit (4) x 90 training" if genotyped else "need genotypes"
+        )
+        assert expected in scores.loc[1, "skipped"] and scores.loc[1, "cv_pearson_r"] in ("", "nan", "NaN")
+        assert gcn["selection"]["chosen"] == "as configured"
+    with pytest.raises(InputError, match="no candidate can be tried here: SNP features need genotypes"):
+        run_models(tmp_path, changes=[on_snps], genotyped=False)
 
 
 def test_every_model_is_fitted_chosen_and_cross_validated(tmp_path):

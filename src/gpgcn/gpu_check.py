@@ -224,10 +224,11 @@ def synthetic_problem(work, n_snps, settings, plan, device):
             "matrix_chromosomes": cohort.chromosomes,
         },
         grm_path=cohort.grm,
+        marker_files={"matrix_paths": [], "snps_paths": []},
         trait="synthetic",
         train=settings,
         graph=graph,
-        changes=[{}],
+        select={"node_features": "genotypes", "candidates": [{}], "snp_feature_limit": 0, "loci_counts": [0]},
         outputs=per_trait_outputs(model),
     )
     rows.append(check_row("synthetic", "per-trait GCN", device, model / "gcn", references["serial"]))

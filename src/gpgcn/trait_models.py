@@ -72,21 +72,23 @@ def cross_validate(every, trait, recorded_keys):
     return scores, extras, table, seconds
 
 
-def trait_models_stage(*, problem_files, grm_path, marker_files, trait, train, graph, changes, loci_counts, outputs):
+def trait_models_stage(*, problem_files, grm_path, marker_files, trait, train, graph, select, outputs):
     """Fit every model of the registry the job holds (rule trait_models) on one trait's training
     accessions, the GCN's settings chosen among candidates, cross-validate them all on the same
     folds, and write each one's files and the table of every accession's prediction from the
     recommended model.
 
-    `problem_files`: load_problem's arguments but the graph's (matrix_paths, accessions_paths,
-    split_path, and kinship_path or matrix_chromosomes); each candidate's graph is built from
-    `grm_path`; `marker_files`: the dosage matrices and their SNP tables (matrix_paths,
-    snps_paths), empty without genotypes; `outputs`: {model}_metrics and {model}_predictions of
-    each model, gcn_epochs, candidates, cv_predictions and table.
+    `problem_files`: load_problem's dosage arguments (matrix_paths, accessions_paths,
+    matrix_chromosomes, split_path; no matrices without genotypes); GRM-row features and each
+    candidate's graph come from `grm_path`; `marker_files`: the dosage matrices and their SNP
+    tables (matrix_paths, snps_paths), empty without genotypes; `select`: the config's section
+    (node_features, candidates, snp_feature_limit, loci_counts); `outputs`: {model}_metrics and
+    {model}_predictions of each model, gcn_epochs, candidates, cv_predictions and table.
     """
     start = time.perf_counter()
-    problems = CandidateProblems(problem_files, grm_path)
-    choices = candidates(train, graph, changes)
+    loci_counts = select["loci_counts"]
+    problems = CandidateProblems(problem_files, grm_path, select["snp_feature_limit"])
+    choices = candidates(train, graph, select["candidates"], select["node_features"])
     split_path = problem_files["split_path"]
     split = pd.read_csv(split_path, sep="\t", dtype={"ID": str})
     first = problems.problem(choices[0])

@@ -6,10 +6,9 @@ run_stage(
     snakemake.log[0],
     trait_models_stage,
     problem_files={
-        "matrix_paths": list(inputs.get("matrices", [])),
+        "matrix_paths": list(inputs.get("markers", [])),
         "accessions_paths": list(inputs.get("accessions", [])),
         "matrix_chromosomes": snakemake.params.matrix_chromosomes,
-        "kinship_path": inputs.get("kinship"),
         "split_path": inputs.split,
     },
     grm_path=inputs.grm,
@@ -20,7 +19,6 @@ run_stage(
     trait=snakemake.wildcards.trait,
     train=snakemake.params.train,
     graph=snakemake.params.graph,
-    changes=snakemake.params.changes,
-    loci_counts=snakemake.params.loci_counts,
+    select=snakemake.params.select,
     outputs=dict(snakemake.output.items()),
 )

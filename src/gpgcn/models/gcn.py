@@ -30,9 +30,10 @@ from .fold import FoldFit
 
 log = logging.getLogger(__name__)
 
-# What a candidate may change: graph settings and training settings.
+# What a candidate may change: graph settings, training settings and its node features.
 GRAPH_KEYS = ("k", "self_loop_weight")
 TRAIN_KEYS = ("lr", "weight_decay", "features", "dropout")
+FEATURE_KEYS = ("node_features",)
 
 
 @dataclasses.dataclass
@@ -41,17 +42,19 @@ class Candidate:
     settings: TrainSettings
     k: int
     self_loop_weight: float
+    node_features: str  # kinship: GRM rows; genotypes: SNP dosages
 
     @property
     def name(self):
         return ", ".join(f"{key}={value}" for key, value in self.change.items()) or "as configured"
 
 
-def candidates(train, graph, changes):
-    """One Candidate per change (a dict of GRAPH_KEYS and TRAIN_KEYS) to the configured settings."""
+def candidates(train, graph, changes, node_features="kinship"):
+    """One Candidate per change (a dict of GRAPH_KEYS, TRAIN_KEYS and FEATURE_KEYS) to the
+    configured settings."""
     found = []
     for change in changes or [{}]:
-        unknown = sorted(set(change) - set(GRAPH_KEYS) - set(TRAIN_KEYS))
+        unknown = sorted(set(change) - set(GRAPH_KEYS) - set(TRAIN_KEYS) - set(FEATURE_KEYS))
         if unknown:
             raise ValueError(f"select.candidates: unknown key {', '.join(unknown)}")
         settings = TrainSettings(**{**train, **{k: v for k, v in change.items() if k in TRAIN_KEYS}})
@@ -61,25 +64,56 @@ def candidates(train, graph, changes):
                 settings,
                 change.get("k", graph["k"]),
                 change.get("self_loop_weight", graph["self_loop_weight"]),
+                change.get("node_features", node_features),
             )
         )
     return found
 
 
 class CandidateProblems:
-    """The training problem of each candidate: features loaded once per scaling, the kNN graph
-    of the relationship matrix once per k (by the graph rule's own function)."""
+    """The training problem of each candidate: features loaded once per kind and scaling, the
+    kNN graph of the relationship matrix once per k (by the graph rule's own function).
 
-    def __init__(self, problem_files, grm_path):
+    `problem_files`: load_problem's dosage arguments (no matrices in mode kinship, where every
+    candidate trains on the GRM's rows); `snp_feature_limit`: a candidate whose own change asks
+    for SNP features is tried only where the SNPs number at most this many per training
+    accession, so its first layer costs at most that many times a GRM-row candidate's."""
+
+    def __init__(self, problem_files, grm_path, snp_feature_limit):
         self.problem_files, self.grm_path = problem_files, grm_path
         self.grm = read_kinship(grm_path)
+        self.snp_feature_limit = snp_feature_limit
+        split = pd.read_csv(problem_files["split_path"], sep="\t", usecols=["set"])
+        self.n_train = int(split["set"].eq("train").sum())
         self.features, self.graphs = {}, {}
 
+    @property
+    def has_genotypes(self):
+        return bool(self.problem_files["matrix_paths"])
+
+    def skip_reason(self, candidate):
+        """Why a candidate is not tried here, or None."""
+        if candidate.change.get("node_features") != "genotypes":
+            return None
+        if not self.has_genotypes:
+            return "SNP features need genotypes"
+        n_snps = sum(np.load(path, mmap_mode="r").shape[1] for path in self.problem_files["matrix_paths"])
+        if n_snps > self.snp_feature_limit * self.n_train:
+            return (
+                f"{n_snps} SNPs are more than select.snp_feature_limit ({self.snp_feature_limit:g}) "
+                f"x {self.n_train} training accessions"
+            )
+        return None
+
     def problem(self, candidate):
-        scaling = candidate.settings.features
-        if scaling not in self.features:
-            self.features[scaling] = load_problem(**self.problem_files, graph_path=None, features=scaling)
-        problem = self.features[scaling]
+        on_snps = candidate.node_features == "genotypes" and self.has_genotypes
+        key = (on_snps, candidate.settings.features)
+        if key not in self.features:
+            kinship_path = None if on_snps else self.grm_path
+            self.features[key] = load_problem(
+                **self.problem_files, kinship_path=kinship_path, graph_path=None, features=candidate.settings.features
+            )
+        problem = self.features[key]
         if candidate.k not in self.graphs:
             self.graphs[candidate.k] = relationship_graph(*self.grm, candidate.k)
         if problem.ids != self.grm[1]:
@@ -101,15 +135,26 @@ def choose_gcn(problems, choices, y, trait, offsets):
     candidate with its problem and result."""
     rows, best = [], None
     for i, candidate in enumerate(choices, 1):
+        skipped = problems.skip_reason(candidate)
+        if skipped:
+            log.info("%s: candidate %s not tried: %s", trait, candidate.name, skipped)
+            rows.append({"candidate": candidate.name, "cv_pearson_r": np.nan, "seconds": 0.0, "skipped": skipped})
+            continue
         start = time.perf_counter()
         problem = problems.problem(candidate)
         label = f"{trait}: candidate {i} of {len(choices)} ({candidate.name})"
         result = train_gcn(problem, candidate.settings, label, offsets)
         score = pearson_r(*finite_pairs(result.validation_predictions, y))
         log.info("%s: candidate %s: out-of-fold r %.4f", trait, candidate.name, score)
-        rows.append({"candidate": candidate.name, "cv_pearson_r": score, "seconds": time.perf_counter() - start})
+        rows.append(
+            {"candidate": candidate.name, "cv_pearson_r": score, "seconds": time.perf_counter() - start, "skipped": ""}
+        )
         if best is None or score > best[0]:
             best = (score, candidate, problem, result)
+    if best is None:
+        raise InputError(
+            "select.candidates", f"no candidate can be tried here: {'; '.join(r['skipped'] for r in rows)}"
+        )
     return pd.DataFrame(rows), best[1:]
 
 
