@@ -28,10 +28,12 @@ def search_rows(traits):
         cells = []
         for t in traits:
             table = tables[t]
-            best = table["cv_pearson_r"].idxmax()
-            cells.append(f"{'**' if i == best else ''}{table.at[i, 'cv_pearson_r']:.3f}{'**' if i == best else ''}")
+            best, score = table["cv_pearson_r"].idxmax(), table.at[i, "cv_pearson_r"]
+            bold = "**" if i == best else ""
+            # A candidate on SNP dosages is not tried on a relationship matrix (no genotypes).
+            cells.append("not tried" if np.isnan(score) else f"{bold}{score:.3f}{bold}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    seconds = pd.concat(tables.values())["seconds"]
+    seconds = pd.concat(tables.values()).dropna(subset=["cv_pearson_r"])["seconds"]
     return lines, seconds
 
 
@@ -44,7 +46,8 @@ def job_seconds(traits):
 
 def cost_lines(traits, candidate_seconds, jobs):
     """The model choice's cost here, and at 1M SNPs from benchmarks/candidate_cost.py's epoch time."""
-    n_candidates = len(pd.read_csv(RUN / f"results/models/{traits[0]}/gcn/candidates.tsv", sep="\t"))
+    scores = pd.read_csv(RUN / f"results/models/{traits[0]}/gcn/candidates.tsv", sep="\t")["cv_pearson_r"]
+    n_candidates = int(scores.notna().sum())  # those tried
     epochs = float(np.median([metrics(RUN, t, "gcn")["epochs"] for t in traits]))  # all 5 members of one ensemble
     repeats, folds = metrics(RUN, traits[0], "gcn")["cv_repeats"], 5
     lines = [
