@@ -287,6 +287,10 @@ def test_every_model_is_fitted_chosen_and_cross_validated(tmp_path):
     assert stack["recommended"] is True and gcn["recommended"] is False
     assert gcn["cv_repeats"] == stack["cv_repeats"] == 2
     assert gcn["selection"]["cv_settings_chosen_on_same_accessions"] is True
+    # Only the models whose predictions hold the GCN carry its settings' choice.
+    assert stack["selection"] == gcn["selection"]
+    for name in ("rkhs", "gblup_loci"):
+        assert "selection" not in json.loads(Path(outputs[f"{name}_metrics"]).read_text())
     assert len(stack["cv_weight_gcns"]["cv_1"]) == 3  # chosen inside each outer fold
     cv = pd.read_csv(outputs["cv_predictions"], sep="\t")
     assert len(cv) == 2 * 90 and set(cv["repeat"]) == {"cv_1", "cv_2"}

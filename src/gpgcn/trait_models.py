@@ -134,7 +134,6 @@ def trait_models_stage(*, problem_files, grm_path, marker_files, trait, train, g
     common = {
         "n_devices": 1,
         "seconds_total": time.perf_counter() - start,
-        "selection": choice,
         "covariates": covariate_names(split),
         # GBLUP's CV r on the same folds, for a paired comparison.
         "cv_gblup_scores": [s["gblup"] for s in cv.values()],
@@ -149,7 +148,13 @@ def trait_models_stage(*, problem_files, grm_path, marker_files, trait, train, g
         problem,
         chosen.settings,
         result,
-        {**common, "model": "gcn", "strategy": "serial", "cv_scores": [s["gcn"] for s in cv.values()]},
+        {
+            **common,
+            "model": "gcn",
+            "strategy": "serial",
+            "selection": choice,
+            "cv_scores": [s["gcn"] for s in cv.values()],
+        },
     )
     for name in JOB_MODELS:
         frame = prediction_frame(problem, fits[name].predicted)
@@ -166,6 +171,8 @@ def trait_models_stage(*, problem_files, grm_path, marker_files, trait, train, g
             recommended=name == RECOMMENDED,
             **fits[name].extra,
             **fits[name].details,
+            # The stack's predictions hold the GCN's, so they carry its settings' choice too.
+            **({"selection": choice} if name == "stack" else {}),
             **{f"cv_{key}s": cv_extras[name].get(key, {}) for key in fits[name].extra},
             **common,
         )
