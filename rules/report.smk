@@ -124,6 +124,8 @@ rule report:
     resources:
         mem_mb=1000,
         runtime=10,
+        # Keeps it off the machine while a strategy is timed (profiles/default).
+        timing_slot=1,
     params:
         traits=TRAITS,
         model_files=MODEL_FILES,

@@ -38,6 +38,8 @@ rule split:
     resources:
         mem_mb=500,
         runtime=5,
+        # Keeps it off the machine while a strategy is timed (profiles/default).
+        timing_slot=1,
     params:
         **SPLIT_SETTINGS,
     script:

@@ -511,3 +511,49 @@ def test_dry_run_of_the_1001_genomes_config(tmp_path):
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     for rule in ("fetch_input", "index_vcf", "subset_vcf", "genotype_matrix", "kinship", "train_snpshard", "report"):
         assert rule in run.stdout, rule
+
+
+def dry_run_job_blocks(output):
+    """(rule, inputs, outputs, resources) of each job a dry run lists."""
+    import re
+
+    jobs = []
+    for block in re.split(r"^(?=(?:local)?rule \w+:$)", output, flags=re.MULTILINE)[1:]:
+        fields = dict(re.findall(r"^    (\w+): (.*)$", block, re.MULTILINE))
+        resources = dict(re.findall(r"(\w+)=([^,]+)", fields.get("resources", "")))
+        jobs.append(
+            (
+                re.match(r"(?:local)?rule (\w+):", block).group(1),
+                set(fields.get("input", "").split(", ")) - {""},
+                set(fields.get("output", "").split(", ")) - {""},
+                resources,
+            )
+        )
+    return jobs
+
+
+def test_a_timed_job_never_shares_the_machine(tmp_path):
+    """Every job that may run while a timed training job runs (neither before it nor after it in
+    the DAG) holds a timing slot, so the scheduler keeps it off the machine meanwhile."""
+    write_config(tmp_path, merged(TINY, {"input": {"traits": ["FT10_mean", "RL"]}}))
+    run = snakemake(tmp_path, "-n", "--forceall")
+    assert run.returncode == 0, run.stderr[-3000:]
+    jobs = dry_run_job_blocks(run.stdout)
+    producer = {path: i for i, (_, _, outputs, _) in enumerate(jobs) for path in outputs}
+    needs = [{producer[path] for path in inputs if path in producer} for _, inputs, _, _ in jobs]
+
+    def before(job):
+        seen, todo = set(), [job]
+        while todo:
+            for upstream in needs[todo.pop()] - seen:
+                seen.add(upstream)
+                todo.append(upstream)
+        return seen
+
+    timed = [i for i, (*_, resources) in enumerate(jobs) if int(resources.get("timing_slot", 0)) >= 1000]
+    assert {jobs[i][0] for i in timed} >= {"train_serial", "train_intraop", "train_snpshard"}
+    for job in timed:
+        after = {i for i in range(len(jobs)) if job in before(i)}
+        for i in set(range(len(jobs))) - before(job) - after - {job}:
+            rule, _, _, resources = jobs[i]
+            assert int(resources.get("timing_slot", 0)) >= 1, f"{rule} may run beside {jobs[job][0]}"
