@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 import subprocess
 
 import pytest
@@ -270,8 +271,6 @@ def test_bad_phenotypes_stop_the_run_without_output(tiny_run, tmp_path):
 
 def dry_run_jobs(output):
     """Job counts by rule from a dry run's table."""
-    import re
-
     return {rule: int(count) for rule, count in re.findall(r"^(\w+)\s+(\d+)$", output, re.MULTILINE)}
 
 
@@ -515,8 +514,6 @@ def test_dry_run_of_the_1001_genomes_config(tmp_path):
 
 def dry_run_job_blocks(output):
     """(rule, inputs, outputs, resources) of each job a dry run lists."""
-    import re
-
     jobs = []
     for block in re.split(r"^(?=(?:local)?rule \w+:$)", output, flags=re.MULTILINE)[1:]:
         fields = dict(re.findall(r"^    (\w+): (.*)$", block, re.MULTILINE))
@@ -542,7 +539,7 @@ def test_a_timed_job_never_shares_the_machine(tmp_path):
     producer = {path: i for i, (_, _, outputs, _) in enumerate(jobs) for path in outputs}
     needs = [{producer[path] for path in inputs if path in producer} for _, inputs, _, _ in jobs]
 
-    def before(job):
+    def upstream_of(job):
         seen, todo = set(), [job]
         while todo:
             for upstream in needs[todo.pop()] - seen:
@@ -550,10 +547,11 @@ def test_a_timed_job_never_shares_the_machine(tmp_path):
                 todo.append(upstream)
         return seen
 
+    before = [upstream_of(i) for i in range(len(jobs))]
     timed = [i for i, (*_, resources) in enumerate(jobs) if int(resources.get("timing_slot", 0)) >= 1000]
     assert {jobs[i][0] for i in timed} >= {"train_serial", "train_intraop", "train_snpshard"}
     for job in timed:
-        after = {i for i in range(len(jobs)) if job in before(i)}
-        for i in set(range(len(jobs))) - before(job) - after - {job}:
+        after = {i for i in range(len(jobs)) if job in before[i]}
+        for i in set(range(len(jobs))) - before[job] - after - {job}:
             rule, _, _, resources = jobs[i]
             assert int(resources.get("timing_slot", 0)) >= 1, f"{rule} may run beside {jobs[job][0]}"
