@@ -81,7 +81,7 @@ class Chunk:
 
 class PlinkReader:
     """One region (chrom, start, end; end None: to the chromosome's end) of a .bed, the study
-    accessions of `samples_path` only, in that list's order (as bcftools' -S keeps them)."""
+    accessions of `samples_path` only, in the .fam's order (as `bcftools convert -S` keeps the VCF's)."""
 
     def __init__(self, bed_path, samples_path, chrom, start=None, end=None):
         files = plink_files(bed_path)
@@ -95,9 +95,9 @@ class PlinkReader:
             raise InputError(
                 files["fam"], f"{len(absent)} accession(s) of {samples_path} absent: {', '.join(absent[:10])}"
             )
-        row_of = {s: i for i, s in enumerate(fam_ids)}
-        self.sample_rows = np.array([row_of[s] for s in study], dtype=np.int64)
-        self.samples = list(study)
+        wanted = set(study)
+        self.sample_rows = np.array([i for i, s in enumerate(fam_ids) if s in wanted], dtype=np.int64)
+        self.samples = [fam_ids[i] for i in self.sample_rows]
         self.n = len(self.samples)
         here = self.bim["chrom"].eq(chrom) & self.bim["pos"].ge(start or 0)
         if end is not None:

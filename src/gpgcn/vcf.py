@@ -121,6 +121,10 @@ def subset_vcf(vcf_path, samples_path, region, out_path, threads=1):
     boundary into two regions. Records of every type are kept: the genotype job counts them for
     the filter funnel, then keeps the biallelic SNPs (as `-m2 -M2 -v snps` would). The output is
     uncompressed BCF: written and read once.
+
+    `bcftools convert`, not `view`: it hands the sample list to htslib's reader, which then skips
+    the other accessions' columns while parsing each line, where `view` parses all 1,135 and
+    subsets afterwards; the BCF written is byte for byte the same, in about two thirds of the time.
     """
     check_requested_samples(vcf_path, samples_path)
     # With an index, read only this region's blocks; without one, stream the file and filter.
@@ -131,9 +135,8 @@ def subset_vcf(vcf_path, samples_path, region, out_path, threads=1):
     )
     with atomic_path(out_path) as tmp:
         run_bcftools(
-            "view",
+            "convert",
             "--no-version",
-            "--no-update",  # keep INFO as it is: recomputing AC/AN costs time and nothing reads it
             "-S",
             samples_path,
             *where,
@@ -146,4 +149,4 @@ def subset_vcf(vcf_path, samples_path, region, out_path, threads=1):
             source=vcf_path,
         )
         if os.path.getsize(tmp) == 0:
-            raise InputError(vcf_path, "bcftools view wrote nothing (truncated or unreadable input)")
+            raise InputError(vcf_path, "bcftools convert wrote nothing (truncated or unreadable input)")
