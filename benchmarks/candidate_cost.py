@@ -20,8 +20,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from gpgcn.dataset import Problem  # noqa: E402
-from gpgcn.graph import knn_graph, propagation  # noqa: E402
+from gpgcn.graph import knn_graph  # noqa: E402
 from gpgcn.metrics import cpu_model  # noqa: E402
+from gpgcn.model import propagation  # noqa: E402
 from gpgcn.strategies import Serial  # noqa: E402
 from gpgcn.train import TrainSettings, fit, seconds_per_epoch  # noqa: E402
 

@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -53,3 +56,12 @@ def test_graph_file_round_trip(tmp_path):
 def test_k_too_large():
     with pytest.raises(ValueError, match="graph.k"):
         knn_graph(random_kinship(5), 5)
+
+
+def test_the_data_stage_modules_load_without_torch():
+    # The data jobs (genotypes, kinship, graph) each start a process; importing torch would add
+    # seconds to every one of them, and to the serial tail the graph job sits on.
+    modules = "gpgcn.graph, gpgcn.kinship, gpgcn.regions, gpgcn.vcf, gpgcn.plink, gpgcn.stage"
+    code = f"import sys, {modules}; print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch')[:3])"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "[]"

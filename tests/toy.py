@@ -4,7 +4,8 @@ import numpy as np
 import torch
 
 from gpgcn.dataset import Problem
-from gpgcn.graph import knn_graph, normalised_adjacency
+from gpgcn.graph import knn_graph
+from gpgcn.model import normalised_adjacency
 
 
 def toy_problem(n=200, p=30, n_chrom=3, seed=0, noise=0.3):

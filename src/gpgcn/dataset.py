@@ -9,8 +9,9 @@ import torch
 
 from .errors import InputError
 from .genotypes import load_accessions, load_features, scale_features
-from .graph import propagation, read_graph
+from .graph import read_graph
 from .kinship import read_kinship
+from .model import propagation
 from .phenotypes import cv_repeat_columns
 
 

@@ -1,11 +1,10 @@
-"""The kinship k-nearest-neighbour graph over accessions."""
+"""The kinship k-nearest-neighbour graph over accessions: built, written, read (no torch: the
+graph job needs none; the GCN's normalised adjacency is `model.propagation`)."""
 
 import numpy as np
 import pandas as pd
-import torch
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from .errors import InputError
 from .io import write_json, write_tsv
@@ -43,25 +42,6 @@ def relationship_graph(kinship, rows, cols, k):
     edge_weight). The one producer of every graph the models train on (the graph rule's, and
     each candidate k's)."""
     return knn_graph(similarity_for_graph(kinship, rows, cols), k)
-
-
-def normalised_adjacency(edge_index, edge_weight, n_nodes, self_loop_weight=1.0):
-    """Â = D^-1/2 (A + wI) D^-1/2 as (edge_index, edge_weight), the GCN propagation matrix.
-
-    A self-loop weight w above 1 keeps more of each accession's own genotype in every layer
-    (w = 1 is Kipf and Welling's GCN).
-    """
-    loops = torch.arange(n_nodes, dtype=edge_index.dtype)
-    edge_index = torch.cat([edge_index, torch.stack([loops, loops])], dim=1)
-    edge_weight = torch.cat([edge_weight, torch.full((n_nodes,), float(self_loop_weight), dtype=edge_weight.dtype)])
-    return gcn_norm(edge_index, edge_weight, n_nodes, add_self_loops=False)
-
-
-def propagation(edge_index, edge_weight, n_nodes, self_loop_weight):
-    """The GCN's normalised adjacency from a graph's numpy edges."""
-    return normalised_adjacency(
-        torch.from_numpy(edge_index).long(), torch.from_numpy(edge_weight).float(), n_nodes, self_loop_weight
-    )
 
 
 def graph_summary(edge_index, n_nodes):

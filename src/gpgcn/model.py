@@ -1,6 +1,6 @@
 """The GCN regression models: a stack of graph convolutions with ReLU, and a linear head.
 
-Graph inputs are the normalised adjacency (`graph.normalised_adjacency`: self-loops included,
+Graph inputs are the normalised adjacency (`normalised_adjacency`: self-loops included,
 symmetric GCN normalisation), computed once per dataset, so every convolution runs with
 `normalize=False`.
 """
@@ -11,8 +11,28 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch_geometric.nn import GCNConv
+from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from .distributed import AllReduceSum
+
+
+def normalised_adjacency(edge_index, edge_weight, n_nodes, self_loop_weight=1.0):
+    """Â = D^-1/2 (A + wI) D^-1/2 as (edge_index, edge_weight), the GCN propagation matrix.
+
+    A self-loop weight w above 1 keeps more of each accession's own genotype in every layer
+    (w = 1 is Kipf and Welling's GCN).
+    """
+    loops = torch.arange(n_nodes, dtype=edge_index.dtype)
+    edge_index = torch.cat([edge_index, torch.stack([loops, loops])], dim=1)
+    edge_weight = torch.cat([edge_weight, torch.full((n_nodes,), float(self_loop_weight), dtype=edge_weight.dtype)])
+    return gcn_norm(edge_index, edge_weight, n_nodes, add_self_loops=False)
+
+
+def propagation(edge_index, edge_weight, n_nodes, self_loop_weight):
+    """The GCN's normalised adjacency from a graph's numpy edges."""
+    return normalised_adjacency(
+        torch.from_numpy(edge_index).long(), torch.from_numpy(edge_weight).float(), n_nodes, self_loop_weight
+    )
 
 
 class GCNStack(nn.Module):
