@@ -90,7 +90,8 @@ class PlinkReader:
         self.bim = read_bim(files["bim"])
         check_size(files, len(fam_ids), len(self.bim))
         study = read_ids(samples_path)
-        absent = [s for s in study if s not in set(fam_ids)]
+        in_fam = set(fam_ids)
+        absent = [s for s in study if s not in in_fam]
         if absent:
             raise InputError(
                 files["fam"], f"{len(absent)} accession(s) of {samples_path} absent: {', '.join(absent[:10])}"
