@@ -4,6 +4,7 @@ import json
 import math
 import re
 import subprocess
+import sys
 
 import pytest
 
@@ -52,6 +53,19 @@ def test_dry_run_of_the_default_config(tmp_path):
         "report",
     ):
         assert rule in run.stdout
+
+
+def test_the_workflow_loads_without_torch():
+    # Snakemake imports what the Snakefile and the rules import on every call, dry runs
+    # included: torch and PyTorch Geometric there would add seconds to each.
+    sources = [REPO / "Snakefile", *sorted((REPO / "rules").glob("*.smk"))]
+    modules = sorted(
+        {m for path in sources for m in re.findall(r"^\s*from (gpgcn[\w.]*) import", path.read_text(), re.M)}
+    )
+    assert "gpgcn.strategies" in modules and "gpgcn.models" in modules
+    code = f"import sys, {', '.join(modules)}; print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch')[:3])"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "[]"
 
 
 def test_lint_is_clean():

@@ -139,3 +139,18 @@ class SNPShardConv(nn.Module):
 
     def sharded_parameters(self):
         return [self.conv.lin.weight]
+
+
+class NodeShare(nn.Module):
+    """What DataParallel replicates: the GCN over the whole graph, returning only the predictions
+    for the node indices scattered to this replica. Each GPU keeps its own copy of the graph
+    inputs (looked up by device), so only the indices and parameters travel each step."""
+
+    def __init__(self, gcn, inputs_by_device):
+        super().__init__()
+        self.gcn = gcn
+        self.inputs_by_device = inputs_by_device
+
+    def forward(self, nodes):
+        x, edge_index, edge_weight = self.inputs_by_device[nodes.device]
+        return self.gcn(x, edge_index, edge_weight)[nodes]

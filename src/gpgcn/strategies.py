@@ -14,13 +14,21 @@ import math
 import warnings
 
 import numpy as np
-import torch
-import torch.distributed as dist
-from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 
-from .distributed import init_process_group
-from .model import GCN, ChromosomeBranchGCN, SNPShardConv
+# Snakemake reads the strategies' rule metadata (threads, GPUs, SLURM resources) whenever it
+# loads the workflow, dry runs included, and torch with PyTorch Geometric takes seconds to
+# import: `import_torch` brings them in when the first strategy is built, in the training
+# process alone.
+torch = dist = init_process_group = GCN = ChromosomeBranchGCN = NodeShare = SNPShardConv = None
+
+
+def import_torch():
+    global torch, dist, init_process_group, GCN, ChromosomeBranchGCN, NodeShare, SNPShardConv
+    import torch
+    import torch.distributed as dist
+
+    from .distributed import init_process_group
+    from .model import GCN, ChromosomeBranchGCN, NodeShare, SNPShardConv
 
 
 def training_device(settings):
@@ -73,6 +81,7 @@ class Strategy:
         return {"tasks": n_devices, "nodes": math.ceil(n_devices / devices_per_node)}
 
     def __init__(self, n_devices, settings, group=None):
+        import_torch()
         self.n_devices = n_devices
         self.rank, self.world_size = 0, 1
         self.cpu_busy_before = None  # measured just before training: timings are only as good as the machine's idleness
@@ -184,25 +193,10 @@ class InterOp(Strategy):
 
     def build_model(self, problem, settings):
         torch.manual_seed(settings.seed)
-        model = ChromosomeBranchGCN(
+        branches = ChromosomeBranchGCN(
             problem.chrom_sizes, settings.hidden, settings.layers, settings.dropout, parallel=self.n_devices > 1
         )
-        return torch.jit.script(model.to(self.device))
-
-
-class NodeShare(nn.Module):
-    """What DataParallel replicates: the GCN over the whole graph, returning only the predictions
-    for the node indices scattered to this replica. Each GPU keeps its own copy of the graph
-    inputs (looked up by device), so only the indices and parameters travel each step."""
-
-    def __init__(self, gcn, inputs_by_device):
-        super().__init__()
-        self.gcn = gcn
-        self.inputs_by_device = inputs_by_device
-
-    def forward(self, nodes):
-        x, edge_index, edge_weight = self.inputs_by_device[nodes.device]
-        return self.gcn(x, edge_index, edge_weight)[nodes]
+        return torch.jit.script(branches.to(self.device))
 
 
 class DataParallelStrategy(Strategy):
@@ -244,7 +238,7 @@ class DataParallelStrategy(Strategy):
 
     def build_model(self, problem, settings):
         gcn = super().build_model(problem, settings)
-        return nn.DataParallel(NodeShare(gcn, self.inputs), device_ids=list(range(self.n_devices)))
+        return torch.nn.DataParallel(NodeShare(gcn, self.inputs), device_ids=list(range(self.n_devices)))
 
     def forward(self, model, problem):
         return model(self.nodes)
@@ -288,7 +282,9 @@ class DDP(ProcessGroupMember):
 
     def build_model(self, problem, settings):
         model = super().build_model(problem, settings)
-        return DistributedDataParallel(model, device_ids=[self.device] if self.device.type == "cuda" else None)
+        return torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[self.device] if self.device.type == "cuda" else None
+        )
 
 
 class SNPShard(ProcessGroupMember):

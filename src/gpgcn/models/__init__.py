@@ -9,10 +9,10 @@ out-of-fold predictions of the fold's training accessions (`FoldFit`), both on t
 trait's problem.
 """
 
+import importlib
 import time
 from dataclasses import dataclass
 
-from . import gblup, gcn, loci, rkhs, stack
 from .fold import Fold, FoldFit
 
 
@@ -21,18 +21,23 @@ class Model:
     name: str  # its folder, results/models/{trait}/{name}/, and metrics.json's "model"
     display: str  # its name in the report
     rule: str  # the rule that writes its files
-    fit_fold: object  # Fold -> FoldFit
+    module: str  # its module in this package, whose fit_fold(Fold) returns a FoldFit
     recommended: bool = False  # the model results/predictions/{trait}.tsv comes from
+
+    def fit_fold(self, fold):
+        # Imported on first use: the rules read this registry whenever Snakemake loads the
+        # workflow (dry runs too), and the GCN's module brings torch, seconds to import.
+        return importlib.import_module(f"{__package__}.{self.module}").fit_fold(fold)
 
 
 MODELS = {
     model.name: model
     for model in (
-        Model("gblup", "GBLUP", "gblup", gblup.fit_fold),
-        Model("rkhs", "RKHS", "trait_models", rkhs.fit_fold),
-        Model("gblup_loci", "GBLUP + loci", "trait_models", loci.fit_fold),
-        Model("gcn", "GCN", "trait_models", gcn.fit_fold),
-        Model("stack", "stack (recommended)", "trait_models", stack.fit_fold, recommended=True),
+        Model("gblup", "GBLUP", "gblup", "gblup"),
+        Model("rkhs", "RKHS", "trait_models", "rkhs"),
+        Model("gblup_loci", "GBLUP + loci", "trait_models", "loci"),
+        Model("gcn", "GCN", "trait_models", "gcn"),
+        Model("stack", "stack (recommended)", "trait_models", "stack", recommended=True),
     )
 }
 RECOMMENDED = next(name for name, model in MODELS.items() if model.recommended)
