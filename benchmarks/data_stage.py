@@ -14,6 +14,10 @@ variants. Then, in one run and on the same cores, it times
       --make-rel square --threads N;
 and writes the ratio, each side's peak RSS and records/s, and the scatter's wall time with 1, N
 and (estimated from the per-job times) 12 parallel jobs to docs/benchmarks/data_stage.md.
+
+Snakemake's SLURM executor plugin runs `scontrol show config` as Snakemake loads: on a machine
+with SLURM's client tools but no controller that waits 10 s, which a cluster never sees. The page
+records what the probe took; `tests/slurm/start_cluster.sh` (root) gives this machine a controller.
 """
 
 import argparse
@@ -200,6 +204,40 @@ def snakemake_import_seconds():
     return time.perf_counter() - start
 
 
+def scontrol_probe_seconds():
+    """Seconds `scontrol show config` takes here (None without SLURM's client tools): the SLURM
+    executor plugin runs it as Snakemake loads, giving up after 10 s."""
+    if not shutil.which("scontrol"):
+        return None
+    start = time.perf_counter()
+    try:
+        subprocess.run(["scontrol", "show", "config"], capture_output=True, timeout=10, check=False)
+    except subprocess.TimeoutExpired:
+        pass
+    return time.perf_counter() - start
+
+
+def startup_note(import_seconds, probe_seconds):
+    """What Snakemake's start-up was made of in this run."""
+    note = (
+        f"Snakemake's start-up: `import snakemake.cli` alone took {import_seconds:.1f} s in this run. It loads the "
+        "SLURM executor plugin (a project dependency), which runs `scontrol show config` as it is imported and "
+        "gives up on it after 10 s. "
+    )
+    if probe_seconds is None:
+        return note + "SLURM's client tools are not installed here, so that costs nothing."
+    if probe_seconds >= 5:
+        return note + (
+            f"Here it took {probe_seconds:.1f} s: SLURM's client tools are installed and no controller answers, a "
+            "wait that is in the start-up above and absent on a cluster (start one with "
+            "`tests/slurm/start_cluster.sh` to measure without it)."
+        )
+    return note + (
+        f"Here a SLURM controller answered it in {probe_seconds:.2f} s, as on a cluster (this machine: the "
+        "single-node test cluster of `tests/slurm/start_cluster.sh`, idle)."
+    )
+
+
 def makespan(jobs, slots):
     """Wall time of the per-region chains (subset then genotypes) on `slots` parallel job slots,
     longest first, then the kinship and graph jobs: an estimate without contention."""
@@ -293,11 +331,7 @@ def main():
         f"| 12 | {makespan(jobs, 12):.1f} | estimated: per-job seconds above placed on 12 slots, longest region first, "
         "then kinship and graph; no Snakemake start-up, no contention for disk |",
         "",
-        f"Snakemake's start-up: `import snakemake.cli` alone took {import_seconds:.1f} s in this run. It loads the "
-        "SLURM executor plugin (a project dependency), which probes `scontrol show config` as it is imported; on a "
-        "machine with SLURM's client tools installed and no controller answering (this one: they are installed for "
-        "the SLURM tests) that probe waits for its timeout. With the test cluster up the same import took 1.1 s "
-        "(measured separately, 2026-11-28); on a cluster, or without SLURM's tools, the wait is absent.",
+        startup_note(import_seconds, scontrol_probe_seconds()),
         "",
         "plink2 standardises each SNP (GCTA-style GRM), the pipeline computes VanRaden's; they agree in shape, "
         "not in value, so only speed is compared. Per-job times: `data_stage_jobs.tsv`.",
