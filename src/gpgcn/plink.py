@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from bed_reader import open_bed
 
 from .errors import InputError
 from .io import read_ids
@@ -106,6 +105,10 @@ class PlinkReader:
         self.rows = np.flatnonzero(here.to_numpy())
         alleles = self.bim[["a1", "a2"]].apply(lambda c: c.str.upper())
         self.snp = (alleles["a1"].isin(BASES) & alleles["a2"].isin(BASES) & (alleles["a1"] != alleles["a2"])).to_numpy()
+        # Imported here: it brings scipy.sparse, a tenth of a second of every VCF-mode data job
+        # and of every Snakemake call (the rules import this module for the .bim's contigs).
+        from bed_reader import open_bed
+
         self.bed = open_bed(files["bed"], iid_count=len(fam_ids), sid_count=len(self.bim), count_A1=True)
 
     def chunks(self, chunk_bytes):
