@@ -47,6 +47,13 @@ def merged(base, override):
     return out
 
 
+def torch_modules_loaded_by(modules):
+    """The first torch modules a fresh interpreter holds after importing `modules` (none: [])."""
+    code = f"import sys, {', '.join(modules)}; print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch')[:3])"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return run.stdout.strip()
+
+
 def write_config(directory, override):
     config = merged(yaml.safe_load((REPO / "config.yaml").read_text()), override)
     path = Path(directory) / "config.yaml"

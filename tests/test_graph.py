@@ -1,10 +1,9 @@
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
 from gpgcn.graph import MIN_WEIGHT, graph_summary, knn_graph, read_graph, write_graph
+
+from helpers import torch_modules_loaded_by
 
 
 def random_kinship(n, seed=0):
@@ -61,7 +60,5 @@ def test_k_too_large():
 def test_the_data_stage_modules_load_without_torch():
     # The data jobs (genotypes, kinship, graph) each start a process; importing torch would add
     # seconds to every one of them, and to the serial tail the graph job sits on.
-    modules = "gpgcn.graph, gpgcn.kinship, gpgcn.regions, gpgcn.vcf, gpgcn.plink, gpgcn.stage"
-    code = f"import sys, {modules}; print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch')[:3])"
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert run.stdout.strip() == "[]"
+    modules = ["gpgcn.graph", "gpgcn.kinship", "gpgcn.regions", "gpgcn.vcf", "gpgcn.plink", "gpgcn.stage"]
+    assert torch_modules_loaded_by(modules) == "[]"
