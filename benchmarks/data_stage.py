@@ -233,10 +233,7 @@ def startup_note(import_seconds, probe_seconds):
             "wait that is in the start-up above and absent on a cluster (start one with "
             "`tests/slurm/start_cluster.sh` to measure without it)."
         )
-    return note + (
-        f"Here a SLURM controller answered it in {probe_seconds:.2f} s, as on a cluster (this machine: the "
-        "single-node test cluster of `tests/slurm/start_cluster.sh`, idle)."
-    )
+    return note + f"Here a SLURM controller answered it in {probe_seconds:.2f} s, as on a cluster."
 
 
 def makespan(jobs, slots):
