@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from gpgcn.covariates import FixedEffects
 from gpgcn.models.gblup import _Eigen, decompose, fit_gblup
 
 
@@ -94,7 +95,7 @@ def test_the_loci_scan_is_generalised_least_squares_at_the_null_variance_ratio()
     y = y + 0.8 * markers[:, 3]
     x = np.column_stack([np.ones(n), rng.normal(size=n)])
     fit_all = np.ones(n, bool)
-    model = SplitKinship(kinship, fit_all, x, np.diag(kinship))
+    model = SplitKinship(kinship, fit_all, FixedEffects(x, ["intercept", "z"]), np.diag(kinship))
     t, dof = association(model, y, fit_all, markers)
     assert dof == n - x.shape[1] - 1
     delta = model.fit(y, fit_all)[0].delta
@@ -122,10 +123,46 @@ def test_rkhs_distances_are_the_genotypes_own():
     scale = 2 * np.sum(freq * (1 - freq))
     grm = z @ z.T / scale
     train = np.arange(30) < 20
-    full = SplitKinship(grm[:, train], train, np.ones((30, 1)), np.diag(grm))
+    full = SplitKinship(grm[:, train], train, FixedEffects.intercept(30), np.diag(grm))
     genotype_distances = np.sum((z[:, None, :] - z[None, train, :]) ** 2, axis=2) / scale
     np.testing.assert_allclose(full.squared_distances(), genotype_distances, atol=1e-9)
-    rows_only = SplitKinship(grm[:, train], train, np.ones((30, 1)), np.where(train, np.diag(grm), np.nan))
+    rows_only = SplitKinship(grm[:, train], train, FixedEffects.intercept(30), np.where(train, np.diag(grm), np.nan))
     k = grm[:, train]
     row_distances = np.sum((k[:, None, :] - k[None, train, :]) ** 2, axis=2)
     np.testing.assert_allclose(rows_only.squared_distances(), row_distances, atol=1e-9)
+
+
+def rkhs_case(scale=1.0):
+    from gpgcn.models.gblup import SplitKinship
+
+    kinship, y = simulated(80, 1.0, seed=3, p=300)
+    y = y + 2.0 * np.tanh(3 * (kinship[:, 0] - kinship[:, 1]))  # a non-additive part
+    train = np.arange(80) < 60
+    model = SplitKinship(scale * kinship[:, train], train, FixedEffects.intercept(80), scale * np.diag(kinship))
+    return model, y, train
+
+
+def test_rkhs_does_not_depend_on_the_kinships_scale():
+    """The Gaussian kernel's distances are divided by their median: a kinship on another scale
+    (a GRM x 100) gives the same kernel, bandwidth and predictions."""
+    from gpgcn.models.rkhs import fit_rkhs
+
+    (model, y, train), (scaled, _, _) = rkhs_case(), rkhs_case(100.0)
+    bandwidth, predicted = fit_rkhs(model, y, train)
+    assert fit_rkhs(scaled, y, train)[0] == bandwidth
+    np.testing.assert_allclose(fit_rkhs(scaled, y, train)[1], predicted, rtol=1e-6, atol=1e-8)
+
+
+def test_rkhs_takes_the_bandwidth_reml_likes_best():
+    """Of every bandwidth's kernel, the one of highest REML likelihood on the accessions fitted to,
+    and its predictions."""
+    from gpgcn.models.rkhs import BANDWIDTHS, fit_rkhs, kernels
+
+    model, y, train = rkhs_case()
+    candidates = kernels(model, train)
+    likelihood = {h: kernel.fit(y, train)[0].loglik for h, kernel in candidates.items()}
+    best = max(likelihood, key=likelihood.get)
+    assert best != BANDWIDTHS[0]  # the case tells the rule from taking the first
+    bandwidth, predicted = fit_rkhs(model, y, train)
+    assert bandwidth == best
+    np.testing.assert_allclose(predicted, candidates[best].fit_predict(y, train)[2])

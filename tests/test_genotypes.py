@@ -147,3 +147,18 @@ def test_ld_pruning_leaves_no_close_pair_above_the_threshold():
                 assert r2[a, b] <= 0.5
     assert 150 < len(kept) < 330  # the near-copies went, the independent SNPs stayed
     assert list(genotypes.ld_prune(base, 0.9, window=10)) == list(range(400))  # independent SNPs all stay
+
+
+def test_a_site_of_three_alleles_is_dropped_though_only_two_are_called(tmp_path):
+    """C -> T,G where every call is 0 or 1: still not a biallelic SNP (the VCF says so in ALT),
+    dropped as plink2 --max-alleles 2 drops it."""
+    samples = ["101", "102", "103", "104"]
+    records = [
+        ("1", 100, "A", "G", ["0/0", "1/1", "0/1", "0/0"]),
+        ("1", 200, "C", "T,G", ["0/0", "1/1", "0/1", "0/0"]),
+    ]
+    vcf = write_vcf(tmp_path / "three.vcf.gz", samples, records)
+    bcf = subset(tmp_path, vcf, samples)
+    matrix, snps, _, funnel = extract_dosages(BcfReader(bcf), Filters.configured(maf=0.0, max_missing=0.5))
+    assert list(snps["pos"]) == [100]
+    assert funnel["records read"] == 2 and funnel["biallelic SNPs"] == 1

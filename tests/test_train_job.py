@@ -72,3 +72,15 @@ def test_how_often_checkpoints_are_written_does_not_change_it(tmp_path):
     reference = job(tmp_path)
     settings = {**reference.settings, "checkpoint_every": reference.settings["checkpoint_every"] + 7}
     assert job(tmp_path, settings=settings).fingerprint() == reference.fingerprint()
+
+
+def test_the_kinship_files_content_changes_the_fingerprint(tmp_path):
+    """Mode kinship: the node features are the matrix's rows, so its content shapes the result."""
+    (tmp_path / "grm.tsv").write_text("grm\n")
+
+    def kinship_job():
+        return job(tmp_path, kinship=str(tmp_path / "grm.tsv"), matrices=[], accessions=[], matrix_chromosomes=[])
+
+    before = kinship_job().fingerprint()
+    (tmp_path / "grm.tsv").write_text("changed\n")
+    assert kinship_job().fingerprint() != before

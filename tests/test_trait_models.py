@@ -3,21 +3,24 @@ training accessions, and the predictions of every accession."""
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from gpgcn.covariates import FixedEffects
 from gpgcn.defaults import default_config
 from gpgcn.errors import InputError
 from gpgcn.kinship import write_kinship
 from gpgcn.metrics import cross_validated_choice, one_standard_error_choice, paired_bootstrap_difference, pearson_r
-from gpgcn.models import JOB_MODELS
+from gpgcn.models import JOB_MODELS, Fold
 from gpgcn.models import loci as loci_module
+from gpgcn.models import rkhs as rkhs_module
 from gpgcn.models import stack as stack_module
 from gpgcn.models.gblup import SplitKinship, gblup_stage
 from gpgcn.models.gcn import finite_pairs
-from gpgcn.models.loci import association, discovery_threshold, top_markers
+from gpgcn.models.loci import Markers, association, discovery_threshold, fit_with_markers, top_markers
 from gpgcn.models.stack import candidate_stacks, stack_weights, subsets
 from gpgcn.trait_models import candidates, trait_models_stage
 
@@ -116,6 +119,20 @@ def test_the_choice_ignores_accessions_without_predictions():
     better[0] = 100.0  # no phenotype: ignored
     index, scores = one_standard_error_choice([worse, better], y)
     assert index == 1 and scores[1] == pytest.approx(1.0)
+
+
+def test_a_stack_with_the_gcn_is_more_complex_than_any_without():
+    """A GCN that is the three baselines' sum and a little noise: every stack of the three
+    baselines, the GCN or both predicts as well, within noise. The simplest is the stack without
+    the GCN, though it weighs three models where a baseline beside the GCN weighs two."""
+    rng = np.random.default_rng(2)
+    n = 300
+    signal = rng.normal(size=(3, n))
+    y = signal.sum(axis=0) + 0.6 * rng.normal(size=n)
+    out_of_fold = {name: signal[i] + 0.8 * rng.normal(size=n) for i, name in enumerate(("gblup", "rkhs", "gblup_loci"))}
+    out_of_fold["gcn"] = sum(out_of_fold.values()) + 0.05 * rng.normal(size=n)
+    weights = stack_weights(out_of_fold, y)
+    assert weights["gcn"] == 0 and all(weights[name] > 0.25 for name in ("gblup", "rkhs", "gblup_loci"))
 
 
 def test_the_stack_weighs_what_the_evidence_carries():
@@ -255,9 +272,11 @@ def test_snp_feature_candidates_are_tried_only_where_affordable(tmp_path):
     write_cohort(tmp_path)
     on_snps = {"node_features": "genotypes"}
     gcn, _, outputs = run_models(tmp_path, changes=[on_snps], snp_feature_limit=5)
-    assert gcn["n_snps"] == 400
+    assert gcn["n_snps"] == gcn["n_features"] == 400
     gcn, _, outputs = run_models(tmp_path, changes=[{}], snp_feature_limit=5)
-    assert gcn["n_snps"] == 120  # the GRM's columns
+    assert gcn["n_features"] == 120  # the GRM's columns
+    for name in ("gcn", *JOB_MODELS):  # every model of a genotyped cohort names its SNPs
+        assert json.loads(Path(outputs[f"{name}_metrics"]).read_text())["n_snps"] == 400, name
     for limit, genotyped in ((4, True), (5, False)):
         gcn, _, outputs = run_models(tmp_path, changes=[{}, on_snps], snp_feature_limit=limit, genotyped=genotyped)
         scores = pd.read_csv(outputs["candidates"], sep="\t", keep_default_na=False)
@@ -283,7 +302,16 @@ def test_every_model_is_fitted_chosen_and_cross_validated(tmp_path):
     weights = stack_weights_of(stack)
     assert set(weights) == {"weight_gblup", "weight_rkhs", "weight_gblup_loci", "weight_gcn"}
     assert all(w >= 0 for w in weights.values()) and sum(weights.values()) == pytest.approx(1.0)
-    assert stack["gcn_share"] == weights["weight_gcn"]
+    # The stack predicts what its weights say: the weighted sum of its models' predictions (GBLUP's
+    # written by rule gblup, on the float64 trait: hence 1e-4).
+    gblup_stage(tmp_path / "grm.tsv", tmp_path / "split.tsv", tmp_path / "gblup.json", tmp_path / "gblup.tsv")
+    paths = {name: outputs[f"{name}_predictions"] for name in ("rkhs", "gblup_loci", "gcn", "stack")}
+    predicted = {
+        name: pd.read_csv(path, sep="\t")["predicted"]
+        for name, path in {**paths, "gblup": tmp_path / "gblup.tsv"}.items()
+    }
+    combined = sum(weights[f"weight_{name}"] * predicted[name] for name in ("gblup", "rkhs", "gblup_loci", "gcn"))
+    np.testing.assert_allclose(combined, predicted["stack"], rtol=1e-4, atol=1e-4)
     assert stack["recommended"] is True and gcn["recommended"] is False
     assert gcn["cv_repeats"] == stack["cv_repeats"] == 2
     assert gcn["selection"]["cv_settings_chosen_on_same_accessions"] is True
@@ -329,7 +357,7 @@ def test_only_discoveries_are_loci():
     dosage -= dosage.mean(axis=0)
     grm = dosage @ dosage.T / p
     y = dosage[:, 5:200] @ rng.normal(0, 0.05, 195) + rng.normal(size=n)
-    kinship = SplitKinship(grm, np.ones(n, bool), np.ones((n, 1)), np.diag(grm))
+    kinship = SplitKinship(grm, np.ones(n, bool), FixedEffects.intercept(n), np.diag(grm))
     everyone = np.ones(n, bool)
     t, dof = association(kinship, y, everyone, dosage)
     assert np.abs(t).max() > 3.0  # a scan's top is large by chance
@@ -338,6 +366,19 @@ def test_only_discoveries_are_loci():
     chosen, t_chosen = top_markers(kinship, y_hit, everyone, dosage, 5)
     t_hit, _ = association(kinship, y_hit, everyone, dosage)
     assert chosen[0] == 0 and abs(t_chosen[0]) >= discovery_threshold(t_hit, dof)
+
+
+def test_the_discovery_cut_is_benjamini_hochberg_on_two_sided_p():
+    """One marker among a thousand of no effect: a discovery where its two-sided p is under the
+    first Benjamini-Hochberg cut (0.05 / 1000), none at 1.5 times the cut (where its one-sided p,
+    half of it, would pass)."""
+    from scipy import stats
+
+    dof, n = 100, 1000
+    for factor, discovered in ((0.8, True), (1.5, False)):
+        t_marker = stats.t.isf(factor * 0.05 / n / 2, dof)
+        t = np.concatenate([np.full(n - 1, 0.1), [t_marker]])
+        assert bool(discovery_threshold(t, dof) <= t_marker) is discovered, factor
 
 
 def test_discoveries_are_a_false_discovery_rate_not_a_bonferroni_bound():
@@ -398,22 +439,36 @@ def run_with_test_phenotypes(directory, phenotypes):
     return gcn, stack, records
 
 
+def same(a, b):
+    """Equal, numbers within rounding (the runs repeat the same arithmetic on the same accessions),
+    through nested records."""
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) or isinstance(b, float):
+        return a == pytest.approx(b, rel=1e-9, abs=1e-12, nan_ok=True)
+    return a == b
+
+
 def assert_same_choices(reference, other):
     """Every score, choice and weight the two runs made inside the training accessions."""
     (gcn_a, stack_a, records_a), (gcn_b, stack_b, records_b) = reference, other
     for key in ("chosen", "graph_k", "self_loop_weight"):
         assert gcn_a["selection"][key] == gcn_b["selection"][key]
     scores = [[c["cv_pearson_r"] for c in gcn["selection"]["candidates"]] for gcn in (gcn_a, gcn_b)]
-    assert scores[0] == scores[1]
-    for key in stack_a:
-        if key.startswith(("weight_", "cv_weight_", "gcn_share", "cv_gcn_share")):
-            assert stack_a[key] == stack_b[key], key
+    assert same(scores[0], scores[1])
+    weighed = sorted(k for k in stack_a if k.startswith(("weight_", "cv_weight_", "gcn_share", "cv_gcn_share")))
+    assert weighed == sorted(k for k in stack_b if k.startswith(("weight_", "cv_weight_", "gcn_share", "cv_gcn_share")))
+    assert len(weighed) == 2 * 4 + 2  # each model's weight and its per-fold record, and the GCN's share
+    for key in weighed:
+        assert same(stack_a[key], stack_b[key]), key
     for key in ("loci_m", "loci", "cv_loci_ms"):
-        assert records_a["gblup_loci"][key] == records_b["gblup_loci"][key], key
+        assert same(records_a["gblup_loci"][key], records_b["gblup_loci"][key]), key
     for key in ("rkhs_bandwidth", "cv_rkhs_bandwidths"):
         assert records_a["rkhs"][key] == records_b["rkhs"][key], key
     for model_a, model_b in ((gcn_a, gcn_b), (stack_a, stack_b), *zip(records_a.values(), records_b.values())):
-        assert model_a["cv_pearson_r"] == model_b["cv_pearson_r"]
+        assert len(model_a["cv_pearson_r"]) == 2 and same(model_a["cv_pearson_r"], model_b["cv_pearson_r"])
 
 
 def test_noise_for_test_phenotypes_moves_no_score_choice_or_weight(reference_run, tmp_path):
@@ -440,3 +495,174 @@ def test_stack_weights_the_test_accessions_would_move_stay(reference_run, tmp_pa
     gcn, stack, predicted, records = reference_run
     least = min(("gblup", "rkhs", "gblup_loci", "gcn"), key=lambda name: stack[f"weight_{name}"])
     assert_same_choices((gcn, stack, records), run_with_test_phenotypes(tmp_path / "toward", predicted[least]))
+
+
+def inbred_cohort(n=120, seed=11):
+    """Inbred accessions (dosage 0 or 2): markers a and b of large effect, c their average (in
+    complete LD with the two together, r² 0.5 with each), and 200 background markers."""
+    rng = np.random.default_rng(seed)
+    a, b = 2 * rng.integers(0, 2, n), 2 * rng.integers(0, 2, n)
+    background = 2 * rng.integers(0, 2, (n, 200))
+    dosage = np.column_stack([a, b, (a + b) / 2, background]).astype(float)
+    dosage -= dosage.mean(axis=0)
+    z = dosage[:, 3:]
+    grm = z @ z.T / np.sum(z.var(axis=0))
+    y = dosage[:, 0] + dosage[:, 1] + z[:, :20] @ rng.normal(0, 0.1, 20) + 0.5 * rng.normal(size=n)
+    sites = pd.DataFrame(
+        {"chrom": "1", "pos": np.arange(1, dosage.shape[1] + 1), "id": [f"m{j}" for j in range(dosage.shape[1])]}
+    )
+    kinship = SplitKinship(grm, np.ones(n, bool), FixedEffects.intercept(n), np.diag(grm))
+    return kinship, Markers(dosage, sites), y
+
+
+def test_markers_in_complete_ld_are_one_locus():
+    """Two loci and a marker the two determine together: the count is spent on two markers, not
+    three, and GBLUP with them is of full rank (three would make it singular)."""
+    kinship, markers, y = inbred_cohort()
+    everyone = np.ones(len(y), bool)
+    chosen, _ = top_markers(kinship, y, everyone, markers.dosage, 5)
+    assert len(chosen) == 2 and set(chosen) < {0, 1, 2}
+    fit, predicted, fixed = fit_with_markers(kinship, y, everyone, markers, chosen)
+    assert len(fit.beta) == 3 and np.isfinite(predicted).all() and np.isfinite(fixed).all()
+    assert kinship.effects.aliased_record() == {}
+
+
+def test_each_inner_fold_scans_only_the_accessions_it_learns_from(monkeypatch):
+    """GBLUP + loci on an outer fold's training accessions: the scan of each inner fold sees
+    neither that inner fold nor the outer fold held out; the last scan sees every training
+    accession of the fold."""
+    kinship, markers, y = inbred_cohort()
+    folds = np.tile([0, 1, 2, 3], len(y) // 4)  # 0: the outer fold held out
+    scanned = []
+    real = loci_module.association
+
+    def recording(split_kinship, y, fit_mask, dosage):
+        scanned.append(fit_mask.copy())
+        return real(split_kinship, y, fit_mask, dosage)
+
+    monkeypatch.setattr(loci_module, "association", recording)
+    fold = Fold(SimpleNamespace(y_sd=1.0), None, folds, y, kinship, markers, [0, 1, 2], None, "outer fold")
+    loci_module.fit_fold(fold)
+    expected = [(folds > 0) & (folds != inner) for inner in (1, 2, 3)]
+    assert len(scanned) >= 3
+    for mask, inner_mask in zip(scanned[:3], expected):
+        np.testing.assert_array_equal(mask, inner_mask)
+    for mask in scanned[3:]:
+        np.testing.assert_array_equal(mask, folds > 0)
+
+
+def test_a_model_that_fails_is_written_as_failed_and_the_others_stand(tmp_path, monkeypatch):
+    """RKHS fails (a singular matrix) in one outer CV fold: the job writes every model, RKHS marked
+    failed with the fold and without a CV r (its fit on every training accession stands), no weight
+    for it in the stack of that fold; the others cross-validated as usual."""
+    real = rkhs_module.fit_rkhs
+    calls = []
+
+    def failing(split_kinship, y, fit_mask):
+        calls.append(fit_mask.sum())
+        if len(calls) == 5:  # the first outer fold's fit (the training accessions' fits come first: 1 + 3 inner)
+            raise np.linalg.LinAlgError("Singular matrix")
+        return real(split_kinship, y, fit_mask)
+
+    monkeypatch.setattr(rkhs_module, "fit_rkhs", failing)
+    write_cohort(tmp_path)
+    gcn, stack, outputs = run_models(tmp_path, changes=[{}])
+    rkhs = json.loads(Path(outputs["rkhs_metrics"]).read_text())
+    assert rkhs["failed"].startswith("T: cross-validation cv_1, outer fold 1: LinAlgError: Singular matrix")
+    assert rkhs["test_pearson_r"] > 0.3 and rkhs["cv_pearson_r"] == [] and rkhs["cv_pearson_r_mean"] is None
+    assert stack["failed"] is None and gcn["failed"] is None and stack["test_pearson_r"] > 0.3
+    assert stack["cv_weight_rkhss"]["cv_1"][0] == 0 and len(stack["cv_pearson_r"]) == 2
+    loci = json.loads(Path(outputs["gblup_loci_metrics"]).read_text())
+    assert loci["failed"] is None and len(loci["cv_pearson_r"]) == 2
+
+
+def test_a_failed_model_the_gcn_learns_around_fails_the_gcn_too(tmp_path, monkeypatch):
+    def failing(fold):
+        raise np.linalg.LinAlgError("Singular matrix")
+
+    monkeypatch.setattr(loci_module, "fit_fold", failing)
+    write_cohort(tmp_path)
+    gcn, stack, outputs = run_models(tmp_path, changes=[{}])
+    loci = json.loads(Path(outputs["gblup_loci_metrics"]).read_text())
+    assert loci["failed"] == "T: training accessions: LinAlgError: Singular matrix"
+    assert "GBLUP + loci's fixed effects, which failed" in gcn["failed"]
+    assert (
+        gcn["selection"]["chosen"] is None
+        and pd.read_csv(outputs["gcn_predictions"], sep="\t")["predicted"].isna().all()
+    )
+    assert stack["failed"] is None and stack["weight_gcn"] == stack["weight_gblup_loci"] == 0
+    table = pd.read_csv(outputs["table"], sep="\t")
+    assert table["predicted"].notna().all()
+
+
+def test_the_gcn_of_an_outer_fold_adds_back_its_fixed_effects_on_the_right_scale(tmp_path):
+    """In an outer CV fold the GCN trains on a problem standardised on that fold's training
+    accessions, while the fixed effects it learns around come on the trait problem's scale. Here the
+    held-out fold spreads ten times wider, so the two scales differ five-fold; fixed effects that
+    are the trait but for a little noise leave the members only that noise to learn, and every
+    accession is predicted as its fixed effect."""
+    from gpgcn.models import FoldFit
+    from gpgcn.models import gcn as gcn_module
+    from gpgcn.models.gcn import CandidateProblems
+    from gpgcn.train import TrainSettings
+
+    write_cohort(tmp_path)
+    split = pd.read_csv(tmp_path / "split.tsv", sep="\t", dtype={"ID": str})
+    held = split["cv_1"].eq(1).to_numpy()
+    centre = split.loc[split["set"].eq("train"), "y"].mean()
+    split.loc[held, "y"] = centre + 10 * (split.loc[held, "y"] - centre)
+    split.to_csv(tmp_path / "split.tsv", sep="\t", index=False)
+    files = {
+        "matrix_paths": [],
+        "accessions_paths": [],
+        "matrix_chromosomes": None,
+        "split_path": tmp_path / "split.tsv",
+    }
+    problem = CandidateProblems(files, tmp_path / "grm.tsv", 4).problem(candidates(TRAIN, GRAPH, [{}])[0])
+    folds = problem.cv_repeats["cv_1"]
+    held_out = problem.holding_out(folds, 1)
+    assert problem.y_sd > 4 * held_out.y_sd
+    noise = 0.01 * np.random.default_rng(0).normal(size=len(problem.ids))
+    fixed = np.nan_to_num(problem.y.numpy().astype(float)) + noise
+    fold = Fold(
+        problem,
+        held_out,
+        np.where(held, 0, folds),
+        problem.y.numpy(),
+        None,
+        None,
+        [0],
+        TrainSettings(**TRAIN),
+        "outer fold 1",
+    )
+    fold.fits["gblup_loci"] = FoldFit(None, None, offsets={2: fixed, 3: fixed})
+    predicted = gcn_module.fit_fold(fold).predicted
+    labelled = np.isfinite(problem.y.numpy())
+    assert np.abs(predicted - fixed)[labelled].max() < 0.05
+
+
+def test_no_baseline_of_an_outer_fold_learns_from_the_accessions_it_predicts(tmp_path, monkeypatch):
+    """Every fit of GBLUP, RKHS and GBLUP + loci (each goes through the kinship's decomposition of
+    the accessions it learns from) inside an outer CV fold leaves that fold's accessions out."""
+    from gpgcn import trait_models
+
+    held, fits = {}, []
+    real_fit_every_model, real_decomposed = trait_models.fit_every_model, SplitKinship.decomposed
+
+    def fit_every_model(fold, until=None):
+        training = np.asarray(fold.problem.fold) > 0
+        held["current"] = (fold.label, training & (fold.folds == 0))
+        return real_fit_every_model(fold, until)
+
+    def decomposed(self, fit_mask):
+        fits.append((*held["current"], fit_mask.copy()))
+        return real_decomposed(self, fit_mask)
+
+    monkeypatch.setattr(trait_models, "fit_every_model", fit_every_model)
+    monkeypatch.setattr(SplitKinship, "decomposed", decomposed)
+    write_cohort(tmp_path)
+    run_models(tmp_path, changes=[{}])
+    outer = [(label, out, mask) for label, out, mask in fits if "cross-validation" in label]
+    assert len({label for label, _, _ in outer}) == 6  # two repeats of three folds
+    for label, out, mask in outer:
+        assert out.sum() == 30 and not (mask & out).any(), label

@@ -1,13 +1,24 @@
 """Covariates (`input.covariates`): columns of the phenotype table that enter every model as
 fixed effects.
 
-The split carries each covariate's raw values as a column `covariate:<name>`; `design_matrix`
-turns them into the fixed-effect design every model uses: an intercept, each numeric covariate
-centred and scaled on the training accessions, each categorical one as indicator columns of its
-training levels but the first. An accession whose value is missing (only unphenotyped ones may
-lack one) or a level no training accession has gets the training accessions' mean of each of
-that covariate's columns: the average effect, not a guess at its own.
+The split carries each covariate's raw values as a column `covariate:<name>`; `FixedEffects`
+turns them into the design of each fit: an intercept, each numeric covariate centred and scaled
+on the training accessions, each categorical one as indicator columns of the levels the fit's
+accessions have but the first. An accession whose value is missing (only unphenotyped ones may
+lack one) or whose level none of the fit's accessions has gets the fit's mean of each of that
+covariate's columns: the average effect, not a guess at its own (nor the reference level's).
+
+A column that the fit's accessions cannot tell from the columns before it (a covariate nested in
+another, a marker in complete LD with others) is aliased: it is dropped from that fit, as R's
+`lm` does, and recorded (`FixedEffects.aliased`).
+
+A categorical covariate with more levels than MAX_LEVEL_FRACTION of the training accessions (and
+more than MIN_LEVEL_LIMIT) is refused: its effects would be estimated from a few accessions each,
+and a cross-validation fold would hold levels its fit never saw. Such a grouping (a cage, a field
+plot) is a random effect.
 """
+
+import logging
 
 import numpy as np
 import pandas as pd
@@ -15,7 +26,14 @@ import pandas as pd
 from .errors import InputError
 from .io import MISSING_VALUES, sniff_delimiter
 
+log = logging.getLogger(__name__)
+
 PREFIX = "covariate:"
+MAX_LEVEL_FRACTION = 0.1
+MIN_LEVEL_LIMIT = 10
+# A column whose part unexplained by the columns before it is below this fraction of its own
+# (centred) norm is aliased with them.
+ALIAS_TOLERANCE = 1e-7
 
 
 def read_covariates(path, columns, id_column=None):
@@ -35,10 +53,53 @@ def read_covariates(path, columns, id_column=None):
     return values, lines
 
 
+def line_of(lines, accession):
+    return f"line {lines[accession]}: " if accession in lines.index else ""
+
+
+def check_numeric_or_categorical(name, values, lines, path):
+    """Refuse a column that is numbers but for a few values (a typo such as `3x` would otherwise
+    turn a numeric covariate into a factor of every distinct number)."""
+    known = values.dropna()
+    numeric = pd.to_numeric(known, errors="coerce")
+    text = numeric.isna()
+    if text.any() and text.sum() < numeric.notna().sum():
+        first = text.idxmax()
+        raise InputError(
+            path,
+            f"{line_of(lines, first)}covariate {name!r} of accession {first!r} is {known[first]!r}, not a number, "
+            f"though {int(numeric.notna().sum())} of its {len(known)} values are numbers: correct it, or mark it "
+            "missing (NA)",
+        )
+    return not text.any()
+
+
+def check_levels(name, values, train, path):
+    """Refuse a categorical covariate of too many levels for fixed effects."""
+    counts = values[train].value_counts()
+    if len(counts) > max(MIN_LEVEL_LIMIT, MAX_LEVEL_FRACTION * train.sum()):
+        raise InputError(
+            path,
+            f"covariate {name!r} has {len(counts)} levels among {int(train.sum())} training accessions (more than "
+            f"{MIN_LEVEL_LIMIT} and {MAX_LEVEL_FRACTION:.0%} of them; {int((counts == 1).sum())} with one accession): "
+            "too many to fit as fixed effects; leave it out of input.covariates (a grouping such as a cage is a "
+            "random effect)",
+        )
+    single = counts.index[counts == 1]
+    if len(single):
+        log.warning(
+            "covariate %r: %d level(s) with one training accession (%s): its effect is that accession's own",
+            name,
+            len(single),
+            ", ".join(map(str, single[:10])),
+        )
+
+
 def add_covariates(frame, covariates, lines, path):
     """`frame` (a split) with a `covariate:<name>` column per covariate. Refuses a covariate
-    missing for a phenotyped accession, or one with a single value among the training accessions
-    (it would be the intercept again)."""
+    missing for a phenotyped accession, one with a single value among the training accessions
+    (it would be the intercept again), one that is numbers but for a few values, and a categorical
+    one of too many levels."""
     phenotyped = frame["set"].ne("unlabelled").to_numpy()
     train = frame["set"].eq("train").to_numpy()
     for name in covariates.columns:
@@ -46,10 +107,9 @@ def add_covariates(frame, covariates, lines, path):
         gaps = np.flatnonzero(values.isna().to_numpy() & phenotyped)
         if len(gaps):
             first = frame["ID"].iloc[gaps[0]]
-            where = f"line {lines[first]}: " if first in lines.index else ""
             raise InputError(
                 path,
-                f"{where}covariate {name!r} is missing for phenotyped accession {first!r} "
+                f"{line_of(lines, first)}covariate {name!r} is missing for phenotyped accession {first!r} "
                 f"({len(gaps)} phenotyped accessions lack it)",
             )
         levels = values[train].unique()
@@ -58,6 +118,8 @@ def add_covariates(frame, covariates, lines, path):
                 path,
                 f"covariate {name!r} has one value ({levels[0]!r}) among the training accessions: no effect to fit",
             )
+        if not check_numeric_or_categorical(name, values, lines, path):
+            check_levels(name, values, train, path)
         frame[PREFIX + name] = values.to_numpy()
     return frame
 
@@ -66,23 +128,83 @@ def covariate_names(split):
     return [c[len(PREFIX) :] for c in split.columns if c.startswith(PREFIX)]
 
 
-def design_matrix(split):
-    """The fixed-effect design of every accession of a split: intercept first, then the
-    covariates' columns (see the module's docstring), fitted on the training accessions."""
-    train = split["set"].eq("train").to_numpy()
-    columns = [np.ones(len(split))]
-    for name in covariate_names(split):
-        raw = split[PREFIX + name]
-        numeric = pd.to_numeric(raw, errors="coerce")
-        if numeric[raw.notna()].notna().all():
-            known = numeric.notna().to_numpy()
-            mean, sd = numeric[train].mean(), numeric[train].std() or 1.0
-            columns.append(np.where(known, (numeric.to_numpy() - mean) / sd, 0.0))
-            continue
-        raw = raw.astype(object).where(raw.notna(), None)
-        levels = sorted({str(v) for v in raw[train]})
-        indicators = np.column_stack([(raw.astype(str) == level).to_numpy(float) for level in levels[1:]])
-        known = raw.isin(levels).to_numpy()
-        indicators[~known] = indicators[train].mean(axis=0)
-        columns.extend(indicators.T)
-    return np.column_stack(columns)
+class FixedEffects:
+    """The fixed-effect design of every accession of a split, built for each fit from the
+    accessions it is fitted to (see the module's docstring). `aliased`: {where: column names}
+    of the columns dropped from fits, `where` being what the caller last set (a fold's label)."""
+
+    def __init__(self, numeric, numeric_names, factors=None):
+        self.numeric = np.asarray(numeric, float)  # intercept first, then numeric covariates
+        self.numeric_names = list(numeric_names)
+        self.factors = factors or {}  # name -> each accession's level (None: missing)
+        self.where = "training accessions"
+        self.aliased = {}
+
+    @classmethod
+    def of_split(cls, split):
+        train = split["set"].eq("train").to_numpy()
+        columns, names, factors = [np.ones(len(split))], ["intercept"], {}
+        for name in covariate_names(split):
+            raw = split[PREFIX + name]
+            numeric = pd.to_numeric(raw, errors="coerce")
+            if numeric[raw.notna()].notna().all():
+                known = numeric.notna().to_numpy()
+                mean, sd = numeric[train].mean(), numeric[train].std() or 1.0
+                columns.append(np.where(known, (numeric.to_numpy() - mean) / sd, 0.0))
+                names.append(name)
+            else:
+                factors[name] = np.array([None if pd.isna(v) else str(v) for v in raw], dtype=object)
+        return cls(np.column_stack(columns), names, factors)
+
+    @classmethod
+    def intercept(cls, n):
+        return cls(np.ones((n, 1)), ["intercept"])
+
+    def columns(self, fit_mask):
+        """Every column the fit's accessions can have (aliased ones included), and their names."""
+        columns, names = [self.numeric], list(self.numeric_names)
+        for name, levels in self.factors.items():
+            present = sorted({v for v in levels[fit_mask] if v is not None})
+            if len(present) < 2:
+                continue  # one level among the fit's accessions: the intercept's
+            indicators = np.column_stack([levels == level for level in present[1:]]).astype(float)
+            unseen = ~np.isin(levels, present)
+            indicators[unseen] = indicators[fit_mask].mean(axis=0)
+            columns.append(indicators)
+            names += [f"{name}={level}" for level in present[1:]]
+        return np.column_stack(columns), names
+
+    def matrix(self, fit_mask, extra=None, extra_names=None):
+        """Every accession's design for a fit on `fit_mask`: the columns of `columns` and `extra`
+        (markers) after them, less those aliased on the fit's accessions."""
+        x, names = self.columns(fit_mask)
+        if extra is not None:
+            x = np.column_stack([x, extra])
+            names += list(extra_names) if extra_names is not None else [f"extra {j + 1}" for j in range(extra.shape[1])]
+        keep = independent_columns(x[fit_mask])
+        if not keep.all():
+            dropped = [name for name, kept in zip(names, keep) if not kept]
+            self.aliased.setdefault(self.where, set()).update(dropped)
+        return x[:, keep]
+
+    def aliased_record(self):
+        """What `aliased` holds, for a metrics.json: {where: sorted column names}."""
+        return {where: sorted(names) for where, names in self.aliased.items()}
+
+
+def independent_columns(x):
+    """Which columns of `x` to keep: each one not (numerically) a linear combination of those kept
+    before it, in order, as R's `lm` keeps them."""
+    keep = np.zeros(x.shape[1], bool)
+    basis = np.empty((x.shape[0], 0))
+    for j in range(x.shape[1]):
+        column = x[:, j]
+        scale = np.linalg.norm(column)
+        residual = column - basis @ (basis.T @ column)
+        # twice, for Gram-Schmidt's lost orthogonality
+        residual -= basis @ (basis.T @ residual)
+        norm = np.linalg.norm(residual)
+        if scale > 0 and norm > ALIAS_TOLERANCE * scale:
+            keep[j] = True
+            basis = np.column_stack([basis, residual / norm])
+    return keep

@@ -105,16 +105,18 @@ def model_record(
     seed=None,
     strategy=None,
     recommended=False,
+    failed=None,
     **extra,
 ):
     """The metrics.json record every model writes: test accuracy, cross-validated accuracy over
     the published CV repeats (if any), sizes, timings, and provenance; `extra` adds the model's own.
     `model` names it in the model registry, `recommended` marks the model the trait's predictions
     come from; `strategy` the parallel strategy that trained it (None for a model not trained by
-    one)."""
+    one); `failed` why the model could not be fitted (its predictions are then missing)."""
     return {
         "model": model,
         "recommended": recommended,
+        "failed": failed,
         "strategy": strategy,
         "n_devices": n_devices,
         "device": device,
@@ -129,7 +131,8 @@ def model_record(
         "cv_repeats": len(cv_scores),
         "cv_pearson_r": [float(r) for r in cv_scores],
         "cv_pearson_r_mean": float(np.mean(cv_scores)) if len(cv_scores) else None,
-        "cv_pearson_r_sd": float(np.std(cv_scores)) if len(cv_scores) else None,
+        # One repeat has no spread to measure.
+        "cv_pearson_r_sd": float(np.std(cv_scores)) if len(cv_scores) > 1 else None,
         **extra,
         "versions": versions(),
         **host_info(),

@@ -28,26 +28,30 @@ def prediction_frame(problem, predicted):
 
 
 def write_training_outputs(outputs, problem, settings, result, record):
-    """predictions.tsv (every accession, on the trait's scale), epochs.tsv and metrics.json."""
+    """predictions.tsv (every accession, on the trait's scale), epochs.tsv and metrics.json;
+    `record` adds to (or overrides) what metrics.json says of the run."""
     frame = prediction_frame(problem, result.predictions)
     write_tsv(outputs["predictions"], frame, float_format="%.6g")
     write_tsv(outputs["epochs"], pd.DataFrame(result.epochs), float_format="%.6g")
     test = problem.test_idx.cpu().numpy()
     metrics = model_record(
-        observed=problem.observed[test],
-        predicted=frame["predicted"].to_numpy()[test],
-        n_train=len(problem.train_idx),
-        n_snps=problem.n_snps,
-        epochs=len(result.epochs),
-        seconds_per_epoch_median=seconds_per_epoch(result.epochs, settings.warmup_epochs),
-        seed=settings.seed,
-        ensemble_members=len(result.best_epochs),
-        best_epochs=result.best_epochs,
-        # Each member's r on the fold that also chose its stopping epoch: slightly optimistic.
-        validation_pearson_r_mean=float(np.mean(result.validation_r)),
-        validation_pearson_r_sd=float(np.std(result.validation_r)),
-        settings=vars(settings),
-        **record,
+        **{
+            "observed": problem.observed[test],
+            "predicted": frame["predicted"].to_numpy()[test],
+            "n_train": len(problem.train_idx),
+            "n_snps": problem.n_snps,
+            "n_features": problem.n_snps,
+            "epochs": len(result.epochs),
+            "seconds_per_epoch_median": seconds_per_epoch(result.epochs, settings.warmup_epochs),
+            "seed": settings.seed,
+            "ensemble_members": len(result.best_epochs),
+            "best_epochs": result.best_epochs,
+            # Each member's r on the fold that also chose its stopping epoch: slightly optimistic.
+            "validation_pearson_r_mean": float(np.mean(result.validation_r)),
+            "validation_pearson_r_sd": float(np.std(result.validation_r)),
+            "settings": vars(settings),
+            **record,
+        }
     )
     write_json(outputs["metrics"], metrics)
 

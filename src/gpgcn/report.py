@@ -39,7 +39,11 @@ def accuracy_table(models, genetic_values=None):
     for trait, metrics, predictions in models:
         test = predictions[predictions["set"] == "test"]
         reference = gblup[trait].set_index("ID").loc[test["ID"], "predicted"].to_numpy()
-        low, high = paired_bootstrap_difference(test["observed"], test["predicted"], reference)
+        low, high = (
+            (np.nan, np.nan)
+            if metrics.get("failed")
+            else paired_bootstrap_difference(test["observed"], test["predicted"], reference)
+        )
         row = {
             "trait": trait,
             "model": model_name(metrics),
@@ -65,6 +69,8 @@ def accuracy_table(models, genetic_values=None):
             "gcn_share": metrics.get("gcn_share"),
             "loci_m": metrics.get("loci_m"),
             "gcn_settings": metrics["selection"]["chosen"] if "selection" in metrics else None,
+            # Why the model has no predictions; or what it was in this run (GBLUP + loci without genotypes).
+            "note": metrics.get("failed") and f"failed: {metrics['failed']}" or metrics.get("loci_note"),
         }
         if genetic_values is not None:
             truth = genetic_values[trait].reindex(test["ID"]).to_numpy()
@@ -79,7 +85,11 @@ def cv_difference(scores, gblup_scores):
     if not scores or len(scores) != len(gblup_scores):
         return {"cv_r_minus_gblup_mean": None, "cv_r_minus_gblup_sd": None}
     difference = np.subtract(scores, gblup_scores)
-    return {"cv_r_minus_gblup_mean": float(difference.mean()), "cv_r_minus_gblup_sd": float(difference.std())}
+    return {
+        "cv_r_minus_gblup_mean": float(difference.mean()),
+        # One repeat has no spread to measure.
+        "cv_r_minus_gblup_sd": float(difference.std()) if len(difference) > 1 else None,
+    }
 
 
 def stack_weights_text(metrics):
@@ -176,10 +186,12 @@ def plot_learning_curves(runs, path):
     save_figure(fig, path)
 
 
-def data_table(snp_tables, funnels, graph_summary_path, split_summaries):
-    """What went into the models: the SNP filter funnel and SNPs per chromosome, graph shape,
-    and per trait the phenotypes kept, dropped and predicted without a phenotype."""
-    rows = [("SNP filters, whole genome", step, count) for step, count in genome_funnel(funnels).items()]
+def data_table(snp_tables, funnels, graph_summary_path, split_summaries, study="the study list"):
+    """What went into the models: where the study accessions came from, the SNP filter funnel and
+    SNPs per chromosome, graph shape, and per trait the phenotypes kept, dropped and predicted
+    without a phenotype."""
+    rows = [("accessions", "study accessions", study)]
+    rows += [("SNP filters, whole genome", step, count) for step, count in genome_funnel(funnels).items()]
     per_chromosome = {}  # the tables are per region, in genome order
     for path in snp_tables:
         for chrom, count in (
@@ -225,9 +237,11 @@ def report_stage(
     split_summaries,
     outputs,
     genetic_values_path=None,
+    study="the study list",
 ):
     """`model_files`: {trait: {model: {"metrics": path, "predictions": path}}}, read in trait and
-    registry order; `epochs_files` and `candidate_tables`: the GCN's, per trait."""
+    registry order; `epochs_files` and `candidate_tables`: the GCN's, per trait; `study`: where the
+    study accessions came from."""
     models = []
     for trait in traits:
         for name in MODELS:
@@ -246,7 +260,7 @@ def report_stage(
     write_tsv(
         outputs["model_choice"], model_choice_table(list(zip(traits, candidate_tables)), chosen), float_format="%.4f"
     )
-    write_tsv(outputs["data"], data_table(snp_tables, funnels, graph_summary, split_summaries))
+    write_tsv(outputs["data"], data_table(snp_tables, funnels, graph_summary, split_summaries, study))
     write_tsv(outputs["loci"], loci_table(models), float_format="%.4g")
     plot_accuracy_by_trait(table, outputs["by_trait"])
     plot_predicted_vs_observed(models, outputs["scatter"])

@@ -52,7 +52,7 @@ class TrainSettings:
         return problem.folds if self.ensemble else [self.val_fold]
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(FloatingPointError):
     pass
 
 

@@ -10,10 +10,17 @@ trait's problem.
 """
 
 import importlib
+import logging
 import time
 from dataclasses import dataclass
 
-from .fold import Fold, FoldFit
+import numpy as np
+
+from .fold import Fold, FoldFit, ModelFailure
+
+log = logging.getLogger(__name__)
+# What marks one model failed on a fold rather than stopping the job: the others' fits stand.
+FAILURES = (np.linalg.LinAlgError, FloatingPointError, ModelFailure)
 
 
 @dataclass(frozen=True)
@@ -62,13 +69,20 @@ def trait_model_outputs(folder):
 
 
 def fit_every_model(fold, until=None):
-    """Every model on `fold` in registry order (those before `until`), but those fitted already."""
+    """Every model on `fold` in registry order (those before `until`), but those fitted already. A
+    model that fails (FAILURES) is marked failed with the reason (`FoldFit.failed`)."""
     for name, model in MODELS.items():
         if name == until:
             break
         if name not in fold.fits:
             start = time.perf_counter()
-            fold.fits[name] = model.fit_fold(fold)
+            fold.gblup.effects.where = fold.label  # where an aliased fixed effect is recorded
+            try:
+                fold.fits[name] = model.fit_fold(fold)
+            except FAILURES as error:
+                reason = f"{fold.label}: {type(error).__name__}: {error}"
+                log.warning("%s failed: %s", MODELS[name].display, reason)
+                fold.fits[name] = FoldFit.failure(reason, len(fold.y))
             fold.seconds[name] = time.perf_counter() - start
     return fold.fits
 
@@ -80,6 +94,7 @@ __all__ = [
     "Fold",
     "FoldFit",
     "Model",
+    "ModelFailure",
     "fit_every_model",
     "model_files",
     "trait_model_outputs",

@@ -5,6 +5,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+class ModelFailure(Exception):
+    """A model cannot be fitted on a fold (a numerical failure, or a model it needs failed): it is
+    marked failed with this reason, and the other models go on."""
+
+
 @dataclass
 class FoldFit:
     predicted: np.ndarray  # every accession, on the trait problem's standardised scale
@@ -13,6 +18,11 @@ class FoldFit:
     details: dict = field(default_factory=dict)  # what it records of its fit on all training accessions only
     # Inner fold -> the fixed part of the fit without that fold, every accession (GBLUP + loci's)
     offsets: dict = None
+    failed: str = None  # why the model could not be fitted on this fold; None: it was
+
+    @classmethod
+    def failure(cls, reason, n):
+        return cls(np.full(n, np.nan), np.full(n, np.nan), failed=reason)
 
 
 @dataclass

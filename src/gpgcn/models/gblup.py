@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize_scalar
 
-from ..covariates import covariate_names, design_matrix
+from ..covariates import FixedEffects, covariate_names
 from ..errors import InputError
 from ..io import write_json, write_tsv
 from ..kinship import read_kinship
@@ -97,22 +97,16 @@ def fit_gblup(kinship, y, x=None, decomposed=None):
     return GBLUPFit(beta, delta, float(sigma_g2), float(sigma_g2 * delta), alpha, float(eig.loglik(delta)))
 
 
-def usable_columns(x, fit_mask):
-    """The intercept and every other design column that varies on the accessions fitted to (a
-    covariate level absent from them has no effect to estimate)."""
-    return np.concatenate([[True], x[fit_mask, 1:].std(axis=0) > 0])
-
-
 class SplitKinship:
     """A kernel between every accession of a split (rows, split order) and its training
-    accessions (columns), and the fixed-effect design of every accession: all GBLUP needs to fit
-    on any subset of the training accessions and predict every accession. The same with another
-    kernel (RKHS) is `with_kernel`."""
+    accessions (columns), and the fixed effects of every accession (`covariates.FixedEffects`):
+    all GBLUP needs to fit on any subset of the training accessions and predict every accession.
+    The same with another kernel (RKHS) is `with_kernel`."""
 
     CACHED = 8  # eigendecompositions kept: a fold's own and its inner folds'
 
-    def __init__(self, k, train, x, diagonal):
-        self.k, self.train, self.x = k, train, x
+    def __init__(self, k, train, effects, diagonal):
+        self.k, self.train, self.effects = k, train, effects
         self.diagonal = diagonal  # each row's self-relationship; NaN where the matrix lacks it
         self.column = np.full(len(train), -1)
         self.column[train] = np.arange(train.sum())
@@ -137,10 +131,11 @@ class SplitKinship:
         col_of = {a: i for i, a in enumerate(cols)}
         order = [row_of[a] for a in split["ID"]]
         diagonal = np.array([kinship[row_of[a], col_of[a]] if a in col_of else np.nan for a in split["ID"]])
-        return cls(kinship[np.ix_(order, [col_of[a] for a in training])], train, design_matrix(split), diagonal)
+        k = kinship[np.ix_(order, [col_of[a] for a in training])]
+        return cls(k, train, FixedEffects.of_split(split), diagonal)
 
     def with_kernel(self, k):
-        return SplitKinship(k, self.train, self.x, None)
+        return SplitKinship(k, self.train, self.effects, None)
 
     def squared_distances(self):
         """Squared distances between every accession and each training accession: from the
@@ -167,25 +162,21 @@ class SplitKinship:
             self._decomposed[key] = decompose(self.k[np.ix_(fit_mask, self.column[fit_mask])])
         return self._decomposed[key]
 
-    def design(self, fit_mask, extra=None):
-        """The design columns usable on `fit_mask`, with `extra` columns (markers) after them."""
-        x = self.x[:, usable_columns(self.x, fit_mask)]
-        return x if extra is None else np.column_stack([x, extra])
-
-    def fit(self, y, fit_mask, extra=None):
-        """REML GBLUP on the accessions of `fit_mask` (training accessions only); returns the fit
-        and every accession's design."""
-        x = self.design(fit_mask, extra)
+    def fit(self, y, fit_mask, extra=None, extra_names=None):
+        """REML GBLUP on the accessions of `fit_mask` (training accessions only), `extra` columns
+        (markers) beside the fixed effects; returns the fit and every accession's design (aliased
+        columns left out)."""
+        x = self.effects.matrix(fit_mask, extra, extra_names)
         return fit_gblup(None, y[fit_mask], x[fit_mask], self.decomposed(fit_mask)), x
 
-    def fit_predict(self, y, fit_mask, extra=None):
+    def fit_predict(self, y, fit_mask, extra=None, extra_names=None):
         """The fit on `fit_mask`, every accession's design, and every accession's prediction."""
-        fit, x = self.fit(y, fit_mask, extra)
+        fit, x = self.fit(y, fit_mask, extra, extra_names)
         return fit, x, fit.predict(self.k[:, self.column[fit_mask]], x)
 
-    def predict(self, y, fit_mask, extra=None):
+    def predict(self, y, fit_mask):
         """Predictions for every accession from GBLUP fitted on `fit_mask`."""
-        return self.fit_predict(y, fit_mask, extra)[2]
+        return self.fit_predict(y, fit_mask)[2]
 
     def out_of_fold(self, y, folds):
         """Each accession with a fold (> 0) predicted by GBLUP fitted on the other folds; NaN elsewhere."""
@@ -196,7 +187,10 @@ class SplitKinship:
         return predicted
 
 
-def gblup_stage(kinship_path, split_path, metrics_path, predictions_path):
+def gblup_stage(kinship_path, split_path, metrics_path, predictions_path, snps_paths=()):
+    """GBLUP on a trait's training accessions, cross-validated over the split's CV repeats;
+    `snps_paths`: the genotype stage's SNP tables (none where a relationship matrix was given),
+    which say how many SNPs the kinship was built from."""
     start = time.perf_counter()
     split = pd.read_csv(split_path, sep="\t", dtype={"ID": str})
     kinship = SplitKinship.read(kinship_path, split, split_path)
@@ -207,18 +201,24 @@ def gblup_stage(kinship_path, split_path, metrics_path, predictions_path):
     log.info("REML: delta=%.4g sigma_g2=%.4g sigma_e2=%.4g h2=%.3f", fit.delta, fit.sigma_g2, fit.sigma_e2, h2)
     predictions = pd.DataFrame({"ID": split["ID"], "observed": y, "predicted": predicted, "set": split["set"]})
     write_tsv(predictions_path, predictions, float_format="%.6g")
-    cv = [
-        pearson_r(kinship.out_of_fold(y, folds)[folds > 0], y[folds > 0])
-        for folds in (split[c].to_numpy() for c in cv_repeat_columns(split))
-    ]
+    cv = []
+    for column in cv_repeat_columns(split):
+        kinship.effects.where = f"cross-validation {column}"
+        folds = split[column].to_numpy()
+        cv.append(pearson_r(kinship.out_of_fold(y, folds)[folds > 0], y[folds > 0]))
+    aliased = kinship.effects.aliased_record()
+    if aliased:
+        log.warning("fixed effects aliased with others, dropped from the fits (as R's lm drops them): %s", aliased)
     metrics = model_record(
         model="gblup",
         observed=y[test],
         predicted=predicted[test],
         n_train=train.sum(),
+        n_snps=sum(len(pd.read_csv(path, sep="\t", usecols=[0])) for path in snps_paths) if snps_paths else None,
         seconds_total=time.perf_counter() - start,
         cv_scores=cv,
         covariates=covariate_names(split),
+        aliased_fixed_effects=aliased,
         reml={"delta": fit.delta, "sigma_g2": fit.sigma_g2, "sigma_e2": fit.sigma_e2, "h2": h2},
     )
     write_json(metrics_path, metrics)

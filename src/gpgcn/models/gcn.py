@@ -26,7 +26,7 @@ from ..kinship import read_kinship
 from ..metrics import pearson_r
 from ..strategies import Serial
 from ..train import TrainSettings, fit_ensemble
-from .fold import FoldFit
+from .fold import FoldFit, ModelFailure
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +165,8 @@ def finite_pairs(predicted, y):
 
 def fit_fold(fold):
     """The chosen settings' ensemble trained on the fold's training accessions."""
+    if fold.fits["gblup_loci"].failed:
+        raise ModelFailure("it learns around GBLUP + loci's fixed effects, which failed")
     offsets = {f: fold.held_out.rescaled(o, fold.problem) for f, o in fold.fits["gblup_loci"].offsets.items()}
     result = train_gcn(fold.held_out, fold.settings, fold.label, offsets)
     return FoldFit(

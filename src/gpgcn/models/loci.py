@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..covariates import ALIAS_TOLERANCE
 from ..errors import InputError
 from ..genotypes import centred
 from ..metrics import cross_validated_choice, one_standard_error_choice
@@ -44,6 +45,12 @@ class Markers:
             [pd.read_csv(path, sep="\t", dtype={"chrom": str, "id": str}) for path in snps_paths], ignore_index=True
         )
         return cls(dosage, sites[["chrom", "pos", "id"]])
+
+    def names(self, columns):
+        """The markers' IDs, or chrom:pos where a marker has none."""
+        sites = self.sites.iloc[columns]
+        ids = sites["id"].astype(str)
+        return [i if i not in ("", ".", "nan") else f"{c}:{p}" for i, c, p in zip(ids, sites["chrom"], sites["pos"])]
 
     def check_counts(self, counts):
         if max(counts) > self.dosage.shape[1]:
@@ -88,28 +95,38 @@ def discovery_threshold(t, dof):
 def top_markers(split_kinship, y, fit_mask, markers, m):
     """The m markers of largest |t| on `fit_mask`, strongest first, and their t; fewer where fewer
     are discoveries (`discovery_threshold`). A marker in near-complete LD with one taken already (r² >
-    MAX_R2 on `fit_mask`) marks the same locus and is passed over."""
+    MAX_R2 on `fit_mask`), or that the fixed effects and the markers taken already determine
+    completely (complete LD with several, or with a covariate), marks a locus taken already and is
+    passed over: it would spend the count m on nothing, and alias a fixed effect."""
     if m == 0:
         return np.array([], dtype=int), np.array([])
     t, dof = association(split_kinship, y, fit_mask, markers)
     threshold = discovery_threshold(t, dof)
+    basis, _ = np.linalg.qr(split_kinship.effects.matrix(fit_mask)[fit_mask])
     chosen = []
     for j in np.argsort(-np.abs(t), kind="stable"):
         column = markers[fit_mask, j]
         if abs(t[j]) < threshold or column.std() == 0:
             break  # no marker from here on is a locus
-        if all(np.corrcoef(column, markers[fit_mask, k])[0, 1] ** 2 <= MAX_R2 for k in chosen):
-            chosen.append(j)
-            if len(chosen) == m:
-                break
+        if any(np.corrcoef(column, markers[fit_mask, k])[0, 1] ** 2 > MAX_R2 for k in chosen):
+            continue
+        residual = column - basis @ (basis.T @ column)
+        residual -= basis @ (basis.T @ residual)
+        if np.linalg.norm(residual) <= ALIAS_TOLERANCE * np.linalg.norm(column):
+            continue
+        chosen.append(j)
+        basis = np.column_stack([basis, residual / np.linalg.norm(residual)])
+        if len(chosen) == m:
+            break
     chosen = np.array(chosen, dtype=int)
     return chosen, t[chosen]
 
 
 def fit_with_markers(split_kinship, y, fit_mask, markers, chosen):
-    """GBLUP with the `chosen` markers as fixed effects: the fit, every accession's prediction and
-    its fixed part (Xβ)."""
-    fit, x, predicted = split_kinship.fit_predict(y, fit_mask, markers[:, chosen] if len(chosen) else None)
+    """GBLUP with the `chosen` markers (a Markers' columns) as fixed effects: the fit, every
+    accession's prediction and its fixed part (Xβ)."""
+    extra = (markers.dosage[:, chosen], markers.names(chosen)) if len(chosen) else (None, None)
+    fit, x, predicted = split_kinship.fit_predict(y, fit_mask, *extra)
     return fit, predicted, x @ fit.beta
 
 
@@ -126,7 +143,7 @@ def fit_fold(fold):
         fit_mask = trained & ~held
         ranked, _ = top_markers(kinship, fold.y, fit_mask, dosage, max(counts))
         for m in counts:
-            _, predicted, fixed[m][int(inner)] = fit_with_markers(kinship, fold.y, fit_mask, dosage, ranked[:m])
+            _, predicted, fixed[m][int(inner)] = fit_with_markers(kinship, fold.y, fit_mask, fold.markers, ranked[:m])
             out_of_fold[m][held] = predicted[held]
     by_count = [out_of_fold[m] for m in counts]
     choice, _ = one_standard_error_choice(by_count, fold.y, counts)
@@ -134,8 +151,8 @@ def fit_fold(fold):
     # The stack weighs GBLUP + loci by predictions whose m was not chosen on them.
     evidence = cross_validated_choice(by_count, fold.y, fold.folds, counts)
     chosen, t = top_markers(kinship, fold.y, trained, dosage, m)
-    fit, predicted, _ = fit_with_markers(kinship, fold.y, trained, dosage, chosen)
-    # Per allele, on the trait's own scale.
+    fit, predicted, _ = fit_with_markers(kinship, fold.y, trained, fold.markers, chosen)
+    # Per allele, on the trait's own scale (top_markers took no marker the fit would alias).
     effects = fit.beta[len(fit.beta) - len(chosen) :] * fold.problem.y_sd if len(chosen) else []
     loci = [
         {

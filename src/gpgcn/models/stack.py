@@ -24,7 +24,7 @@ import numpy as np
 from scipy.optimize import nnls
 
 from ..metrics import one_standard_error_choice
-from .fold import FoldFit
+from .fold import FoldFit, ModelFailure
 
 BASELINES = ("gblup", "rkhs", "gblup_loci")
 GRAPH_MODEL = "gcn"
@@ -66,10 +66,15 @@ def stack_weights(out_of_fold, y):
 
 
 def fit_fold(fold):
-    weights = stack_weights({name: fold.fits[name].out_of_fold for name in (*BASELINES, GRAPH_MODEL)}, fold.y)
+    """The stack of the models fitted on the fold (a failed one has no weight)."""
+    fitted = [name for name in (*BASELINES, GRAPH_MODEL) if not fold.fits[name].failed]
+    if not set(fitted) - {GRAPH_MODEL}:
+        raise ModelFailure("every baseline failed")
+    weights = stack_weights({name: fold.fits[name].out_of_fold for name in fitted}, fold.y)
+    weights = {name: weights.get(name, 0.0) for name in (*BASELINES, GRAPH_MODEL)}
     return FoldFit(
-        sum(w * fold.fits[name].predicted for name, w in weights.items()),
-        sum(w * fold.fits[name].out_of_fold for name, w in weights.items()),
+        sum(w * fold.fits[name].predicted for name, w in weights.items() if name in fitted),
+        sum(w * fold.fits[name].out_of_fold for name, w in weights.items() if name in fitted),
         {
             **{f"weight_{name}": w for name, w in weights.items()},
             # The GCN's share of the stack: what the graph model adds.
