@@ -15,8 +15,8 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: setup
-	$(BIN)/snakemake --cores all
-	$(BIN)/snakemake --report results/report.html
+	$(BIN)/snakemake --cores all --configfile config/demo.yaml
+	$(BIN)/snakemake --configfile config/demo.yaml --report results/report.html
 	@echo "Report: $(CURDIR)/results/report.html (tables: results/summary/, plots: results/plots/)"
 
 test: setup

@@ -2,6 +2,8 @@ rule gblup:
     input:
         kinship="results/kinship/grm.tsv",
         split="results/split/{trait}/split.tsv",
+        # how many SNPs the kinship holds (none where it was given)
+        snps=per_region("results/genotypes/{region}.snps.tsv") if GENOTYPED else [],
     output:
         metrics="results/models/{trait}/gblup/metrics.json",
         predictions="results/models/{trait}/gblup/predictions.tsv",

@@ -13,7 +13,8 @@ from gpgcn.vcf import contig_lengths, vcf_contigs
 from gpgcn.strategies import STRATEGIES
 
 # What each input mode provides; the rules consult this table, not the mode's name.
-#   files: the config keys (under input:) of the user's inputs; mode simulate writes its own
+#   files: the config keys (under input:) of the user's inputs (a study list, `samples`, is
+#     optional: without one every sample of the VCF or .fam is studied); mode simulate writes its own
 #   genotypes: how a region's dosages are read (src/gpgcn/genotypes.py, GENOTYPE_READERS), with
 #     the functions that list the source's chromosomes and their lengths; None: a relationship
 #     matrix stands in for genotypes, and there is no genotype stage
@@ -78,15 +79,27 @@ INPUT_SECTIONS = {
 # Those that may be https URLs, fetched once into resources/: not a PLINK .bed, whose .bim and
 # .fam lie beside it.
 REMOTE_KEYS = [key for key in INPUT_SECTIONS if key != "bed"]
-if not GENOTYPED and max(config["select"]["loci_counts"]) > 0:
+# Inputs a mode may go without.
+OPTIONAL_FILES = ("samples",)
+TIMED = [name for name, counts in config["strategies"].items() if counts]
+if TIMED and "serial" not in TIMED:
     raise WorkflowError(
-        f"select.loci_counts: {config['select']['loci_counts']}: the loci scan needs genotypes, "
-        f"and mode {config['input']['mode']} has none; set it to [0]"
+        f"strategies.serial: [] while {', '.join(TIMED)} is timed: speedups are "
+        "measured against serial; set strategies.serial: [1]"
     )
 if "bed" in MODE["files"] and is_url(config["input"]["bed"]):
     raise WorkflowError(
         f"input.bed: {config['input']['bed']}: give a local path (its .bim and .fam lie beside it)"
     )
+
+
+def reported(pattern, **kwargs):
+    """`pattern` marked for the Snakemake report where every file it stands for (one per trait)
+    exists already: `snakemake --report` then renders what has been computed, after a run of a
+    single target too, instead of stopping at the first file not made yet."""
+    paths = expand(pattern, trait=TRAITS) if "{trait}" in pattern else [pattern]
+    made = all(os.path.exists(path) for path in paths)
+    return report(pattern, **kwargs) if made else pattern
 
 
 def configured_input(key):
@@ -110,7 +123,11 @@ def cohort_files(wildcards=None):
             "samples": "results/cohort/study_accessions.txt",
             "phenotypes": "results/cohort/phenotypes.tsv",
         }
-    files = {key: input_path(key) for key in MODE["files"]}
+    files = {
+        key: input_path(key)
+        for key in MODE["files"]
+        if key not in OPTIONAL_FILES or configured_input(key)
+    }
     if "vcf" in files and is_url(configured_input("vcf")):
         files["index"] = files["vcf"] + ".tbi"  # made once by index_vcf
     if "bed" in files:
@@ -119,12 +136,46 @@ def cohort_files(wildcards=None):
     return files
 
 
+# The data stage starts once every check that needs no genotypes has passed (check_traits). An
+# order, not data, so `ancient`: a rerun of the check (an edited phenotype table) reruns nothing
+# of the data stage.
+INPUTS_CHECKED = ancient("results/split/traits.json")
+
+
+def subset_inputs(wildcards):
+    """What a region's subset job reads: the VCF (its index where made here) and the study list."""
+    files = cohort_files()
+    return {
+        **{key: files[key] for key in ("vcf", "index", "samples") if key in files},
+        "checked": INPUTS_CHECKED,
+    }
+
+
+def study_description():
+    """Where the study accessions come from, for the report's data table."""
+    if SIMULATED:
+        return "the simulated study accessions"
+    if not GENOTYPED:
+        return f"the accessions of {configured_input('kinship')}"
+    if configured_input("samples"):
+        return f"those listed in {configured_input('samples')}"
+    source = GENOTYPE_SOURCES[MODE["genotypes"]]["file"]
+    return f"every sample of {configured_input(source)} (no input.samples)"
+
+
+STUDY = study_description()
+
+
 def genotype_inputs(wildcards):
     """What a region's genotype job reads: its subset BCF, or its source's cohort files."""
     keys = GENOTYPE_SOURCES[MODE["genotypes"]]["region_files"]
     if not keys:
         return {"bcf": f"results/vcf/{wildcards.region}.bcf"}
-    return {key: cohort_files()[key] for key in keys}
+    files = cohort_files()
+    return {
+        **{key: files[key] for key in keys if key in files},
+        "checked": INPUTS_CHECKED,
+    }
 
 
 def chromosome_names():
@@ -265,6 +316,17 @@ def split_inputs(wildcards):
         "test_ids": optional_input("test_ids"),
         "cv_folds": optional_input("cv_folds_file"),
     }
+
+
+def check_inputs(wildcards):
+    """What the traits' check reads: the split's inputs, but the study accessions from the
+    genotype source's header and study list instead of the genotype stage's lists."""
+    inputs = {k: v for k, v in split_inputs(wildcards).items() if k != "accessions"}
+    if not GENOTYPED:
+        return {**inputs, "accessions": accession_lists()}
+    files = cohort_files()
+    keys = (GENOTYPE_SOURCES[MODE["genotypes"]]["file"], "fam", "samples")
+    return {**inputs, **{key: files[key] for key in keys if key in files}}
 
 
 # trait_split's settings (src/gpgcn/phenotypes.py), named as it names them.

@@ -69,7 +69,7 @@ rule simulate_cohort:
 
 rule subset_vcf:
     input:
-        unpack(cohort_files),
+        unpack(subset_inputs),
     output:
         temp("results/vcf/{region}.bcf"),
     log:
@@ -96,7 +96,8 @@ rule genotype_matrix:
         matrix="results/genotypes/{region}.npy",
         snps="results/genotypes/{region}.snps.tsv",
         accessions="results/genotypes/{region}.accessions.txt",
-        grm_share="results/kinship/shares/{region}.npz",
+        # n x n floats per region, summed by rule kinship: 26 MB a region at 1,800 accessions
+        grm_share=temp("results/kinship/shares/{region}.npz"),
         funnel="results/genotypes/{region}.funnel.json",
     log:
         "logs/genotype_matrix/{region}.log",

@@ -8,13 +8,13 @@ rule trait_models:
         **TRAIT_MODEL_OUTPUTS,
         gcn_epochs="results/models/{trait}/gcn/epochs.tsv",
         candidates="results/models/{trait}/gcn/candidates.tsv",
-        cv_predictions=report(
+        cv_predictions=reported(
             f"results/models/{{trait}}/{RECOMMENDED}/cv_predictions.tsv",
             caption="../report/cv_predictions.rst",
             category="Accuracy",
             labels={"trait": "{trait}", "table": "CV predictions"},
         ),
-        table=report(
+        table=reported(
             "results/predictions/{trait}.tsv",
             caption="../report/predictions.rst",
             category="Predictions",

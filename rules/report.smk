@@ -14,27 +14,27 @@ rule aggregate_timings:
         ],
         gblup=f"results/models/{TIMED_TRAIT}/gblup/metrics.json",
     output:
-        timings=report(
+        timings=reported(
             "results/summary/timings.tsv",
             caption="../report/timings.rst",
             category="Scaling",
         ),
-        speedup=report(
+        speedup=reported(
             "results/plots/speedup.png",
             caption="../report/speedup.rst",
             category="Scaling",
         ),
-        efficiency=report(
+        efficiency=reported(
             "results/plots/efficiency.png",
             caption="../report/efficiency.rst",
             category="Scaling",
         ),
-        accuracy=report(
+        accuracy=reported(
             "results/plots/accuracy_by_strategy.png",
             caption="../report/accuracy_by_strategy.rst",
             category="Scaling",
         ),
-        summary=report(
+        summary=reported(
             "results/summary/scaling.html",
             caption="../report/scaling.rst",
             category="Scaling",
@@ -79,37 +79,37 @@ rule report:
         split_summaries=expand("results/split/{trait}/summary.json", trait=TRAITS),
         genetic_values=(["results/cohort/genetic_values.tsv"] if SIMULATED else []),
     output:
-        accuracy=report(
+        accuracy=reported(
             "results/summary/accuracy.tsv",
             caption="../report/accuracy.rst",
             category="Accuracy",
         ),
-        by_trait=report(
+        by_trait=reported(
             "results/plots/accuracy_by_trait.png",
             caption="../report/accuracy_by_trait.rst",
             category="Accuracy",
         ),
-        loci=report(
+        loci=reported(
             "results/summary/loci.tsv",
             caption="../report/loci.rst",
             category="Accuracy",
         ),
-        model_choice=report(
+        model_choice=reported(
             "results/summary/model_choice.tsv",
             caption="../report/model_choice.rst",
             category="Accuracy",
         ),
-        scatter=report(
+        scatter=reported(
             "results/plots/predicted_vs_observed.png",
             caption="../report/predicted_vs_observed.rst",
             category="Accuracy",
         ),
-        learning_curves=report(
+        learning_curves=reported(
             "results/plots/learning_curves.png",
             caption="../report/learning_curves.rst",
             category="Training",
         ),
-        data=report(
+        data=reported(
             "results/summary/data.tsv",
             caption="../report/data.rst",
             category="Data",
@@ -129,5 +129,6 @@ rule report:
     params:
         traits=TRAITS,
         model_files=MODEL_FILES,
+        study=STUDY,
     script:
         "../workflow/scripts/report.py"

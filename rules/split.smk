@@ -1,7 +1,8 @@
-# Every trait is checked before any is split or trained on: one bad trait stops the run.
+# Every trait is checked before any is split or trained on, and before the data stage starts
+# (its jobs wait for this one): one bad trait stops the run.
 rule check_traits:
     input:
-        unpack(split_inputs),
+        unpack(check_inputs),
     output:
         "results/split/traits.json",
     log:
@@ -17,6 +18,7 @@ rule check_traits:
     params:
         **SPLIT_SETTINGS,
         traits=TRAITS,
+        genotypes=MODE["genotypes"],
     script:
         "../workflow/scripts/check_traits.py"
 

@@ -34,6 +34,7 @@ def user_config(directory, vcf, **override):
     (directory / "pheno.tsv").write_text("ID\tFT10_mean\n" + "".join(f"{s}\t{i}\n" for i, s in enumerate(SAMPLES)))
     inputs = {"mode": "vcf", "vcf": str(vcf), "samples": str(directory / "samples.txt")}
     inputs["phenotypes"] = str(directory / "pheno.tsv")
+    inputs["traits"] = ["FT10_mean"]
     config = merged(TINY, {"input": inputs, "chromosomes": [], "graph": {"k": 3}, "split": {"folds": 2}})
     return write_config(directory, merged(config, override))
 
@@ -55,6 +56,20 @@ def test_a_chromosome_the_vcf_lacks_stops_the_run_before_any_job(tmp_path):
     output = run.stdout + run.stderr
     assert "chromosomes: 1, 2 not in" in output and "chromosomes with records are: Chr1, Chr2" in output
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("index", [True, False])
+def test_a_vcf_of_a_header_alone_is_named_before_any_job(tmp_path, index):
+    """A header with ##contig lines and no record (a failed export): with the chromosomes listed
+    or not, the run stops naming the file, not later with an empty funnel."""
+    vcf = write_vcf(tmp_path / "empty.vcf.gz", SAMPLES, [], contigs=(("Chr1", 10_000),), index=index)
+    for chromosomes in ([], ["Chr1"]):
+        user_config(tmp_path, vcf, chromosomes=chromosomes)
+        run = snakemake(tmp_path, "--cores", "1")
+        assert run.returncode != 0
+        output = run.stdout + run.stderr
+        assert "empty.vcf.gz: no records" in output or "not in " + str(vcf) in output, output[-2000:]
+        assert not (tmp_path / "results").exists()
 
 
 def test_funnel_and_a_region_emptied_by_the_maf_filter(tmp_path):

@@ -155,3 +155,53 @@ def test_a_test_accession_without_a_phenotype_is_unlabelled():
         ["1", "2", "3", "4", "5", "6"], values, test_fraction=0.5, n_folds=2, seed=0, test_ids=["5", "6"]
     )
     assert frame["set"].tolist() == ["train"] * 4 + ["test", "unlabelled"]
+
+
+def test_a_test_accession_in_the_folds_file_is_in_no_fold(tmp_path):
+    """Published folds often list every accession: a test accession's folds are not used, in no
+    repeat (it would be trained on in the other folds' fits)."""
+    import pandas as pd
+
+    from gpgcn.phenotypes import read_cv_folds
+
+    (tmp_path / "folds.csv").write_text(
+        "ID,cv_1,cv_2\n" + "".join(f"{i},{1 + i % 2},{1 + i // 3}\n" for i in range(1, 7))
+    )
+    values = pd.Series([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], index=["1", "2", "3", "4", "5", "6"])
+    frame = make_split(
+        ["1", "2", "3", "4", "5", "6"],
+        values,
+        test_fraction=0.5,
+        n_folds=2,
+        seed=0,
+        test_ids=["2", "5"],
+        cv_folds=read_cv_folds(tmp_path / "folds.csv"),
+    )
+    test = frame["set"].eq("test")
+    assert frame.loc[test, "ID"].tolist() == ["2", "5"]
+    for column in ("fold", "cv_1", "cv_2"):
+        assert (frame.loc[test, column] == 0).all(), column
+        assert (frame.loc[~test, column] > 0).all(), column
+
+
+def test_a_fold_of_one_training_accession_names_the_column_and_the_accession(tmp_path):
+    """A typo such as fold 3 in a 2-fold column: the file, its own column name, the accession, its
+    line and the folds the others are in."""
+    write_split_inputs(tmp_path, folds={"1": 1, "2": 2, "3": 1, "4": 2, "5": 3, "6": 1})
+    (tmp_path / "folds.csv").write_text((tmp_path / "folds.csv").read_text().replace("ID,cv_1", "ID,repeat A"))
+    with pytest.raises(
+        InputError,
+        match=r"folds.csv: column repeat A: fold 3 holds 1 training accession\(s\) \('5' on line 6\), where the "
+        r"other folds \(1, 2\) hold 2 or more",
+    ):
+        run_split(tmp_path, cv_folds_path=tmp_path / "folds.csv")
+
+
+def test_a_trait_without_values_says_so(tmp_path):
+    write_split_inputs(tmp_path)
+    (tmp_path / "pheno.tsv").write_text("ID\tFT10_mean\n" + "".join(f"{i}\tNA\n" for i in range(1, 7)))
+    with pytest.raises(InputError, match=r"pheno.tsv: trait FT10_mean has no values: all 6 rows are missing"):
+        run_split(tmp_path)
+    (tmp_path / "pheno.tsv").write_text("ID\tFT10_mean\n" + "".join(f"x{i}\t{i}\n" for i in range(1, 7)))
+    with pytest.raises(InputError, match=r"none of its 6 accessions with a value is a study accession \(first: 'x1'\)"):
+        run_split(tmp_path)

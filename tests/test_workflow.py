@@ -31,6 +31,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_dry_run_of_the_default_config(tmp_path):
+    """The defaults predict; the demo's config times the strategies too."""
     write_config(tmp_path, {})
     run = snakemake(tmp_path, "-n")
     assert run.returncode == 0, run.stderr
@@ -43,15 +44,14 @@ def test_dry_run_of_the_default_config(tmp_path):
         "check_traits",
         "split",
         "trait_models",
-        "train_serial",
-        "train_intraop",
-        "train_interop",
-        "train_ddp",
-        "train_snpshard",
         "gblup",
-        "aggregate_timings",
         "report",
     ):
+        assert rule in run.stdout
+    assert "train_" not in run.stdout and "aggregate_timings" not in run.stdout
+    run = snakemake(tmp_path, "-n", "--configfile", str(REPO / "config/demo.yaml"))
+    assert run.returncode == 0, run.stderr
+    for rule in ("train_serial", "train_intraop", "train_interop", "train_ddp", "train_snpshard", "aggregate_timings"):
         assert rule in run.stdout
 
 
@@ -321,7 +321,8 @@ def test_a_trait_missing_from_the_table_lists_its_columns(tiny_run, tmp_path):
 
 def test_one_bad_trait_among_good_ones_stops_every_trait(tiny_run, tmp_path):
     """A constant trait listed between two good ones: the error names it, and with --keep-going
-    nothing is split or trained for any trait."""
+    nothing is split or trained for any trait, and the data stage never starts (the check needs
+    only the VCF's header and the study list)."""
     import pandas as pd
 
     cohort = tiny_run / "results" / "cohort"
@@ -335,7 +336,7 @@ def test_one_bad_trait_among_good_ones_stops_every_trait(tiny_run, tmp_path):
     assert run.returncode != 0
     assert "trait Constant: " in run.stdout + run.stderr and "has no variance" in run.stdout + run.stderr
     results = tmp_path / "results"
-    assert (results / "kinship" / "grm.tsv").exists()  # the data stages ran
+    assert not (results / "vcf").exists() and not (results / "genotypes").exists()
     assert not list((results / "split").rglob("*")), "no trait is split"
     assert not (results / "models").exists() and not (results / "train").exists()
 
@@ -374,7 +375,8 @@ def test_region_scatter_gives_the_per_chromosome_results(tiny_run, tmp_path):
     np.testing.assert_allclose(scattered.to_numpy(), reference.to_numpy(), rtol=1e-7, atol=1e-8)  # 8 digits written
 
 
-def kinship_config(directory, kinship, phenotypes, loci_counts=(0,), **split):
+def kinship_config(directory, kinship, phenotypes, **split):
+    """Mode kinship over the tiny config, the loci counts as configured by default."""
     return write_config(
         directory,
         merged(
@@ -382,7 +384,6 @@ def kinship_config(directory, kinship, phenotypes, loci_counts=(0,), **split):
             {
                 "input": {"mode": "kinship", "kinship": str(kinship), "phenotypes": str(phenotypes), "id_column": "ID"},
                 "split": split,
-                "select": {"loci_counts": list(loci_counts)},
                 "strategies": {
                     "serial": [1],
                     "intraop": [],
@@ -427,18 +428,9 @@ def test_plink_input_gives_the_vcfs_dosages_grm_and_predictions(tiny_run, tmp_pa
         assert (work / path).read_bytes() == (tiny_run / path).read_bytes(), path
 
 
-def test_the_loci_scan_in_mode_kinship_is_refused_before_any_job(tiny_run, tmp_path):
-    kinship_config(
-        tmp_path, tiny_run / "results/kinship/grm.tsv", tiny_run / "results/cohort/phenotypes.tsv", loci_counts=[0, 5]
-    )
-    run = snakemake(tmp_path, "-n")
-    assert run.returncode != 0
-    message = "select.loci_counts: [0, 5]: the loci scan needs genotypes, and mode kinship has none"
-    assert message in run.stdout + run.stderr
-
-
 def test_kinship_mode_with_training_columns_only(tiny_run, tmp_path):
-    """A published-style matrix: all accessions as rows, only training accessions as columns."""
+    """A published-style matrix: all accessions as rows, only training accessions as columns. The
+    default loci counts hold: without genotypes GBLUP + loci is GBLUP, and the report says so."""
     import pandas as pd
 
     grm = pd.read_csv(tiny_run / "results/kinship/grm.tsv", sep="\t", index_col=0, dtype={"ID": str})
@@ -462,6 +454,12 @@ def test_kinship_mode_with_training_columns_only(tiny_run, tmp_path):
     gblup = json.loads((tmp_path / "results/models/FT10_mean/gblup/metrics.json").read_text())
     reference = json.loads((tiny_run / "results/models/FT10_mean/gblup/metrics.json").read_text())
     assert gblup["test_pearson_r"] == pytest.approx(reference["test_pearson_r"], abs=1e-4)
+    assert gblup["n_snps"] is None  # a matrix given: no SNPs counted
+    loci = json.loads((tmp_path / "results/models/FT10_mean/gblup_loci/metrics.json").read_text())
+    assert loci["loci_m"] == 0 and loci["loci_note"] == "no genotypes to scan: GBLUP + loci is GBLUP"
+    assert loci["test_pearson_r"] == pytest.approx(gblup["test_pearson_r"], abs=1e-4)
+    accuracy = (tmp_path / "results/summary/accuracy.tsv").read_text()
+    assert "no genotypes to scan: GBLUP + loci is GBLUP" in accuracy
 
 
 def test_accessions_without_a_phenotype_are_predicted(tiny_run, tmp_path):
@@ -567,3 +565,87 @@ def test_a_timed_job_never_shares_the_machine(tmp_path):
         for i in set(range(len(jobs))) - before[job] - after - {job}:
             rule, _, _, resources = jobs[i]
             assert int(resources.get("timing_slot", 0)) >= 1, f"{rule} may run beside {jobs[job][0]}"
+
+
+@pytest.fixture(scope="module")
+def study_vcf_run(tiny_run, tmp_path_factory):
+    """Mode vcf over a VCF of the study accessions alone and no study list (input.samples empty),
+    one trait, no strategy: run to the end."""
+    import pysam
+    from pysam import bcftools
+
+    from gpgcn.strategies import STRATEGIES
+
+    directory = tmp_path_factory.mktemp("study_vcf")
+    cohort = tiny_run / "results" / "cohort"
+    vcf = directory / "study.vcf.gz"
+    bcftools.view(
+        "-S",
+        str(cohort / "study_accessions.txt"),
+        "-Oz",
+        "-o",
+        str(vcf),
+        str(cohort / "cohort.vcf.gz"),
+        catch_stdout=False,
+    )
+    pysam.tabix_index(str(vcf), preset="vcf", force=True)
+    (directory / "pheno.tsv").write_text((cohort / "phenotypes.tsv").read_text())
+    vcf_mode_config(
+        directory,
+        cohort,
+        {"input": {"samples": "", "traits": ["FT10_mean"]}, "strategies": dict.fromkeys(STRATEGIES, [])},
+        vcf=vcf,
+        phenotypes=directory / "pheno.tsv",
+    )
+    run = snakemake(directory, "--cores", "2")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return directory
+
+
+def test_a_vcf_of_the_study_accessions_needs_no_study_list(tiny_run, study_vcf_run):
+    """Without input.samples every sample of the VCF is a study accession, as the log and the data
+    table say; the genotypes are those of the cohort's study accessions."""
+    import numpy as np
+
+    results = study_vcf_run / "results"
+    for chrom in TINY["chromosomes"]:
+        np.testing.assert_array_equal(
+            np.load(results / f"genotypes/{chrom}.npy"), np.load(tiny_run / f"results/genotypes/{chrom}.npy")
+        )
+    assert "every sample of" in (study_vcf_run / "logs/subset_vcf/1.log").read_text()
+    data = (results / "summary/data.tsv").read_text()
+    assert "study accessions\tevery sample of" in data and "(no input.samples)" in data
+    # Every model's record counts the SNPs the genotype stage kept.
+    n_snps = sum(
+        len((results / f"genotypes/{chrom}.snps.tsv").read_text().splitlines()) - 1 for chrom in TINY["chromosomes"]
+    )
+    for name in MODELS:
+        assert json.loads((results / f"models/FT10_mean/{name}/metrics.json").read_text())["n_snps"] == n_snps, name
+    assert not (results / "kinship" / "shares").exists() or not any((results / "kinship" / "shares").iterdir())
+
+
+def test_editing_the_phenotypes_reruns_nothing_of_the_data_stage(study_vcf_run):
+    """Only what reads the phenotype table reruns: the check, the split and what follows it."""
+    pheno = study_vcf_run / "pheno.tsv"
+    lines = pheno.read_text().splitlines()
+    fields = lines[3].split("\t")
+    fields[1] = f"{float(fields[1]) + 1:g}"
+    lines[3] = "\t".join(fields)
+    pheno.write_text("\n".join(lines) + "\n")
+    run = snakemake(study_vcf_run, "-n")
+    assert run.returncode == 0, run.stderr[-3000:]
+    jobs = dry_run_jobs(run.stdout)
+    assert {"check_traits", "split", "gblup", "trait_models", "report"} <= set(jobs)
+    assert not {"subset_vcf", "genotype_matrix", "kinship", "kinship_graph"} & set(jobs), jobs
+
+
+def test_the_report_renders_what_a_single_target_computed(tiny_run, tmp_path):
+    """After a run of GBLUP alone, `snakemake --report` renders what there is instead of stopping
+    at the first table not made yet."""
+    cohort = tiny_run / "results" / "cohort"
+    vcf_mode_config(tmp_path, cohort, {"input": {"traits": ["FT10_mean"]}})
+    run = snakemake(tmp_path, "--cores", "2", "results/models/FT10_mean/gblup/metrics.json")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    run = snakemake(tmp_path, "--report", "report.html")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert (tmp_path / "report.html").stat().st_size > 0

@@ -16,7 +16,8 @@ from .bcf import MISSING, BcfReader
 from .defaults import default_config
 from .errors import InputError
 from .io import atomic_path, read_ids, write_ids, write_tsv
-from .plink import PlinkReader
+from .plink import PlinkReader, plink_study_samples
+from .vcf import study_samples
 
 log = logging.getLogger(__name__)
 READ_CHUNK_BYTES = 64 << 20
@@ -43,11 +44,27 @@ FUNNEL_STEPS = ["records read", "biallelic SNPs", "missing rate passed", "MAF pa
 
 
 # How a region's dosages are read, by the input modes' `genotypes` (rules/common.smk): its subset
-# BCF, or the study accessions and the region of a PLINK 1 fileset.
+# BCF, or the study accessions (all of the .fam's without a list) and the region of a PLINK 1 fileset.
 GENOTYPE_READERS = {
     "bcf": lambda files, region: BcfReader(files["bcf"]),
-    "plink": lambda files, region: PlinkReader(files["bed"], files["samples"], region.chrom, region.start, region.end),
+    "plink": lambda files, region: PlinkReader(
+        files["bed"], files.get("samples"), region.chrom, region.start, region.end
+    ),
 }
+# The study accessions, from each source's header and study list alone, before any genotype is read.
+STUDY_ACCESSIONS = {
+    "bcf": lambda files: study_samples(files["vcf"], files.get("samples")),
+    "plink": lambda files: plink_study_samples(files["bed"], files.get("samples")),
+}
+
+
+def study_accessions(genotypes, files):
+    """The study accessions the genotype stage will keep (its accession order), read at once
+    from the source `genotypes` (GENOTYPE_READERS' keys; None: a relationship matrix's, whose
+    accession list is `files["accessions"]`)."""
+    if genotypes is None:
+        return load_accessions(files["accessions"])
+    return STUDY_ACCESSIONS[genotypes](files)
 
 
 def extract_dosages(reader, filters):

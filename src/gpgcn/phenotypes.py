@@ -5,7 +5,7 @@ import pandas as pd
 
 from .covariates import add_covariates, read_covariates
 from .errors import InputError
-from .genotypes import load_accessions
+from .genotypes import load_accessions, study_accessions
 from .io import MISSING_VALUES, check_unique_ids, read_ids, sniff_delimiter, write_json, write_tsv
 
 
@@ -56,7 +56,28 @@ def read_cv_folds(path):
     folds = folds.astype(int)
     folds.columns = [f"cv_{i + 1}" for i in range(len(repeats))]
     folds.index = ids
+    folds.attrs["columns"] = dict(zip(folds.columns, repeats))  # the file's own names, for messages
     return folds
+
+
+def check_fold_sizes(cv_folds, training, path):
+    """Refuse a published fold that holds fewer than two of the trait's training accessions (a
+    typo such as fold 6 in a 5-fold column), naming the column, the accessions and their lines."""
+    lines = {a: i + 2 for i, a in enumerate(cv_folds.index)}  # header is line 1
+    for column in cv_folds.columns:
+        folds = cv_folds.loc[training, column]
+        counts = folds.value_counts()
+        small = sorted(counts.index[counts < 2])
+        if small:
+            named = cv_folds.attrs.get("columns", {}).get(column, column)
+            members = [a for a in training if folds[a] in small]
+            usual = sorted(counts.index[counts >= 2])
+            raise InputError(
+                path,
+                f"column {named}: fold {small[0]} holds {counts[small[0]]} training accession(s) "
+                f"({', '.join(f'{a!r} on line {lines[a]}' for a in members[:5])}), where the other folds "
+                f"({', '.join(map(str, usual)) or 'none'}) hold 2 or more: each fold needs at least 2",
+            )
 
 
 def cv_repeat_columns(split):
@@ -133,6 +154,14 @@ def trait_split(
     """One trait's split of the accessions (with its covariates' values), and its summary;
     refuses a trait no model can learn."""
     values, missing_ids = read_phenotypes(phenotypes_path, trait, id_column)
+    if values.empty:
+        raise InputError(phenotypes_path, f"trait {trait} has no values: all {len(missing_ids)} rows are missing")
+    if not values.index.isin(accessions).any():
+        raise InputError(
+            phenotypes_path,
+            f"trait {trait}: none of its {len(values)} accessions with a value is a study accession "
+            f"(first: {values.index[0]!r})",
+        )
     test_ids = read_ids(test_ids_path) if test_ids_path else None
     if test_ids:
         unknown = [a for a in test_ids if a not in set(accessions)]
@@ -145,6 +174,7 @@ def trait_split(
         absent = [a for a in training if a not in cv_folds.index]
         if absent:
             raise InputError(cv_folds_path, f"training accessions without folds: {', '.join(absent[:10])}")
+        check_fold_sizes(cv_folds, training, cv_folds_path)
     frame = make_split(
         accessions,
         values,
@@ -170,9 +200,11 @@ def trait_split(
     return frame, summary
 
 
-def check_traits_stage(phenotypes_path, accessions_paths, checked_path, *, traits, **split_settings):
-    """Every trait's split, before any is written or trained: one error naming every bad trait."""
-    accessions = load_accessions(accessions_paths)
+def check_traits_stage(phenotypes_path, study_files, checked_path, *, genotypes, traits, **split_settings):
+    """Every trait's split, before any is written or trained, and before the genotype stage
+    starts: one error naming every bad trait. The study accessions come from the genotype
+    source's header and study list (`genotypes.study_accessions`)."""
+    accessions = study_accessions(genotypes, study_files)
     problems, summaries = [], {}
     for trait in traits:
         try:

@@ -49,6 +49,22 @@ def read_fam(fam_path):
     return fam[1].tolist()
 
 
+def plink_study_samples(bed_path, samples_path=None):
+    """The study accessions of a PLINK fileset, in the .fam's order: those of `samples_path`, or
+    (None) every sample of the .fam."""
+    fam = plink_files(bed_path)["fam"]
+    fam_ids = read_fam(fam)
+    if not samples_path:
+        return fam_ids
+    study = read_ids(samples_path)
+    in_fam = set(fam_ids)
+    absent = [s for s in study if s not in in_fam]
+    if absent:
+        raise InputError(fam, f"{len(absent)} accession(s) of {samples_path} absent: {', '.join(absent[:10])}")
+    wanted = set(study)
+    return [s for s in fam_ids if s in wanted]
+
+
 def plink_contigs(bed_path):
     """Chromosomes holding records, in .bim order."""
     return list(dict.fromkeys(read_bim(plink_files(bed_path)["bim"])["chrom"]))
@@ -80,7 +96,8 @@ class Chunk:
 
 class PlinkReader:
     """One region (chrom, start, end; end None: to the chromosome's end) of a .bed, the study
-    accessions of `samples_path` only, in the .fam's order (as `bcftools convert -S` keeps the VCF's)."""
+    accessions of `samples_path` only (None: every sample of the .fam), in the .fam's order (as
+    `bcftools convert -S` keeps the VCF's)."""
 
     def __init__(self, bed_path, samples_path, chrom, start=None, end=None):
         files = plink_files(bed_path)
@@ -88,14 +105,7 @@ class PlinkReader:
         fam_ids = read_fam(files["fam"])
         self.bim = read_bim(files["bim"])
         check_size(files, len(fam_ids), len(self.bim))
-        study = read_ids(samples_path)
-        in_fam = set(fam_ids)
-        absent = [s for s in study if s not in in_fam]
-        if absent:
-            raise InputError(
-                files["fam"], f"{len(absent)} accession(s) of {samples_path} absent: {', '.join(absent[:10])}"
-            )
-        wanted = set(study)
+        wanted = set(plink_study_samples(bed_path, samples_path))
         self.sample_rows = np.array([i for i, s in enumerate(fam_ids) if s in wanted], dtype=np.int64)
         self.samples = [fam_ids[i] for i in self.sample_rows]
         self.n = len(self.samples)

@@ -1,6 +1,7 @@
 """VCF access through bcftools (compiled into pysam): headers and subsetting."""
 
 import gzip
+import logging
 import os
 import zlib
 from pathlib import Path
@@ -10,6 +11,8 @@ from pysam import bcftools
 
 from .errors import InputError
 from .io import atomic_path, read_ids
+
+log = logging.getLogger(__name__)
 
 
 def vcf_samples(vcf_path):
@@ -30,13 +33,23 @@ def vcf_samples(vcf_path):
 
 def vcf_contigs(vcf_path):
     """The VCF's chromosomes that hold records, in file order: from its index where it has one,
-    else from its header's ##contig lines, else from its CHROM column (read through once)."""
+    else from its header's ##contig lines (none where the file holds no record), else from its
+    CHROM column (read through once)."""
     if has_index(vcf_path):
         stats = bcftools.index("--stats", str(vcf_path))
         return [fields[0] for fields in (line.split("\t") for line in stats.splitlines()) if int(fields[-1]) > 0]
     vcf_samples(vcf_path)  # a clear error for what is not a VCF
-    with pysam.VariantFile(str(vcf_path)) as vcf:
-        declared = list(vcf.header.contigs)
+    verbosity = pysam.set_verbosity(0)  # no index here: hide htslib's notice
+    try:
+        with pysam.VariantFile(str(vcf_path)) as vcf:
+            declared = list(vcf.header.contigs)
+            has_records = next(iter(vcf), None) is not None
+    except (ValueError, OSError):
+        has_records = True  # a broken first record: the subset job names it
+    finally:
+        pysam.set_verbosity(verbosity)
+    if not has_records:
+        return []  # a header without records: its ##contig lines hold none
     if declared:
         return declared
     seen = {}
@@ -51,6 +64,18 @@ def contig_lengths(vcf_path):
     """Chromosome lengths declared by a VCF/BCF header (`##contig=<ID=..,length=..>`)."""
     with pysam.VariantFile(str(vcf_path)) as vcf:
         return {name: contig.length for name, contig in vcf.header.contigs.items() if contig.length}
+
+
+def study_samples(vcf_path, samples_path=None):
+    """The study accessions of a VCF, in its order: those of `samples_path`, or (None) every
+    sample of the VCF."""
+    present = vcf_samples(vcf_path)
+    if not samples_path:
+        if not present:
+            raise InputError(vcf_path, "no samples in the header")
+        return present
+    wanted = set(check_requested_samples(vcf_path, samples_path))
+    return [s for s in present if s in wanted]
 
 
 def check_requested_samples(vcf_path, samples_path):
@@ -114,7 +139,8 @@ def has_index(vcf_path):
 
 
 def subset_vcf(vcf_path, samples_path, region, out_path, threads=1):
-    """Keep the study accessions and every record of one region (bcftools syntax), as BCF.
+    """Keep the study accessions (`samples_path`; None: every sample) and every record of one
+    region (bcftools syntax), as BCF.
 
     A record belongs to the region holding its POS (`--regions-overlap pos`): by default bcftools
     also takes records that merely overlap a region, which would put a multi-base record at a
@@ -126,7 +152,10 @@ def subset_vcf(vcf_path, samples_path, region, out_path, threads=1):
     the other accessions' columns while parsing each line, where `view` parses every accession and
     subsets afterwards; the BCF written is the same. Its accessions keep the VCF's order.
     """
-    check_requested_samples(vcf_path, samples_path)
+    if samples_path:
+        check_requested_samples(vcf_path, samples_path)
+    else:
+        log.info("no study list (input.samples): every sample of %s is a study accession", vcf_path)
     # With an index, read only this region's blocks; without one, stream the file and filter.
     where = (
         ["-r", region, "--regions-overlap", "pos"]
@@ -137,8 +166,7 @@ def subset_vcf(vcf_path, samples_path, region, out_path, threads=1):
         run_bcftools(
             "convert",
             "--no-version",
-            "-S",
-            samples_path,
+            *(["-S", samples_path] if samples_path else []),
             *where,
             "--threads",
             max(0, threads - 1),

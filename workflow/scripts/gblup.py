@@ -8,4 +8,5 @@ run_stage(
     snakemake.input.split,
     snakemake.output.metrics,
     snakemake.output.predictions,
+    list(snakemake.input.snps),
 )

@@ -15,4 +15,5 @@ run_stage(
     split_summaries=inputs.split_summaries,
     outputs=dict(snakemake.output.items()),
     genetic_values_path=inputs.genetic_values[0] if inputs.genetic_values else None,
+    study=snakemake.params.study,
 )

@@ -5,7 +5,7 @@ run_stage(
     snakemake.log[0],
     subset_vcf,
     snakemake.input.vcf,
-    snakemake.input.samples,
+    snakemake.input.get("samples"),
     snakemake.params.region,
     snakemake.output[0],
     threads=snakemake.threads,
