@@ -81,17 +81,12 @@ def fit_gcn(every, problems, choices, trait):
     of their scores), its fit, and the fold with the chosen candidate's problem and settings. It
     learns around GBLUP + loci's fixed effects: where those failed, it fails too."""
     if every.fits["gblup_loci"].failed:
-        reason = f"{every.label}: it learns around GBLUP + loci's fixed effects, which failed"
-        every.fits["gcn"], every.seconds["gcn"] = FoldFit.failure(reason, len(every.y)), 0.0
-        return pd.DataFrame(columns=["candidate", "cv_pearson_r", "seconds", "skipped"]), None, None, every
+        return gcn_failed(every, "it learns around GBLUP + loci's fixed effects, which failed")
     offsets = every.fits["gblup_loci"].offsets
     try:
         table, (chosen, problem, result) = choose_gcn(problems, choices, every.y, trait, offsets)
     except FAILURES as error:
-        reason = f"{every.label}: {type(error).__name__}: {error}"
-        log.warning("GCN failed: %s", reason)
-        every.fits["gcn"], every.seconds["gcn"] = FoldFit.failure(reason, len(every.y)), 0.0
-        return pd.DataFrame(columns=["candidate", "cv_pearson_r", "seconds", "skipped"]), None, None, every
+        return gcn_failed(every, f"{type(error).__name__}: {error}")
     log.info("%s: chose %s", trait, chosen.name)
     every = dataclasses.replace(every, problem=problem, held_out=problem, settings=chosen.settings)
     # The chosen candidate's out-of-fold r is the best of several, so it flatters the GCN; the
@@ -103,6 +98,14 @@ def fit_gcn(every, problems, choices, trait):
     every.fits["gcn"] = FoldFit(result.predictions, refit.validation_predictions)
     every.seconds["gcn"] = float(table["seconds"].sum()) + time.perf_counter() - refit_start
     return table, chosen, result, every
+
+
+def gcn_failed(every, why):
+    """fit_gcn's answer where the GCN cannot be fitted: no candidate scored, no choice, no fit."""
+    reason = f"{every.label}: {why}"
+    log.warning("GCN failed: %s", reason)
+    every.fits["gcn"], every.seconds["gcn"] = FoldFit.failure(reason, len(every.y)), 0.0
+    return pd.DataFrame(columns=["candidate", "cv_pearson_r", "seconds", "skipped"]), None, None, every
 
 
 def aliased_note(trait, aliased):
@@ -145,7 +148,7 @@ def trait_models_stage(*, problem_files, grm_path, marker_files, trait, train, g
     loci_counts, loci_note = select["loci_counts"], None
     if markers is not None:
         markers.check_counts(loci_counts)
-    elif max(loci_counts) > 0:
+    else:
         loci_counts, loci_note = [0], "no genotypes to scan: GBLUP + loci is GBLUP"
         log.info("%s: %s", trait, loci_note)
     gblup = SplitKinship.read(grm_path, split, split_path)
