@@ -4,7 +4,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
-from gpgcn.config_check import config_errors
+from gpgcn.config.check import config_errors
 
 min_version("9.0")
 

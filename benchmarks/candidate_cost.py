@@ -19,12 +19,12 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from gpgcn.dataset import Problem  # noqa: E402
-from gpgcn.graph import knn_graph  # noqa: E402
-from gpgcn.metrics import cpu_model  # noqa: E402
-from gpgcn.model import propagation  # noqa: E402
-from gpgcn.strategies import Serial  # noqa: E402
-from gpgcn.train import TrainSettings, fit, seconds_per_epoch  # noqa: E402
+from gpgcn.data.graph import knn_graph  # noqa: E402
+from gpgcn.gcn.networks import propagation  # noqa: E402
+from gpgcn.gcn.problem import Problem  # noqa: E402
+from gpgcn.gcn.strategies import Serial  # noqa: E402
+from gpgcn.gcn.training import TrainSettings, fit  # noqa: E402
+from gpgcn.records import cpu_model, seconds_per_epoch  # noqa: E402
 
 N_ACCESSIONS = 383
 

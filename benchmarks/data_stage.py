@@ -40,8 +40,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from gpgcn.metrics import cpu_model  # noqa: E402
-from gpgcn.simulate import simulate_cohort  # noqa: E402
+from gpgcn.data.simulate import simulate_cohort  # noqa: E402
+from gpgcn.records import cpu_model  # noqa: E402
 
 CHROMOSOMES = ["1", "2", "3", "4", "5"]
 DATA_RULES = ("subset_vcf", "genotype_matrix", "kinship", "kinship_graph")

@@ -5,17 +5,17 @@ from urllib.parse import urlparse
 from snakemake.exceptions import WorkflowError
 
 from gpgcn.errors import InputError
-from gpgcn.fetch import is_url
-from gpgcn.regions import plan_regions
+from gpgcn.data.fetch import is_url
+from gpgcn.data.regions import plan_regions
 from gpgcn.models import MODELS, RECOMMENDED, model_files, trait_model_outputs
-from gpgcn.plink import plink_contig_lengths, plink_contigs
-from gpgcn.vcf import contig_lengths, vcf_contigs
-from gpgcn.strategies import STRATEGIES
+from gpgcn.data.plink import plink_contig_lengths, plink_contigs
+from gpgcn.data.vcf import contig_lengths, vcf_contigs
+from gpgcn.gcn.strategies import STRATEGIES
 
 # What each input mode provides; the rules consult this table, not the mode's name.
 #   files: the config keys (under input:) of the user's inputs (a study list, `samples`, is
 #     optional: without one every sample of the VCF or .fam is studied); mode simulate writes its own
-#   genotypes: how a region's dosages are read (src/gpgcn/genotypes.py, GENOTYPE_READERS), with
+#   genotypes: how a region's dosages are read (src/gpgcn/data/genotypes.py, GENOTYPE_READERS), with
 #     the functions that list the source's chromosomes and their lengths; None: a relationship
 #     matrix stands in for genotypes, and there is no genotype stage
 INPUT_MODES = {
@@ -183,7 +183,7 @@ def chromosome_names():
     A configured chromosome the VCF lacks stops the run here, before any job."""
     configured = config["chromosomes"]
     if SIMULATED:
-        from gpgcn.simulate import CHROMOSOMES as simulated
+        from gpgcn.data.simulate import CHROMOSOMES as simulated
 
         return configured or simulated
     if not GENOTYPED:
@@ -220,7 +220,7 @@ def chromosome_lengths():
     if config["regions"].get("lengths"):
         return config["regions"]["lengths"]
     if SIMULATED:
-        from gpgcn.simulate import chromosome_lengths as simulated_lengths
+        from gpgcn.data.simulate import chromosome_lengths as simulated_lengths
 
         return simulated_lengths(CHROMOSOMES, config["simulate"]["length_scale"])
     source = GENOTYPE_SOURCES[MODE["genotypes"]]
@@ -329,7 +329,7 @@ def check_inputs(wildcards):
     return {**inputs, **{key: files[key] for key in keys if key in files}}
 
 
-# trait_split's settings (src/gpgcn/phenotypes.py), named as it names them.
+# trait_split's settings (src/gpgcn/data/phenotypes.py), named as it names them.
 SPLIT_SETTINGS = {
     "id_column": config["input"]["id_column"] or None,
     "covariates": config["input"]["covariates"],

@@ -1,5 +1,5 @@
 # One rule per training strategy (train_serial, train_intraop, ...), each with a device-count
-# wildcard {ndev}, generated from the strategy registry (gpgcn.strategies.STRATEGIES): a strategy
+# wildcard {ndev}, generated from the strategy registry (gpgcn.gcn.strategies.STRATEGIES): a strategy
 # class says which {ndev} its rule takes, its threads, and the GPUs, SLURM tasks and nodes it asks
 # for. Adding a strategy adds its rule.
 # Run locally, every training job holds all the timing slots (profiles/default), so it runs

@@ -2,7 +2,7 @@ import sys
 
 import pytest
 
-from gpgcn.distributed import SlurmJob, launch_command, slurm_job
+from gpgcn.gcn.distributed import SlurmJob, launch_command, slurm_job
 
 
 def test_torchrun_outside_slurm():
@@ -36,7 +36,7 @@ def test_no_slurm_job_outside_slurm():
 def test_srun_ranks_meet_through_a_file_that_is_removed_after(tmp_path, monkeypatch):
     """Inside a SLURM job the ranks get a file store in a fresh folder (no port picked ahead of
     them); the folder goes when they are done, however they end."""
-    import gpgcn.distributed as distributed
+    import gpgcn.gcn.distributed as distributed
 
     monkeypatch.setattr(distributed, "slurm_job", lambda: SlurmJob("7", tasks=2, cpus_per_task=1))
     with pytest.raises(RuntimeError, match="ranks failed"):
@@ -50,7 +50,7 @@ def test_srun_ranks_meet_through_a_file_that_is_removed_after(tmp_path, monkeypa
 
 
 def test_torchrun_needs_no_file_store(tmp_path, monkeypatch):
-    import gpgcn.distributed as distributed
+    import gpgcn.gcn.distributed as distributed
 
     monkeypatch.setattr(distributed, "slurm_job", lambda: None)
     with distributed.launch_plan(2, ["train"], tmp_path) as (command, env):

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gpgcn.covariates import FixedEffects
+from gpgcn.data.covariates import FixedEffects
+from gpgcn.data.phenotypes import split_stage
 from gpgcn.errors import InputError
 from gpgcn.models.gblup import SplitKinship
-from gpgcn.phenotypes import split_stage
 
 
 def write_inputs(directory, rows):

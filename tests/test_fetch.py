@@ -8,8 +8,8 @@ import threading
 
 import pytest
 
+from gpgcn.data.fetch import fetch
 from gpgcn.errors import InputError
-from gpgcn.fetch import fetch
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from gpgcn.covariates import FixedEffects
+from gpgcn.data.covariates import FixedEffects
 from gpgcn.models.gblup import _Eigen, decompose, fit_gblup
 
 
@@ -67,8 +67,8 @@ def test_blup_solves_hendersons_mixed_model_equations():
 def test_accessions_missing_from_the_kinship_rows_are_named(tmp_path):
     import pandas as pd
 
+    from gpgcn.data.kinship import write_kinship
     from gpgcn.errors import InputError
-    from gpgcn.kinship import write_kinship
     from gpgcn.models.gblup import gblup_stage
 
     kinship, y = simulated(10, 1.0)

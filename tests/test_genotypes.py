@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
 
-from gpgcn import genotypes
-from gpgcn.bcf import BcfReader
+from gpgcn.data import genotypes
+from gpgcn.data.bcf import BcfReader
+from gpgcn.data.genotypes import Filters, centred, extract_dosages, load_features
+from gpgcn.data.vcf import subset_vcf
 from gpgcn.errors import InputError
-from gpgcn.genotypes import Filters, centred, extract_dosages, load_features
 from gpgcn.io import write_ids
-from gpgcn.vcf import subset_vcf
 
 from helpers import write_vcf
 

@@ -9,17 +9,17 @@ import pandas as pd
 import pytest
 import torch
 
-from gpgcn import gpu_check
-from gpgcn.gpu_check import NoCuda, Run, check_row, page, parse_args, runs, visible_gpus
+from gpgcn.gcn.strategies import PREDICTION_TOLERANCE
 from gpgcn.io import write_json
-from gpgcn.strategies import PREDICTION_TOLERANCE
+from gpgcn.tools import gpu_check
+from gpgcn.tools.gpu_check import NoCuda, Run, check_row, page, parse_args, runs, visible_gpus
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a host without CUDA")
 def test_without_cuda_it_stops_at_once_with_one_line(tmp_path):
     out = tmp_path / "gpu.md"
     done = subprocess.run(
-        [sys.executable, "-m", "gpgcn.gpu_check", "--work", str(tmp_path / "work"), "--out", str(out)],
+        [sys.executable, "-m", "gpgcn.tools.gpu_check", "--work", str(tmp_path / "work"), "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=120,

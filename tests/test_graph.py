@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from gpgcn.graph import MIN_WEIGHT, graph_summary, knn_graph, read_graph, write_graph
+from gpgcn.data.graph import MIN_WEIGHT, graph_summary, knn_graph, read_graph, write_graph
 
 from helpers import torch_modules_loaded_by
 
@@ -60,5 +60,12 @@ def test_k_too_large():
 def test_the_data_stage_modules_load_without_torch():
     # The data jobs (genotypes, kinship, graph) each start a process; importing torch would add
     # seconds to every one of them, and to the serial tail the graph job sits on.
-    modules = ["gpgcn.graph", "gpgcn.kinship", "gpgcn.regions", "gpgcn.vcf", "gpgcn.plink", "gpgcn.stage"]
+    modules = [
+        "gpgcn.data.graph",
+        "gpgcn.data.kinship",
+        "gpgcn.data.regions",
+        "gpgcn.data.vcf",
+        "gpgcn.data.plink",
+        "gpgcn.stage",
+    ]
     assert torch_modules_loaded_by(modules) == "[]"

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from gpgcn import kinship
+from gpgcn.data import kinship
+from gpgcn.data.kinship import GRMAccumulator, read_kinship, write_kinship
 from gpgcn.errors import InputError
-from gpgcn.kinship import GRMAccumulator, read_kinship, write_kinship
 
 
 def direct_vanraden(dosage):

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from gpgcn.data.phenotypes import make_split, read_phenotypes
 from gpgcn.errors import InputError
-from gpgcn.phenotypes import make_split, read_phenotypes
 
 
 def table(tmp_path, text, name="pheno.csv"):
@@ -65,7 +65,7 @@ def test_split_is_seeded_and_balanced(tmp_path):
 def test_published_split_and_folds(tmp_path):
     import pandas as pd
 
-    from gpgcn.phenotypes import read_cv_folds
+    from gpgcn.data.phenotypes import read_cv_folds
 
     folds_file = tmp_path / "folds.csv"
     folds_file.write_text(",cv_1,cv_2\n1,1,2\n2,2,1\n3,1,1\n4,2,2\n")
@@ -80,7 +80,7 @@ def test_published_split_and_folds(tmp_path):
 
 
 def test_bad_fold_number_names_line(tmp_path):
-    from gpgcn.phenotypes import read_cv_folds
+    from gpgcn.data.phenotypes import read_cv_folds
 
     path = tmp_path / "folds.csv"
     path.write_text("ID,cv_1\n1,1\n2,x\n")
@@ -101,7 +101,7 @@ def write_split_inputs(tmp_path, test_ids=None, folds=None):
 
 
 def run_split(tmp_path, **paths):
-    from gpgcn.phenotypes import split_stage
+    from gpgcn.data.phenotypes import split_stage
 
     split_stage(
         tmp_path / "pheno.tsv",
@@ -162,7 +162,7 @@ def test_a_test_accession_in_the_folds_file_is_in_no_fold(tmp_path):
     repeat (it would be trained on in the other folds' fits)."""
     import pandas as pd
 
-    from gpgcn.phenotypes import read_cv_folds
+    from gpgcn.data.phenotypes import read_cv_folds
 
     (tmp_path / "folds.csv").write_text(
         "ID,cv_1,cv_2\n" + "".join(f"{i},{1 + i % 2},{1 + i // 3}\n" for i in range(1, 7))

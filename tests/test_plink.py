@@ -5,12 +5,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gpgcn.bcf import BcfReader
+from gpgcn.data.bcf import BcfReader
+from gpgcn.data.genotypes import Filters, extract_dosages
+from gpgcn.data.plink import PlinkReader, plink_contig_lengths, plink_contigs
+from gpgcn.data.vcf import subset_vcf
 from gpgcn.errors import InputError
-from gpgcn.genotypes import Filters, extract_dosages
 from gpgcn.io import write_ids
-from gpgcn.plink import PlinkReader, plink_contig_lengths, plink_contigs
-from gpgcn.vcf import subset_vcf
 
 from helpers import vcf_to_plink, write_vcf
 

@@ -1,10 +1,10 @@
 import pytest
 
-from gpgcn.bcf import BcfReader
-from gpgcn.genotypes import Filters, extract_dosages
+from gpgcn.data.bcf import BcfReader
+from gpgcn.data.genotypes import Filters, extract_dosages
+from gpgcn.data.regions import Region, plan_regions
+from gpgcn.data.vcf import subset_vcf
 from gpgcn.io import write_ids
-from gpgcn.regions import Region, plan_regions
-from gpgcn.vcf import subset_vcf
 
 from helpers import write_vcf
 
@@ -53,7 +53,7 @@ def test_region_of_a_whole_chromosome():
 
 
 def test_interop_branches_stay_per_chromosome_when_scattered():
-    from gpgcn.dataset import per_chromosome_sizes
+    from gpgcn.gcn.problem import per_chromosome_sizes
 
     assert per_chromosome_sizes([3, 4, 5, 6, 2], ["1", "1", "2", "2", "3"]) == [7, 11, 2]
     assert per_chromosome_sizes([3, 4], range(2)) == [3, 4]

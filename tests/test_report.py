@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gpgcn.metrics import accuracy
-from gpgcn.report import accuracy_table
+from gpgcn.report.summary import accuracy_table
+from gpgcn.statistics import accuracy
 
 
 def model(name, observed, predicted, sets, cv=(), **extra):
@@ -111,7 +111,7 @@ def test_the_accuracy_plot_draws_differences_to_gblup(tmp_path, n_traits):
     """One, two and fourteen traits: a PNG, and the bars are the table's differences."""
     import matplotlib
 
-    from gpgcn import report
+    from gpgcn.report import summary
 
     rng = np.random.default_rng(2)
     sets = np.array(["train"] * 40 + ["test"] * 40)
@@ -131,7 +131,7 @@ def test_the_accuracy_plot_draws_differences_to_gblup(tmp_path, n_traits):
 
     matplotlib.axes.Axes.bar = bar
     try:
-        report.plot_accuracy_by_trait(table, tmp_path / "plot.png")
+        summary.plot_accuracy_by_trait(table, tmp_path / "plot.png")
     finally:
         matplotlib.axes.Axes.bar = original
     assert (tmp_path / "plot.png").read_bytes().startswith(b"\x89PNG")
@@ -174,7 +174,7 @@ def test_a_failed_model_is_a_row_that_says_why():
 
 
 def test_one_cv_repeat_has_no_spread():
-    from gpgcn.metrics import model_record
+    from gpgcn.records import model_record
 
     def record(cv_scores):
         return model_record(

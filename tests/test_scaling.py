@@ -5,8 +5,8 @@ import math
 import pandas as pd
 import pytest
 
-from gpgcn.scaling import timing_table
-from gpgcn.strategies import DataParallelStrategy, Strategy
+from gpgcn.gcn.strategies import DataParallelStrategy, Strategy
+from gpgcn.report.speedups import timing_table
 
 
 def record(strategy, n_devices, seconds_per_epoch, test_predictions, val_losses, epoch_seconds):

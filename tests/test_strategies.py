@@ -7,9 +7,9 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from gpgcn.distributed import exit_rank
-from gpgcn.strategies import PREDICTION_TOLERANCE, STRATEGIES, DataParallelStrategy, InterOp, IntraOp, Serial
-from gpgcn.train import Checkpointer, TrainSettings, fit, fit_ensemble
+from gpgcn.gcn.distributed import exit_rank
+from gpgcn.gcn.strategies import PREDICTION_TOLERANCE, STRATEGIES, DataParallelStrategy, InterOp, IntraOp, Serial
+from gpgcn.gcn.training import Checkpointer, TrainSettings, fit, fit_ensemble
 
 from toy import toy_problem
 

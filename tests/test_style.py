@@ -8,8 +8,8 @@ import sys
 import pytest
 import yaml
 
-from gpgcn.config_reference import config_keys, generated_block, strategies_block
-from gpgcn.strategies import STRATEGIES
+from gpgcn.config.reference import config_keys, generated_block, strategies_block
+from gpgcn.gcn.strategies import STRATEGIES
 
 from helpers import REPO
 
@@ -31,12 +31,12 @@ def test_every_config_key_is_described_and_listed():
     undescribed = [key for key, node in config_keys(schema) if not node.get("description")]
     assert not undescribed
     readme = (REPO / "config" / "README.md").read_text()
-    assert generated_block(REPO) in readme, "config/README.md is stale: run python -m gpgcn.config_reference"
+    assert generated_block(REPO) in readme, "config/README.md is stale: run python -m gpgcn.config.reference"
 
 
 def test_the_strategies_table_in_the_docs_is_current():
     docs = (REPO / "docs" / "strategies.md").read_text()
-    assert strategies_block() in docs, "docs/strategies.md is stale: run python -m gpgcn.config_reference"
+    assert strategies_block() in docs, "docs/strategies.md is stale: run python -m gpgcn.config.reference"
 
 
 def test_the_schema_and_config_list_the_registrys_strategies():

@@ -4,19 +4,18 @@ import numpy as np
 import pytest
 import torch
 
-from gpgcn.metrics import pearson_r
-from gpgcn.model import GCN
-from gpgcn.outputs import write_training_outputs
-from gpgcn.strategies import Serial
-from gpgcn.train import (
+from gpgcn.gcn.networks import GCN
+from gpgcn.gcn.strategies import Serial
+from gpgcn.gcn.training import (
     EarlyStopping,
     TrainingDiverged,
     TrainResult,
     TrainSettings,
     fit,
     fit_ensemble,
-    seconds_per_epoch,
 )
+from gpgcn.records import seconds_per_epoch, write_training_outputs
+from gpgcn.statistics import pearson_r
 
 from toy import toy_problem
 
@@ -79,12 +78,12 @@ def test_divergence_names_the_epoch():
 
 
 def test_progress_lines_say_where_training_is_and_what_is_left(caplog, monkeypatch):
-    import gpgcn.train
+    import gpgcn.gcn.training
 
     problem = toy_problem()
     s = settings(max_epochs=6, ensemble=True)
-    monkeypatch.setattr(gpgcn.train, "PROGRESS_EVERY_S", 0.0)  # a line every epoch
-    with caplog.at_level("INFO", logger="gpgcn.train"):
+    monkeypatch.setattr(gpgcn.gcn.training, "PROGRESS_EVERY_S", 0.0)  # a line every epoch
+    with caplog.at_level("INFO", logger="gpgcn.gcn.training"):
         fit_ensemble(builder(problem, s), problem, s, Serial(1, s))
     lines = [r.getMessage() for r in caplog.records]
     assert "training: member 1 of 4, epoch 1, train loss" in lines[0]
@@ -136,7 +135,7 @@ def test_an_outer_cv_fold_never_sees_its_held_out_phenotypes():
 def test_out_of_fold_predictions_are_taken_at_the_other_members_median_best_epoch(monkeypatch):
     """Each member's validation predictions at every epoch are 10 * epoch + fold: the out-of-fold
     prediction of a fold's accessions names the epoch it was taken at."""
-    import gpgcn.train
+    import gpgcn.gcn.training
 
     problem = toy_problem()
     best = {1: 2, 2: 5, 3: 9, 4: 4}
@@ -148,7 +147,7 @@ def test_out_of_fold_predictions_are_taken_at_the_other_members_median_best_epoc
         stopping = EarlyStopping(patience=5, best_epoch=best[val_fold], best_pred=np.zeros(200), history=history)
         return stopping, [record] * 12
 
-    monkeypatch.setattr(gpgcn.train, "fit", fake_fit)
+    monkeypatch.setattr(gpgcn.gcn.training, "fit", fake_fit)
     s = settings(ensemble=True)
     result = fit_ensemble(lambda: None, problem, s, Serial(1, s))
     # fold 1: median of 5, 9, 4 is 5; fold 2: of 2, 9, 4 is 4; fold 3: of 2, 5, 4 is 4; fold 4: of 2, 5, 9 is 5

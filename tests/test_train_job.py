@@ -4,8 +4,8 @@ import dataclasses
 
 import pytest
 
-from gpgcn.train import TrainSettings
-from gpgcn.train_job import TrainJob
+from gpgcn.gcn.timing_job import TrainJob
+from gpgcn.gcn.training import TrainSettings
 
 
 def job(tmp_path, **changes):

@@ -9,20 +9,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gpgcn.covariates import FixedEffects
-from gpgcn.defaults import default_config
+from gpgcn.config.defaults import default_config
+from gpgcn.data.covariates import FixedEffects
+from gpgcn.data.kinship import write_kinship
 from gpgcn.errors import InputError
-from gpgcn.kinship import write_kinship
-from gpgcn.metrics import cross_validated_choice, one_standard_error_choice, paired_bootstrap_difference, pearson_r
 from gpgcn.models import JOB_MODELS, Fold
 from gpgcn.models import loci as loci_module
 from gpgcn.models import rkhs as rkhs_module
 from gpgcn.models import stack as stack_module
 from gpgcn.models.gblup import SplitKinship, gblup_stage
 from gpgcn.models.gcn import finite_pairs
+from gpgcn.models.job import candidates, trait_models_stage
 from gpgcn.models.loci import Markers, association, discovery_threshold, fit_with_markers, top_markers
 from gpgcn.models.stack import candidate_stacks, stack_weights, subsets
-from gpgcn.trait_models import candidates, trait_models_stage
+from gpgcn.statistics import cross_validated_choice, one_standard_error_choice, paired_bootstrap_difference, pearson_r
 
 CONFIGURED = default_config()["train"]
 TRAIN = {**CONFIGURED, "hidden": 16, "dropout": 0.1, "lr": 0.01, "max_epochs": 40, "patience": 15, "ensemble": True}
@@ -601,10 +601,10 @@ def test_the_gcn_of_an_outer_fold_adds_back_its_fixed_effects_on_the_right_scale
     held-out fold spreads ten times wider, so the two scales differ five-fold; fixed effects that
     are the trait but for a little noise leave the members only that noise to learn, and every
     accession is predicted as its fixed effect."""
+    from gpgcn.gcn.training import TrainSettings
     from gpgcn.models import FoldFit
     from gpgcn.models import gcn as gcn_module
     from gpgcn.models.gcn import CandidateProblems
-    from gpgcn.train import TrainSettings
 
     write_cohort(tmp_path)
     split = pd.read_csv(tmp_path / "split.tsv", sep="\t", dtype={"ID": str})
@@ -644,10 +644,10 @@ def test_the_gcn_of_an_outer_fold_adds_back_its_fixed_effects_on_the_right_scale
 def test_no_baseline_of_an_outer_fold_learns_from_the_accessions_it_predicts(tmp_path, monkeypatch):
     """Every fit of GBLUP, RKHS and GBLUP + loci (each goes through the kinship's decomposition of
     the accessions it learns from) inside an outer CV fold leaves that fold's accessions out."""
-    from gpgcn import trait_models
+    from gpgcn.models import job
 
     held, fits = {}, []
-    real_fit_every_model, real_decomposed = trait_models.fit_every_model, SplitKinship.decomposed
+    real_fit_every_model, real_decomposed = job.fit_every_model, SplitKinship.decomposed
 
     def fit_every_model(fold, until=None):
         training = np.asarray(fold.problem.fold) > 0
@@ -658,7 +658,7 @@ def test_no_baseline_of_an_outer_fold_learns_from_the_accessions_it_predicts(tmp
         fits.append((*held["current"], fit_mask.copy()))
         return real_decomposed(self, fit_mask)
 
-    monkeypatch.setattr(trait_models, "fit_every_model", fit_every_model)
+    monkeypatch.setattr(job, "fit_every_model", fit_every_model)
     monkeypatch.setattr(SplitKinship, "decomposed", decomposed)
     write_cohort(tmp_path)
     run_models(tmp_path, changes=[{}])

@@ -4,9 +4,9 @@ import os
 import pysam
 import pytest
 
+from gpgcn.data.vcf import subset_vcf
 from gpgcn.errors import InputError
 from gpgcn.io import write_ids
-from gpgcn.vcf import subset_vcf
 
 
 def test_missing_accessions_are_listed(tmp_path, small_vcf):

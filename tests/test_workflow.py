@@ -62,7 +62,7 @@ def test_the_workflow_loads_without_torch():
     modules = sorted(
         {m for path in sources for m in re.findall(r"^\s*from (gpgcn[\w.]*) import", path.read_text(), re.M)}
     )
-    assert "gpgcn.strategies" in modules and "gpgcn.models" in modules
+    assert "gpgcn.gcn.strategies" in modules and "gpgcn.models" in modules
     assert torch_modules_loaded_by(modules) == "[]"
 
 
@@ -402,7 +402,7 @@ def test_plink_input_gives_the_vcfs_dosages_grm_and_predictions(tiny_run, tmp_pa
     the same dosage matrices, GRM, graph and predictions of every model as from the VCF."""
     import numpy as np
 
-    from gpgcn.strategies import STRATEGIES
+    from gpgcn.gcn.strategies import STRATEGIES
 
     cohort = tiny_run / "results" / "cohort"
     bed = vcf_to_plink(cohort / "cohort.vcf.gz", tmp_path / "cohort.bed")
@@ -574,7 +574,7 @@ def study_vcf_run(tiny_run, tmp_path_factory):
     import pysam
     from pysam import bcftools
 
-    from gpgcn.strategies import STRATEGIES
+    from gpgcn.gcn.strategies import STRATEGIES
 
     directory = tmp_path_factory.mktemp("study_vcf")
     cohort = tiny_run / "results" / "cohort"

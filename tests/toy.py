@@ -3,9 +3,9 @@
 import numpy as np
 import torch
 
-from gpgcn.dataset import Problem
-from gpgcn.graph import knn_graph
-from gpgcn.model import normalised_adjacency
+from gpgcn.data.graph import knn_graph
+from gpgcn.gcn.networks import normalised_adjacency
+from gpgcn.gcn.problem import Problem
 
 
 def toy_problem(n=200, p=30, n_chrom=3, seed=0, noise=0.3):

@@ -9,9 +9,9 @@ file and joins the process group.
 
 import argparse
 
-from .distributed import environment_rank, exit_rank
+from .gcn.distributed import environment_rank, exit_rank
+from .gcn.timing_job import TrainJob, run_train_job, train_stage
 from .stage import run_stage
-from .train_job import TrainJob, run_train_job, train_stage
 
 
 def main(argv=None):

@@ -1,4 +1,4 @@
-from gpgcn.scaling import aggregate_stage
+from gpgcn.report.speedups import aggregate_stage
 from gpgcn.stage import run_stage
 
 run_stage(

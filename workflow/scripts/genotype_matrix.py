@@ -1,5 +1,5 @@
-from gpgcn.genotypes import Filters
-from gpgcn.regions import Region, genotype_region_stage
+from gpgcn.data.genotypes import Filters
+from gpgcn.data.regions import Region, genotype_region_stage
 from gpgcn.stage import run_stage
 
 run_stage(

@@ -1,4 +1,4 @@
-from gpgcn.kinship import import_kinship_stage
+from gpgcn.data.kinship import import_kinship_stage
 from gpgcn.stage import run_stage
 
 run_stage(

@@ -1,4 +1,4 @@
-from gpgcn.graph import graph_stage
+from gpgcn.data.graph import graph_stage
 from gpgcn.stage import run_stage
 
 run_stage(

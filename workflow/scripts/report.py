@@ -1,4 +1,4 @@
-from gpgcn.report import report_stage
+from gpgcn.report.summary import report_stage
 from gpgcn.stage import run_stage
 
 inputs = snakemake.input

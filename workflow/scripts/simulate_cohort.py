@@ -1,4 +1,4 @@
-from gpgcn.simulate import simulate_cohort
+from gpgcn.data.simulate import simulate_cohort
 from gpgcn.stage import run_stage
 
 run_stage(

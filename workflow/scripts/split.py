@@ -1,4 +1,4 @@
-from gpgcn.phenotypes import split_stage
+from gpgcn.data.phenotypes import split_stage
 from gpgcn.stage import run_stage
 
 inputs = snakemake.input

@@ -1,5 +1,5 @@
+from gpgcn.data.vcf import subset_vcf
 from gpgcn.stage import run_stage
-from gpgcn.vcf import subset_vcf
 
 run_stage(
     snakemake.log[0],

@@ -1,5 +1,5 @@
+from gpgcn.gcn.timing_job import TrainJob, run_train_job
 from gpgcn.stage import run_stage
-from gpgcn.train_job import TrainJob, run_train_job
 
 job = TrainJob(
     strategy=snakemake.params.strategy,

@@ -1,5 +1,5 @@
+from gpgcn.models.job import trait_models_stage
 from gpgcn.stage import run_stage
-from gpgcn.trait_models import trait_models_stage
 
 inputs = snakemake.input
 run_stage(

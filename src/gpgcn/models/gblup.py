@@ -12,12 +12,13 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize_scalar
 
-from ..covariates import FixedEffects, covariate_names
+from ..data.covariates import FixedEffects, covariate_names
+from ..data.kinship import read_kinship
+from ..data.phenotypes import cv_repeat_columns
 from ..errors import InputError
 from ..io import write_json, write_tsv
-from ..kinship import read_kinship
-from ..metrics import model_record, pearson_r
-from ..phenotypes import cv_repeat_columns
+from ..records import model_record
+from ..statistics import pearson_r
 from .fold import FoldFit
 
 log = logging.getLogger(__name__)

@@ -19,13 +19,13 @@ import time
 import numpy as np
 import pandas as pd
 
-from ..dataset import load_problem
+from ..data.graph import relationship_graph
+from ..data.kinship import read_kinship
 from ..errors import InputError
-from ..graph import relationship_graph
-from ..kinship import read_kinship
-from ..metrics import pearson_r
-from ..strategies import Serial
-from ..train import TrainSettings, fit_ensemble
+from ..gcn.problem import load_problem
+from ..gcn.strategies import Serial
+from ..gcn.training import TrainSettings, fit_ensemble
+from ..statistics import pearson_r
 from .fold import FoldFit, ModelFailure
 
 log = logging.getLogger(__name__)

@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..covariates import ALIAS_TOLERANCE
+from ..data.covariates import ALIAS_TOLERANCE
+from ..data.genotypes import centred
 from ..errors import InputError
-from ..genotypes import centred
-from ..metrics import cross_validated_choice, one_standard_error_choice
+from ..statistics import cross_validated_choice, one_standard_error_choice
 from .fold import FoldFit
 
 SCAN_BLOCK = 20_000  # markers rotated at a time: bounds the scan's memory

@@ -23,7 +23,7 @@ from itertools import combinations
 import numpy as np
 from scipy.optimize import nnls
 
-from ..metrics import one_standard_error_choice
+from ..statistics import one_standard_error_choice
 from .fold import FoldFit, ModelFailure
 
 BASELINES = ("gblup", "rkhs", "gblup_loci")

@@ -1,6 +1,6 @@
 """`make gpu-check`: every GPU path of the pipeline once, on a host with a CUDA GPU.
 
-    python -m gpgcn.gpu_check [--work DIR] [--snps 1000000] [--epochs 20] [--out docs/benchmarks/gpu.md]
+    python -m gpgcn.tools.gpu_check [--work DIR] [--snps 1000000] [--epochs 20] [--out docs/benchmarks/gpu.md]
 
 Two problems. The demo's simulated cohort goes through the workflow itself with `train.device:
 cuda`: serial, interop, dataparallel, ddp over NCCL and snpshard, on one GPU and on every
@@ -31,15 +31,15 @@ import pandas as pd
 import torch
 import yaml
 
-from .defaults import default_config
-from .io import write_json, write_text
-from .models import trait_model_outputs
-from .strategies import PREDICTION_TOLERANCE, STRATEGIES
+from ..config.defaults import default_config
+from ..gcn.strategies import PREDICTION_TOLERANCE, STRATEGIES
+from ..gcn.timing_job import TrainJob
+from ..io import write_json, write_text
+from ..models import trait_model_outputs
+from ..models.job import trait_models_stage
 from .synthetic import product_seconds, write_synthetic_cohort
-from .train_job import TrainJob
-from .trait_models import trait_models_stage
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 TRAIT = "FT10_mean"  # the demo's trait
 OUTPUTS = {"metrics": "metrics.json", "predictions": "predictions.tsv", "epochs": "epochs.tsv"}
 
@@ -71,7 +71,9 @@ def runs(n_gpus, device="cuda"):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m gpgcn.gpu_check", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m gpgcn.tools.gpu_check",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--work", type=Path, default=REPO / "benchmarks" / "out" / "gpu_check")
     parser.add_argument("--snps", type=int, default=1_000_000, help="SNPs of the synthetic cohort")
@@ -249,7 +251,7 @@ def per_trait_outputs(folder):
 def host_description(device):
     """GPU, CUDA and driver (or the CPU), torch, host and date."""
     if device == "cpu":
-        from .metrics import cpu_model
+        from ..records import cpu_model
 
         hardware = f"no GPU (--device cpu): {cpu_model()}"
     else:
@@ -337,7 +339,7 @@ def main(argv=None):
     command = (
         "make gpu-check"
         if argv is None and len(sys.argv) == 1
-        else "python -m gpgcn.gpu_check " + " ".join(sys.argv[1:] if argv is None else argv)
+        else "python -m gpgcn.tools.gpu_check " + " ".join(sys.argv[1:] if argv is None else argv)
     )
     write_text(args.out, page(rows, host_description(args.device), command, args.epochs, args.snps))
     write_json(args.work / "rows.json", rows)

@@ -15,7 +15,7 @@ import pysam
 import stdpopsim
 import tskit
 
-from .io import atomic_path, write_ids, write_tsv
+from ..io import atomic_path, write_ids, write_tsv
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def add_vcf_quirks(alleles, genotypes, rng, *, indel_fraction, multiallelic_frac
 def vcf_header(chrom_lengths, sample_ids):
     lines = [
         "##fileformat=VCFv4.2",
-        "##source=gpgcn.simulate (msprime, stdpopsim AraTha)",
+        "##source=gpgcn.data.simulate (msprime, stdpopsim AraTha)",
         '##INFO=<ID=AC,Number=A,Type=Integer,Description="Allele count in genotypes, for each ALT allele">',
         '##INFO=<ID=AN,Number=1,Type=Integer,Description="Total number of alleles in called genotypes">',
         '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',

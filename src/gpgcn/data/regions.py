@@ -4,8 +4,8 @@ and what each region's job makes of its subset BCF."""
 import logging
 from dataclasses import dataclass
 
+from ..io import write_json
 from .genotypes import GENOTYPE_READERS, emptied_by, extract_dosages, funnel_text, write_genotype_matrix
-from .io import write_json
 from .kinship import GRMAccumulator
 
 log = logging.getLogger(__name__)

@@ -5,8 +5,8 @@ import logging
 import urllib.error
 import urllib.request
 
-from .errors import InputError
-from .io import atomic_path
+from ..errors import InputError
+from ..io import atomic_path
 
 log = logging.getLogger(__name__)
 CHUNK = 1 << 20

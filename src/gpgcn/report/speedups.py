@@ -9,10 +9,10 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .io import write_text, write_tsv  # noqa: E402
-from .metrics import pearson_r  # noqa: E402
-from .outputs import save_figure  # noqa: E402
-from .strategies import STRATEGIES  # noqa: E402
+from ..gcn.strategies import STRATEGIES  # noqa: E402
+from ..io import write_text, write_tsv  # noqa: E402
+from ..statistics import pearson_r  # noqa: E402
+from .figures import save_figure  # noqa: E402
 
 
 def read_run(run_dir):

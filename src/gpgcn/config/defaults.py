@@ -5,7 +5,7 @@ from pathlib import Path
 
 import yaml
 
-CONFIG = Path(__file__).resolve().parents[2] / "config.yaml"
+CONFIG = Path(__file__).resolve().parents[3] / "config.yaml"
 
 
 def default_config():

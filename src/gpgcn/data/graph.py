@@ -6,8 +6,8 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from .errors import InputError
-from .io import write_json, write_tsv
+from ..errors import InputError
+from ..io import write_json, write_tsv
 from .kinship import read_kinship, similarity_for_graph
 
 # GCN's symmetric normalisation needs positive edge weights and degrees.

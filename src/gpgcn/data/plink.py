@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
-from .io import read_ids
+from ..errors import InputError
+from ..io import read_ids
 
 MISSING = -1
 BIM_COLUMNS = ["chrom", "id", "cm", "pos", "a1", "a2"]

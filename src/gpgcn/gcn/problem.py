@@ -7,12 +7,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .errors import InputError
-from .genotypes import load_accessions, load_features, scale_features
-from .graph import read_graph
-from .kinship import read_kinship
-from .model import propagation
-from .phenotypes import cv_repeat_columns
+from ..data.genotypes import load_accessions, load_features, scale_features
+from ..data.graph import read_graph
+from ..data.kinship import read_kinship
+from ..data.phenotypes import cv_repeat_columns
+from ..errors import InputError
+from .networks import propagation
 
 
 @dataclass

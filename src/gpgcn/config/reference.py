@@ -1,6 +1,6 @@
 """The tables the docs take from a single source: the configuration keys in config/README.md,
 from config.schema.yaml (the descriptions) and config.yaml (the defaults), and the strategies
-in docs/strategies.md, from the strategy registry. `python -m gpgcn.config_reference` rewrites
+in docs/strategies.md, from the strategy registry. `python -m gpgcn.config.reference` rewrites
 both, and a test checks they are current."""
 
 import json
@@ -9,13 +9,13 @@ from pathlib import Path
 
 import yaml
 
-from .io import write_text
+from ..io import write_text
 
 # Maps keyed by name (an input, a strategy): one row for the whole map.
 KEYED_MAPS = {"input.checksums", "strategies"}
-BEGIN = "<!-- keys: generated from config.schema.yaml by `python -m gpgcn.config_reference` -->"
+BEGIN = "<!-- keys: generated from config.schema.yaml by `python -m gpgcn.config.reference` -->"
 END = "<!-- end of keys -->"
-STRATEGIES_BEGIN = "<!-- strategies: generated from gpgcn.strategies by `python -m gpgcn.config_reference` -->"
+STRATEGIES_BEGIN = "<!-- strategies: generated from gpgcn.gcn.strategies by `python -m gpgcn.config.reference` -->"
 STRATEGIES_END = "<!-- end of strategies -->"
 
 
@@ -54,7 +54,7 @@ def generated_block(repo):
 
 
 def strategies_block():
-    from .strategies import STRATEGIES
+    from ..gcn.strategies import STRATEGIES
 
     rows = ["| strategy (rule) | what runs in parallel | runs on | launch |", "| --- | --- | --- | --- |"]
     for name, strategy in STRATEGIES.items():

@@ -28,7 +28,7 @@ def import_torch():
     import torch.distributed as dist
 
     from .distributed import init_process_group
-    from .model import GCN, ChromosomeBranchGCN, NodeShare, SNPShardConv
+    from .networks import GCN, ChromosomeBranchGCN, NodeShare, SNPShardConv
 
 
 def training_device(settings):

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .defaults import default_config
-from .io import atomic_path
-from .metrics import pearson_r
+from ..config.defaults import default_config
+from ..io import atomic_path
+from ..statistics import pearson_r
 
 log = logging.getLogger(__name__)
 
@@ -240,12 +240,6 @@ def fit_ensemble(build_model, problem, settings, strategy, checkpointer=None, la
         validation_predictions,
         records,
     )
-
-
-def seconds_per_epoch(records, warmup_epochs):
-    """Median epoch wall time, each member's warm-up epochs excluded."""
-    timed = [r["seconds"] for r in records if r["epoch"] >= warmup_epochs] or [r["seconds"] for r in records]
-    return float(np.median(timed))
 
 
 class Checkpointer:

@@ -3,10 +3,10 @@
 import numpy as np
 import pandas as pd
 
+from ..errors import InputError
+from ..io import MISSING_VALUES, check_unique_ids, read_ids, sniff_delimiter, write_json, write_tsv
 from .covariates import add_covariates, read_covariates
-from .errors import InputError
 from .genotypes import load_accessions, study_accessions
-from .io import MISSING_VALUES, check_unique_ids, read_ids, sniff_delimiter, write_json, write_tsv
 
 
 def read_phenotypes(path, trait, id_column=None):

@@ -1,8 +1,5 @@
-"""Accuracy measures and the provenance every metrics.json carries."""
-
-import platform
-import socket
-from importlib.metadata import PackageNotFoundError, version
+"""Accuracy measures and the statistics that choose among models: correlation, the paired
+bootstrap, the one-standard-error rule."""
 
 import numpy as np
 
@@ -87,78 +84,3 @@ def accuracy(observed, predicted, prefix="test"):
         f"{prefix}_r2": r_squared(observed, predicted),
         f"{prefix}_rmse": rmse(observed, predicted),
     }
-
-
-def model_record(
-    *,
-    model,
-    observed,
-    predicted,
-    n_train,
-    seconds_total,
-    cv_scores=(),
-    n_devices=1,
-    device="cpu",
-    n_snps=None,
-    epochs=None,
-    seconds_per_epoch_median=None,
-    seed=None,
-    strategy=None,
-    recommended=False,
-    failed=None,
-    **extra,
-):
-    """The metrics.json record every model writes: test accuracy, cross-validated accuracy over
-    the published CV repeats (if any), sizes, timings, and provenance; `extra` adds the model's own.
-    `model` names it in the model registry, `recommended` marks the model the trait's predictions
-    come from; `strategy` the parallel strategy that trained it (None for a model not trained by
-    one); `failed` why the model could not be fitted (its predictions are then missing)."""
-    return {
-        "model": model,
-        "recommended": recommended,
-        "failed": failed,
-        "strategy": strategy,
-        "n_devices": n_devices,
-        "device": device,
-        **accuracy(observed, predicted),
-        "n_train": int(n_train),
-        "n_test": len(observed),
-        "n_snps": None if n_snps is None else int(n_snps),
-        "epochs": epochs,
-        "seconds_total": seconds_total,
-        "seconds_per_epoch_median": seconds_per_epoch_median,
-        "seed": seed,
-        "cv_repeats": len(cv_scores),
-        "cv_pearson_r": [float(r) for r in cv_scores],
-        "cv_pearson_r_mean": float(np.mean(cv_scores)) if len(cv_scores) else None,
-        # One repeat has no spread to measure.
-        "cv_pearson_r_sd": float(np.std(cv_scores)) if len(cv_scores) > 1 else None,
-        **extra,
-        "versions": versions(),
-        **host_info(),
-    }
-
-
-def versions():
-    found = {"python": platform.python_version()}
-    for package in ("torch", "torch_geometric", "snakemake", "numpy", "pysam"):
-        try:
-            found[package] = version(package.replace("_", "-"))
-        except PackageNotFoundError:
-            found[package] = None
-    return found
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def host_info():
-    return {"host": socket.gethostname(), "cpu_model": cpu_model()}

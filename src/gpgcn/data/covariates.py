@@ -23,8 +23,8 @@ import logging
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
-from .io import MISSING_VALUES, sniff_delimiter
+from ..errors import InputError
+from ..io import MISSING_VALUES, sniff_delimiter
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pysam
 from pysam import bcftools
 
-from .errors import InputError
-from .io import atomic_path, read_ids
+from ..errors import InputError
+from ..io import atomic_path, read_ids
 
 log = logging.getLogger(__name__)
 

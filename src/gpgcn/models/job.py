@@ -11,14 +11,14 @@ import time
 import numpy as np
 import pandas as pd
 
-from .covariates import covariate_names
-from .io import write_json, write_tsv
-from .metrics import model_record, pearson_r
-from .models import FAILURES, JOB_MODELS, MODELS, RECOMMENDED, Fold, FoldFit, fit_every_model
-from .models.gblup import SplitKinship
-from .models.gcn import CandidateProblems, candidates, choose_gcn, finite_pairs, train_gcn
-from .models.loci import Markers
-from .outputs import prediction_frame, write_training_outputs
+from ..data.covariates import covariate_names
+from ..io import write_tsv
+from ..records import write_model_outputs, write_training_outputs
+from ..statistics import pearson_r
+from . import FAILURES, JOB_MODELS, MODELS, RECOMMENDED, Fold, FoldFit, fit_every_model
+from .gblup import SplitKinship
+from .gcn import CandidateProblems, candidates, choose_gcn, finite_pairs, train_gcn
+from .loci import Markers
 
 log = logging.getLogger(__name__)
 
@@ -232,22 +232,6 @@ def trait_models_stage(*, problem_files, grm_path, marker_files, trait, train, g
         )
         if name == RECOMMENDED:
             write_tsv(outputs["table"], prediction_table(frame, trait), float_format="%.6g")
-
-
-def write_model_outputs(outputs, problem, predicted, record):
-    """A model's predictions.tsv (every accession, on the trait's scale) and metrics.json."""
-    frame = prediction_frame(problem, predicted)
-    write_tsv(outputs["predictions"], frame, float_format="%.6g")
-    test = frame["set"].eq("test").to_numpy()
-    metrics = model_record(
-        observed=frame["observed"][test],
-        predicted=frame["predicted"][test],
-        n_train=int((problem.fold > 0).sum()),
-        n_features=problem.n_snps,
-        **record,
-    )
-    write_json(outputs["metrics"], metrics)
-    return frame
 
 
 def prediction_table(frame, trait):

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..config.defaults import default_config
+from ..errors import InputError
+from ..io import atomic_path, read_ids, write_ids, write_tsv
 from .bcf import MISSING, BcfReader
-from .defaults import default_config
-from .errors import InputError
-from .io import atomic_path, read_ids, write_ids, write_tsv
 from .plink import PlinkReader, plink_study_samples
 from .vcf import study_samples
 

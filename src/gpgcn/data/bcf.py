@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pysam
 
-from .errors import InputError
+from ..errors import InputError
 
 MISSING = -1
 INVALID = -2  # an allele index above 1: the subset is supposed to be biallelic

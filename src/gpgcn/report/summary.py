@@ -9,11 +9,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .io import write_tsv  # noqa: E402
-from .kinship import genome_funnel  # noqa: E402
-from .metrics import paired_bootstrap_difference, pearson_r  # noqa: E402
-from .models import MODELS  # noqa: E402
-from .outputs import save_figure  # noqa: E402
+from ..data.kinship import genome_funnel  # noqa: E402
+from ..io import write_tsv  # noqa: E402
+from ..models import MODELS  # noqa: E402
+from ..statistics import paired_bootstrap_difference, pearson_r  # noqa: E402
+from .figures import save_figure  # noqa: E402
 
 
 def read_model(metrics_path, predictions_path):

@@ -6,9 +6,9 @@ import logging
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
+from ..errors import InputError
+from ..io import atomic_path, check_unique_ids, sniff_delimiter, write_ids
 from .genotypes import FUNNEL_STEPS, centred, funnel_text, load_accessions
-from .io import atomic_path, check_unique_ids, sniff_delimiter, write_ids
 
 BLOCK_SNPS = 10_000
 log = logging.getLogger(__name__)

@@ -12,12 +12,12 @@ from dataclasses import asdict, dataclass, field
 
 import psutil
 
-from .dataset import load_problem
+from ..io import file_digest, write_json
+from ..records import write_training_outputs
 from .distributed import launch_plan
-from .io import file_digest, write_json
-from .outputs import write_training_outputs
+from .problem import load_problem
 from .strategies import STRATEGIES
-from .train import Checkpointer, TrainSettings, fit_ensemble
+from .training import Checkpointer, TrainSettings, fit_ensemble
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""The report: accuracy tables and figures per trait and model, speedups per strategy."""
