@@ -6,43 +6,17 @@ from snakemake.exceptions import WorkflowError
 
 from gpgcn.errors import InputError
 from gpgcn.data.fetch import is_url
+from gpgcn.data.formats import GENOTYPE_SOURCES, INPUT_FILES, INPUT_MODES
 from gpgcn.data.regions import plan_regions
 from gpgcn.models import MODELS, RECOMMENDED, model_files, trait_model_outputs
-from gpgcn.data.plink import plink_contig_lengths, plink_contigs
-from gpgcn.data.vcf import contig_lengths, vcf_contigs
 from gpgcn.gcn.strategies import STRATEGIES
 
-# What each input mode provides; the rules consult this table, not the mode's name.
-#   files: the config keys (under input:) of the user's inputs (a study list, `samples`, is
-#     optional: without one every sample of the VCF or .fam is studied); mode simulate writes its own
-#   genotypes: how a region's dosages are read (src/gpgcn/data/genotypes.py, GENOTYPE_READERS), with
-#     the functions that list the source's chromosomes and their lengths; None: a relationship
-#     matrix stands in for genotypes, and there is no genotype stage
-INPUT_MODES = {
-    "simulate": {"files": (), "genotypes": "bcf"},
-    "vcf": {"files": ("vcf", "samples", "phenotypes"), "genotypes": "bcf"},
-    "plink": {"files": ("bed", "samples", "phenotypes"), "genotypes": "plink"},
-    "kinship": {"files": ("kinship", "phenotypes"), "genotypes": None},
-}
-# Each genotype source: its main file's key, the functions that list its chromosomes and their
-# lengths, and the cohort files a region's genotype job reads (besides its own subset BCF).
-GENOTYPE_SOURCES = {
-    "bcf": {
-        "file": "vcf",
-        "contigs": vcf_contigs,
-        "lengths": contig_lengths,
-        "region_files": (),
-    },
-    "plink": {
-        "file": "bed",
-        "contigs": plink_contigs,
-        "lengths": plink_contig_lengths,
-        "region_files": ("bed", "bim", "fam", "samples"),
-    },
-}
+# What the configured input mode reads, and how its genotypes are read (None: a relationship
+# matrix stands in, and there is no genotype stage): src/gpgcn/data/formats.py, one table.
 MODE = INPUT_MODES[config["input"]["mode"]]
+SOURCE = GENOTYPE_SOURCES[MODE.genotypes] if MODE.genotypes else None
 SIMULATED = config["input"]["mode"] == "simulate"
-GENOTYPED = MODE["genotypes"] is not None
+GENOTYPED = SOURCE is not None
 
 
 def trait_names():
@@ -66,28 +40,15 @@ MODEL_FILES = {
 TIMED_TRAIT = TRAITS[0]
 
 
-# Every input file's config key and the section holding it.
-INPUT_SECTIONS = {
-    "vcf": "input",
-    "bed": "input",
-    "samples": "input",
-    "phenotypes": "input",
-    "kinship": "input",
-    "test_ids": "split",
-    "cv_folds_file": "split",
-}
-# Those that may be https URLs, fetched once into resources/: not a PLINK .bed, whose .bim and
-# .fam lie beside it.
-REMOTE_KEYS = [key for key in INPUT_SECTIONS if key != "bed"]
-# Inputs a mode may go without.
-OPTIONAL_FILES = ("samples",)
+# The inputs that may be https URLs, fetched once into resources/.
+REMOTE_KEYS = [key for key, file in INPUT_FILES.items() if file.remote]
 TIMED = [name for name, counts in config["strategies"].items() if counts]
 if TIMED and "serial" not in TIMED:
     raise WorkflowError(
         f"strategies.serial: [] while {', '.join(TIMED)} is timed: speedups are "
         "measured against serial; set strategies.serial: [1]"
     )
-if "bed" in MODE["files"] and is_url(config["input"]["bed"]):
+if "bed" in MODE.files and is_url(config["input"]["bed"]):
     raise WorkflowError(
         f"input.bed: {config['input']['bed']}: give a local path (its .bim and .fam lie beside it)"
     )
@@ -103,7 +64,7 @@ def reported(pattern, **kwargs):
 
 
 def configured_input(key):
-    return config[INPUT_SECTIONS[key]][key]
+    return config[INPUT_FILES[key].section][key]
 
 
 def input_path(key):
@@ -115,7 +76,8 @@ def input_path(key):
 
 
 def cohort_files(wildcards=None):
-    """The cohort's files by key: simulated, or the user's own (INPUT_MODES)."""
+    """The cohort's files by key: simulated, or the user's own (its mode's, less optional ones
+    not given)."""
     if SIMULATED:
         return {
             "vcf": "results/cohort/cohort.vcf.gz",
@@ -125,8 +87,8 @@ def cohort_files(wildcards=None):
         }
     files = {
         key: input_path(key)
-        for key in MODE["files"]
-        if key not in OPTIONAL_FILES or configured_input(key)
+        for key in MODE.files
+        if not INPUT_FILES[key].optional or configured_input(key)
     }
     if "vcf" in files and is_url(configured_input("vcf")):
         files["index"] = files["vcf"] + ".tbi"  # made once by index_vcf
@@ -159,8 +121,7 @@ def study_description():
         return f"the accessions of {configured_input('kinship')}"
     if configured_input("samples"):
         return f"those listed in {configured_input('samples')}"
-    source = GENOTYPE_SOURCES[MODE["genotypes"]]["file"]
-    return f"every sample of {configured_input(source)} (no input.samples)"
+    return f"every sample of {configured_input(SOURCE.file)} (no input.samples)"
 
 
 STUDY = study_description()
@@ -168,7 +129,7 @@ STUDY = study_description()
 
 def genotype_inputs(wildcards):
     """What a region's genotype job reads: its subset BCF, or its source's cohort files."""
-    keys = GENOTYPE_SOURCES[MODE["genotypes"]]["region_files"]
+    keys = SOURCE.region_files
     if not keys:
         return {"bcf": f"results/vcf/{wildcards.region}.bcf"}
     files = cohort_files()
@@ -188,8 +149,7 @@ def chromosome_names():
         return configured or simulated
     if not GENOTYPED:
         return configured
-    source = GENOTYPE_SOURCES[MODE["genotypes"]]
-    vcf = input_path(source["file"])
+    vcf = input_path(SOURCE.file)
     if not os.path.exists(vcf):
         if configured:
             return configured
@@ -198,7 +158,7 @@ def chromosome_names():
             "list its chromosome names under `chromosomes`"
         )
     try:
-        present = source["contigs"](vcf)
+        present = SOURCE.contigs(vcf)
     except InputError as error:
         raise WorkflowError(str(error))
     missing = [c for c in configured if c not in present]
@@ -223,13 +183,12 @@ def chromosome_lengths():
         from gpgcn.data.simulate import chromosome_lengths as simulated_lengths
 
         return simulated_lengths(CHROMOSOMES, config["simulate"]["length_scale"])
-    source = GENOTYPE_SOURCES[MODE["genotypes"]]
-    path = input_path(source["file"])
+    path = input_path(SOURCE.file)
     if not os.path.exists(path):
         raise WorkflowError(
             f"regions.size > 0 needs chromosome lengths: {path} is not here yet, give regions.lengths"
         )
-    return source["lengths"](path)
+    return SOURCE.lengths(path)
 
 
 def data_regions():
@@ -325,7 +284,7 @@ def check_inputs(wildcards):
     if not GENOTYPED:
         return {**inputs, "accessions": accession_lists()}
     files = cohort_files()
-    keys = (GENOTYPE_SOURCES[MODE["genotypes"]]["file"], "fam", "samples")
+    keys = (SOURCE.file, "fam", "samples")
     return {**inputs, **{key: files[key] for key in keys if key in files}}
 
 

@@ -111,7 +111,7 @@ rule genotype_matrix:
         mem_mb=2000,
         runtime=60,
     params:
-        genotypes=MODE["genotypes"],
+        genotypes=MODE.genotypes,
         filters=config["genotype"],
         region=lambda wildcards: vars(REGIONS[wildcards.region]),
     script:

@@ -18,7 +18,7 @@ rule check_traits:
     params:
         **SPLIT_SETTINGS,
         traits=TRAITS,
-        genotypes=MODE["genotypes"],
+        genotypes=MODE.genotypes,
     script:
         "../workflow/scripts/check_traits.py"
 

@@ -49,3 +49,19 @@ def test_the_slurm_profile_gives_each_training_rule_its_strategys_resources():
     profile = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())["set-resources"]
     training = {rule: resources for rule, resources in profile.items() if rule.startswith("train_")}
     assert training == {f"train_{name}": strategy.slurm_resources for name, strategy in STRATEGIES.items()}
+
+
+def test_the_input_formats_table_is_the_schemas():
+    """Every mode, input file and remote input of the formats table (src/gpgcn/data/formats.py)
+    is the schema's, and every mode's files and genotype source are in the table."""
+    from gpgcn.data.formats import GENOTYPE_SOURCES, INPUT_FILES, INPUT_MODES
+
+    schema = yaml.safe_load((REPO / "config.schema.yaml").read_text())["properties"]
+    assert schema["input"]["properties"]["mode"]["enum"] == list(INPUT_MODES)
+    for key, file in INPUT_FILES.items():
+        assert key in schema[file.section]["properties"], key
+    checksums = schema["input"]["properties"]["checksums"]["properties"]
+    assert sorted(checksums) == sorted(key for key, file in INPUT_FILES.items() if file.remote)
+    for mode in INPUT_MODES.values():
+        assert set(mode.files) <= set(INPUT_FILES) and mode.genotypes in (None, *GENOTYPE_SOURCES)
+    assert all(source.file in INPUT_FILES for source in GENOTYPE_SOURCES.values())

@@ -15,9 +15,7 @@ import pandas as pd
 from ..config.defaults import default_config
 from ..errors import InputError
 from ..io import atomic_path, read_ids, write_ids, write_tsv
-from .bcf import MISSING, BcfReader
-from .plink import PlinkReader, plink_study_samples
-from .vcf import study_samples
+from .bcf import MISSING
 
 log = logging.getLogger(__name__)
 READ_CHUNK_BYTES = 64 << 20
@@ -43,33 +41,9 @@ class Filters:
 FUNNEL_STEPS = ["records read", "biallelic SNPs", "missing rate passed", "MAF passed", "LD pruning passed"]
 
 
-# How a region's dosages are read, by the input modes' `genotypes` (rules/common.smk): its subset
-# BCF, or the study accessions (all of the .fam's without a list) and the region of a PLINK 1 fileset.
-GENOTYPE_READERS = {
-    "bcf": lambda files, region: BcfReader(files["bcf"]),
-    "plink": lambda files, region: PlinkReader(
-        files["bed"], files.get("samples"), region.chrom, region.start, region.end
-    ),
-}
-# The study accessions, from each source's header and study list alone, before any genotype is read.
-STUDY_ACCESSIONS = {
-    "bcf": lambda files: study_samples(files["vcf"], files.get("samples")),
-    "plink": lambda files: plink_study_samples(files["bed"], files.get("samples")),
-}
-
-
-def study_accessions(genotypes, files):
-    """The study accessions the genotype stage will keep (its accession order), read at once
-    from the source `genotypes` (GENOTYPE_READERS' keys; None: a relationship matrix's, whose
-    accession list is `files["accessions"]`)."""
-    if genotypes is None:
-        return load_accessions(files["accessions"])
-    return STUDY_ACCESSIONS[genotypes](files)
-
-
 def extract_dosages(reader, filters):
     """Filtered dosage matrix (accessions x SNPs, int8, -1 missing), SNP table, accession IDs,
-    and the filter funnel ({step: records left}), from a genotype reader (GENOTYPE_READERS).
+    and the filter funnel ({step: records left}), from a genotype reader (`formats.GENOTYPE_SOURCES`).
 
     MAF and missingness are computed on the reader's accessions (the study subset) only; a SNP
     monomorphic among them fails the MAF filter whatever its threshold.

@@ -6,7 +6,8 @@ import pandas as pd
 from ..errors import InputError
 from ..io import MISSING_VALUES, check_unique_ids, read_ids, sniff_delimiter, write_json, write_tsv
 from .covariates import add_covariates, read_covariates
-from .genotypes import load_accessions, study_accessions
+from .formats import study_accessions
+from .genotypes import load_accessions
 
 
 def read_phenotypes(path, trait, id_column=None):
@@ -203,7 +204,7 @@ def trait_split(
 def check_traits_stage(phenotypes_path, study_files, checked_path, *, genotypes, traits, **split_settings):
     """Every trait's split, before any is written or trained, and before the genotype stage
     starts: one error naming every bad trait. The study accessions come from the genotype
-    source's header and study list (`genotypes.study_accessions`)."""
+    source's header and study list (`formats.study_accessions`)."""
     accessions = study_accessions(genotypes, study_files)
     problems, summaries = [], {}
     for trait in traits:

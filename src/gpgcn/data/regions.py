@@ -5,7 +5,8 @@ import logging
 from dataclasses import dataclass
 
 from ..io import write_json
-from .genotypes import GENOTYPE_READERS, emptied_by, extract_dosages, funnel_text, write_genotype_matrix
+from .formats import GENOTYPE_SOURCES
+from .genotypes import emptied_by, extract_dosages, funnel_text, write_genotype_matrix
 from .kinship import GRMAccumulator
 
 log = logging.getLogger(__name__)
@@ -60,12 +61,12 @@ def plan_regions(chromosomes, size=0, lengths=None):
 
 def genotype_region_stage(genotypes, files, outputs, filters, region):
     """A region's dosage matrix, SNP table and accession order, and its share of the GRM, read by
-    GENOTYPE_READERS[genotypes] from `files`.
+    GENOTYPE_SOURCES[genotypes]'s reader from `files`.
 
     The GRM share is the region's Z Zᵀ and 2 Σ p(1-p), so the kinship job sums shares exactly,
     whatever the scatter.
     """
-    reader = GENOTYPE_READERS[genotypes](files, region)
+    reader = GENOTYPE_SOURCES[genotypes].reader(files, region)
     matrix, snps, samples, funnel = extract_dosages(reader, filters)
     log.info("%s: %d accessions, %d SNPs kept; %s", reader.path, *matrix.shape, funnel)
     step = emptied_by(funnel)
