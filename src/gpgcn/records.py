@@ -32,32 +32,43 @@ def prediction_frame(problem, predicted):
 
 
 def write_training_outputs(outputs, problem, settings, result, record):
-    """predictions.tsv (every accession, on the trait's scale), epochs.tsv and metrics.json;
-    `record` adds to (or overrides) what metrics.json says of the run."""
-    frame = prediction_frame(problem, result.predictions)
-    write_tsv(outputs["predictions"], frame, float_format="%.6g")
+    """A trained GCN's files: epochs.tsv, and its predictions.tsv and metrics.json
+    (`write_model_outputs`) with what the training says of the run; `record` adds to (or
+    overrides) that."""
     write_tsv(outputs["epochs"], pd.DataFrame(result.epochs), float_format="%.6g")
-    test = problem.test_idx.cpu().numpy()
-    metrics = model_record(
-        **{
-            "observed": problem.observed[test],
-            "predicted": frame["predicted"].to_numpy()[test],
-            "n_train": len(problem.train_idx),
-            "n_snps": problem.n_snps,
-            "n_features": problem.n_snps,
-            "epochs": len(result.epochs),
-            "seconds_per_epoch_median": seconds_per_epoch(result.epochs, settings.warmup_epochs),
-            "seed": settings.seed,
-            "ensemble_members": len(result.best_epochs),
-            "best_epochs": result.best_epochs,
-            # Each member's r on the fold that also chose its stopping epoch: slightly optimistic.
-            "validation_pearson_r_mean": float(np.mean(result.validation_r)),
-            "validation_pearson_r_sd": float(np.std(result.validation_r)),
-            "settings": vars(settings),
-            **record,
-        }
+    training = {
+        "n_snps": problem.n_snps,
+        "epochs": len(result.epochs),
+        "seconds_per_epoch_median": seconds_per_epoch(result.epochs, settings.warmup_epochs),
+        "seed": settings.seed,
+        "ensemble_members": len(result.best_epochs),
+        "best_epochs": result.best_epochs,
+        # Each member's r on the fold that also chose its stopping epoch: slightly optimistic.
+        "validation_pearson_r_mean": float(np.mean(result.validation_r)),
+        "validation_pearson_r_sd": float(np.std(result.validation_r)),
+        "settings": vars(settings),
+    }
+    write_model_outputs(outputs, problem, result.predictions, {**training, **record})
+
+
+def write_model_outputs(outputs, problem, predicted, record):
+    """A model's files from its predictions on `problem`'s standardised scale."""
+    return write_model_files(
+        outputs,
+        prediction_frame(problem, predicted),
+        {"n_train": int((problem.fold > 0).sum()), "n_features": problem.n_snps, **record},
     )
-    write_json(outputs["metrics"], metrics)
+
+
+def write_model_files(outputs, frame, record):
+    """The one writer of a model's files: predictions.tsv (`frame`: every accession's ID,
+    observed value, prediction on the trait's scale and set) and metrics.json (its accuracy on the
+    test accessions, `record` and the run's provenance: `model_record`)."""
+    write_tsv(outputs["predictions"], frame, float_format="%.6g")
+    test = frame["set"].eq("test").to_numpy()
+    observed, predicted = frame["observed"].to_numpy()[test], frame["predicted"].to_numpy()[test]
+    write_json(outputs["metrics"], model_record(observed=observed, predicted=predicted, **record))
+    return frame
 
 
 def seconds_per_epoch(records, warmup_epochs):
@@ -139,19 +150,3 @@ def cpu_model():
 
 def host_info():
     return {"host": socket.gethostname(), "cpu_model": cpu_model()}
-
-
-def write_model_outputs(outputs, problem, predicted, record):
-    """A model's predictions.tsv (every accession, on the trait's scale) and metrics.json."""
-    frame = prediction_frame(problem, predicted)
-    write_tsv(outputs["predictions"], frame, float_format="%.6g")
-    test = frame["set"].eq("test").to_numpy()
-    metrics = model_record(
-        observed=frame["observed"][test],
-        predicted=frame["predicted"][test],
-        n_train=int((problem.fold > 0).sum()),
-        n_features=problem.n_snps,
-        **record,
-    )
-    write_json(outputs["metrics"], metrics)
-    return frame

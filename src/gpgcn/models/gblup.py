@@ -16,8 +16,7 @@ from ..data.covariates import FixedEffects, covariate_names
 from ..data.kinship import read_kinship
 from ..data.phenotypes import cv_repeat_columns
 from ..errors import InputError
-from ..io import write_json, write_tsv
-from ..records import model_record
+from ..records import write_model_files
 from ..statistics import pearson_r
 from .fold import FoldFit
 
@@ -195,13 +194,11 @@ def gblup_stage(kinship_path, split_path, metrics_path, predictions_path, snps_p
     start = time.perf_counter()
     split = pd.read_csv(split_path, sep="\t", dtype={"ID": str})
     kinship = SplitKinship.read(kinship_path, split, split_path)
-    train, test = kinship.train, split["set"].eq("test").to_numpy()
+    train = kinship.train
     y = split["y"].to_numpy(float)
     fit, _, predicted = kinship.fit_predict(y, train)
     h2 = fit.heritability(float(np.mean(np.diag(kinship.k[train]))))
     log.info("REML: delta=%.4g sigma_g2=%.4g sigma_e2=%.4g h2=%.3f", fit.delta, fit.sigma_g2, fit.sigma_e2, h2)
-    predictions = pd.DataFrame({"ID": split["ID"], "observed": y, "predicted": predicted, "set": split["set"]})
-    write_tsv(predictions_path, predictions, float_format="%.6g")
     cv = []
     for column in cv_repeat_columns(split):
         kinship.effects.where = f"cross-validation {column}"
@@ -210,19 +207,20 @@ def gblup_stage(kinship_path, split_path, metrics_path, predictions_path, snps_p
     aliased = kinship.effects.aliased_record()
     if aliased:
         log.warning("fixed effects aliased with others, dropped from the fits (as R's lm drops them): %s", aliased)
-    metrics = model_record(
-        model="gblup",
-        observed=y[test],
-        predicted=predicted[test],
-        n_train=train.sum(),
-        n_snps=sum(len(pd.read_csv(path, sep="\t", usecols=[0])) for path in snps_paths) if snps_paths else None,
-        seconds_total=time.perf_counter() - start,
-        cv_scores=cv,
-        covariates=covariate_names(split),
-        aliased_fixed_effects=aliased,
-        reml={"delta": fit.delta, "sigma_g2": fit.sigma_g2, "sigma_e2": fit.sigma_e2, "h2": h2},
+    write_model_files(
+        {"metrics": metrics_path, "predictions": predictions_path},
+        pd.DataFrame({"ID": split["ID"], "observed": y, "predicted": predicted, "set": split["set"]}),
+        dict(
+            model="gblup",
+            n_train=int(train.sum()),
+            n_snps=sum(len(pd.read_csv(path, sep="\t", usecols=[0])) for path in snps_paths) if snps_paths else None,
+            seconds_total=time.perf_counter() - start,
+            cv_scores=cv,
+            covariates=covariate_names(split),
+            aliased_fixed_effects=aliased,
+            reml={"delta": fit.delta, "sigma_g2": fit.sigma_g2, "sigma_e2": fit.sigma_e2, "h2": h2},
+        ),
     )
-    write_json(metrics_path, metrics)
 
 
 def fit_fold(fold):
