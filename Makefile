@@ -25,7 +25,7 @@ test: setup
 # Every GPU path once, on the demo cohort and a 1M-SNP one, against CPU runs of the same models
 # (docs/benchmarks/gpu.md); on a host without CUDA it stops at once and says so.
 gpu-check: setup
-	$(BIN)/python -m gpgcn.tools.gpu_check
+	$(BIN)/python benchmarks/gpu_check.py
 
 # The data stage against plink2 (docs/benchmarks/data_stage.md); needs plink2 and GNU time.
 benchmark-data-stage: setup

@@ -19,6 +19,8 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from defaults import default_config  # noqa: E402
+
 from gpgcn.data.graph import knn_graph  # noqa: E402
 from gpgcn.gcn.networks import propagation  # noqa: E402
 from gpgcn.gcn.problem import Problem  # noqa: E402
@@ -52,7 +54,8 @@ def problem(features, similarity, rng):
 
 
 def seconds_per_epoch_of(problem, epochs):
-    settings = TrainSettings.configured(lr=0.002, max_epochs=epochs, patience=epochs, warmup_epochs=2)
+    changes = {"lr": 0.002, "max_epochs": epochs, "patience": epochs, "warmup_epochs": 2}
+    settings = TrainSettings(**{**default_config()["train"], **changes})
     serial = Serial(1, settings)
     start = time.perf_counter()
     _, records = fit(serial.build_model(problem, settings), problem, settings, serial, val_fold=1)

@@ -28,10 +28,11 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from gpgcn.config.defaults import default_config  # noqa: E402
+from defaults import default_config  # noqa: E402
+from synthetic import product_seconds, write_synthetic_cohort  # noqa: E402
+
 from gpgcn.gcn.timing_job import TrainJob  # noqa: E402
 from gpgcn.records import cpu_model  # noqa: E402
-from gpgcn.tools.synthetic import product_seconds, write_synthetic_cohort  # noqa: E402
 
 OUTPUTS = {"metrics": "json", "predictions": "tsv", "epochs": "tsv"}
 

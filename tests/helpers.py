@@ -40,6 +40,25 @@ def require_shared():
 TINY = yaml.safe_load((REPO / "config" / "tiny.yaml").read_text())
 
 
+def default_config():
+    """config.yaml, the defaults' one home."""
+    return yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def train_settings(**changes):
+    """config.yaml's `train:` settings with `changes`."""
+    from gpgcn.gcn.training import TrainSettings
+
+    return TrainSettings(**{**default_config()["train"], **changes})
+
+
+def filters(**changes):
+    """config.yaml's `genotype:` filters with `changes`."""
+    from gpgcn.data.genotypes import Filters
+
+    return Filters(**{**default_config()["genotype"], **changes})
+
+
 def merged(base, override):
     out = dict(base)
     for key, value in override.items():
@@ -55,7 +74,7 @@ def torch_modules_loaded_by(modules):
 
 
 def write_config(directory, override):
-    config = merged(yaml.safe_load((REPO / "config.yaml").read_text()), override)
+    config = merged(default_config(), override)
     path = Path(directory) / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     return path

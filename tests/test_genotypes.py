@@ -3,12 +3,12 @@ import pytest
 
 from gpgcn.data import genotypes
 from gpgcn.data.bcf import BcfReader
-from gpgcn.data.genotypes import Filters, centred, extract_dosages, load_features
+from gpgcn.data.genotypes import centred, extract_dosages, load_features
 from gpgcn.data.vcf import subset_vcf
 from gpgcn.errors import InputError
 from gpgcn.io import write_ids
 
-from helpers import write_vcf
+from helpers import filters, write_vcf
 
 
 def subset(tmp_path, vcf, samples, chrom="1"):
@@ -21,7 +21,7 @@ def subset(tmp_path, vcf, samples, chrom="1"):
 def test_dosages_match_hand_written_vcf(tmp_path, small_vcf):
     vcf, samples = small_vcf
     bcf = subset(tmp_path, vcf, samples)
-    matrix, snps, ids, _ = extract_dosages(BcfReader(bcf), Filters.configured(maf=0.0, max_missing=0.5))
+    matrix, snps, ids, _ = extract_dosages(BcfReader(bcf), filters(maf=0.0, max_missing=0.5))
     assert ids == samples
     assert list(snps["pos"]) == [100, 400]  # multi-allelic, indel and monomorphic sites are gone
     assert matrix.dtype == np.int8
@@ -35,7 +35,7 @@ def test_filters_use_the_study_subset_only(tmp_path, small_vcf):
     vcf, samples = small_vcf
     # Among 101 and 103 the SNP at 1:400 is polymorphic, the one at 1:100 too (0/0 vs 0/1).
     bcf = subset(tmp_path, vcf, ["103", "101"])
-    matrix, snps, ids, _ = extract_dosages(BcfReader(bcf), Filters.configured(maf=0.3, max_missing=0.0))
+    matrix, snps, ids, _ = extract_dosages(BcfReader(bcf), filters(maf=0.3, max_missing=0.0))
     assert ids == ["101", "103"]  # the VCF's order, whatever the list's
     assert list(snps["pos"]) == [400]
     np.testing.assert_array_equal(matrix, [[2], [0]])
@@ -44,7 +44,7 @@ def test_filters_use_the_study_subset_only(tmp_path, small_vcf):
 def test_missing_rate_filter(tmp_path, small_vcf):
     vcf, samples = small_vcf
     bcf = subset(tmp_path, vcf, samples)
-    _, snps, _, _ = extract_dosages(BcfReader(bcf), Filters.configured(maf=0.0, max_missing=0.2))
+    _, snps, _, _ = extract_dosages(BcfReader(bcf), filters(maf=0.0, max_missing=0.2))
     assert list(snps["pos"]) == [400]
 
 
@@ -79,9 +79,7 @@ def test_calls_of_any_shape_are_read(tmp_path, monkeypatch):
         return decoded_one_by_one[-1], *named_alleles(self, buf, start, default_id)[1:]
 
     monkeypatch.setattr(BcfReader, "_named_alleles", spying)
-    matrix, snps, ids, _ = extract_dosages(
-        BcfReader(subset(tmp_path, vcf, samples)), Filters.configured(maf=0.0, max_missing=1.0)
-    )
+    matrix, snps, ids, _ = extract_dosages(BcfReader(subset(tmp_path, vcf, samples)), filters(maf=0.0, max_missing=1.0))
     assert ids == samples
     assert list(snps["pos"]) == positions and list(snps["id"]) == names
     # Only a record whose ID needs more than an int8 length leaves the vectorised path.
@@ -101,7 +99,7 @@ def test_unreadable_genotypes_name_the_record(tmp_path, fields, fmt, message):
     records = [("1", 5, "A", "G", ["0/1", "1/1"]), ("1", 9, "C", "T", fields, fmt)]
     vcf = write_vcf(tmp_path / "bad.vcf.gz", samples, records)
     with pytest.raises(InputError, match=message):
-        extract_dosages(BcfReader(subset(tmp_path, vcf, samples)), Filters.configured())
+        extract_dosages(BcfReader(subset(tmp_path, vcf, samples)), filters())
 
 
 def test_centring_imputes_missing_with_the_mean():
@@ -159,6 +157,6 @@ def test_a_site_of_three_alleles_is_dropped_though_only_two_are_called(tmp_path)
     ]
     vcf = write_vcf(tmp_path / "three.vcf.gz", samples, records)
     bcf = subset(tmp_path, vcf, samples)
-    matrix, snps, _, funnel = extract_dosages(BcfReader(bcf), Filters.configured(maf=0.0, max_missing=0.5))
+    matrix, snps, _, funnel = extract_dosages(BcfReader(bcf), filters(maf=0.0, max_missing=0.5))
     assert list(snps["pos"]) == [100]
     assert funnel["records read"] == 2 and funnel["biallelic SNPs"] == 1

@@ -6,13 +6,13 @@ import pandas as pd
 import pytest
 
 from gpgcn.data.bcf import BcfReader
-from gpgcn.data.genotypes import Filters, extract_dosages
+from gpgcn.data.genotypes import extract_dosages
 from gpgcn.data.plink import PlinkReader, plink_contig_lengths, plink_contigs
 from gpgcn.data.vcf import subset_vcf
 from gpgcn.errors import InputError
 from gpgcn.io import write_ids
 
-from helpers import vcf_to_plink, write_vcf
+from helpers import filters, vcf_to_plink, write_vcf
 
 SAMPLES = ["101", "102", "103", "104", "105"]
 RECORDS = [
@@ -36,15 +36,13 @@ def cohort(tmp_path):
 
 def from_vcf(tmp_path, vcf, study, chrom):
     subset_vcf(vcf, study, chrom, tmp_path / f"{chrom}.bcf")
-    return extract_dosages(BcfReader(tmp_path / f"{chrom}.bcf"), Filters.configured(maf=0.0, max_missing=0.5))
+    return extract_dosages(BcfReader(tmp_path / f"{chrom}.bcf"), filters(maf=0.0, max_missing=0.5))
 
 
 @pytest.mark.parametrize("chrom", ["1", "2"])
 def test_plink_gives_the_vcfs_dosages_sites_and_accessions(tmp_path, cohort, chrom):
     vcf, bed, study = cohort
-    matrix, snps, ids, funnel = extract_dosages(
-        PlinkReader(bed, study, chrom), Filters.configured(maf=0.0, max_missing=0.5)
-    )
+    matrix, snps, ids, funnel = extract_dosages(PlinkReader(bed, study, chrom), filters(maf=0.0, max_missing=0.5))
     expected_matrix, expected_snps, expected_ids, expected_funnel = from_vcf(tmp_path, vcf, study, chrom)
     assert ids == expected_ids and len(ids) == 4
     np.testing.assert_array_equal(matrix, expected_matrix)
@@ -59,9 +57,7 @@ def test_plink_gives_the_vcfs_dosages_sites_and_accessions(tmp_path, cohort, chr
 
 def test_a_region_reads_only_its_positions(cohort):
     _, bed, study = cohort
-    _, snps, _, funnel = extract_dosages(
-        PlinkReader(bed, study, "1", 150, 450), Filters.configured(maf=0.0, max_missing=0.5)
-    )
+    _, snps, _, funnel = extract_dosages(PlinkReader(bed, study, "1", 150, 450), filters(maf=0.0, max_missing=0.5))
     assert list(snps["pos"]) == [400] and funnel["records read"] == 2
     assert plink_contigs(bed) == ["1", "2"] and plink_contig_lengths(bed) == {"1": 500, "2": 900}
 

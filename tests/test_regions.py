@@ -1,12 +1,12 @@
 import pytest
 
 from gpgcn.data.bcf import BcfReader
-from gpgcn.data.genotypes import Filters, extract_dosages
+from gpgcn.data.genotypes import extract_dosages
 from gpgcn.data.regions import Region, plan_regions
 from gpgcn.data.vcf import subset_vcf
 from gpgcn.io import write_ids
 
-from helpers import write_vcf
+from helpers import filters, write_vcf
 
 
 def test_whole_chromosomes_by_default():
@@ -43,7 +43,7 @@ def test_no_record_falls_in_two_regions(tmp_path, index):
     for region in plan_regions(["1"], 100, {"1": 200}):
         bcf = tmp_path / f"{region.name}.bcf"
         subset_vcf(vcf, tmp_path / "samples.txt", region.spec, bcf)
-        _, snps, _, _ = extract_dosages(BcfReader(bcf), Filters.configured(maf=0.0, max_missing=1.0))
+        _, snps, _, _ = extract_dosages(BcfReader(bcf), filters(maf=0.0, max_missing=1.0))
         positions.append(list(snps["pos"]))
     assert positions == [[50, 100], [101, 180, 260]]
 

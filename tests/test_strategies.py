@@ -9,8 +9,9 @@ import torch.multiprocessing as mp
 
 from gpgcn.gcn.distributed import exit_rank
 from gpgcn.gcn.strategies import PREDICTION_TOLERANCE, STRATEGIES, DataParallelStrategy, InterOp, IntraOp, Serial
-from gpgcn.gcn.training import Checkpointer, TrainSettings, fit, fit_ensemble
+from gpgcn.gcn.training import Checkpointer, fit, fit_ensemble
 
+from helpers import train_settings
 from toy import toy_problem
 
 # Two processes that lose each other hang rather than fail: stop them long before CI's limit.
@@ -20,7 +21,7 @@ SETTINGS = dict(hidden=16, dropout=0.2, lr=0.005, weight_decay=1e-4, patience=10
 
 
 def run_local(strategy_class, n_devices, epochs, **overrides):
-    settings = TrainSettings.configured(**{**SETTINGS, "max_epochs": epochs, **overrides})
+    settings = train_settings(**{**SETTINGS, "max_epochs": epochs, **overrides})
     runner = strategy_class(n_devices, settings)
     problem = runner.prepare(toy_problem())
     model = runner.build_model(problem, settings)
@@ -29,7 +30,7 @@ def run_local(strategy_class, n_devices, epochs, **overrides):
 
 
 def distributed_worker(rank, world, name, epochs, init_file, out_dir, overrides):
-    settings = TrainSettings.configured(**{**SETTINGS, "max_epochs": epochs, **overrides})
+    settings = train_settings(**{**SETTINGS, "max_epochs": epochs, **overrides})
     group = {"init_method": f"file://{init_file}", "rank": rank, "world_size": world}
     runner = STRATEGIES[name](world, settings, group)
     problem = toy_problem()
@@ -140,14 +141,14 @@ def test_interop_matches_its_sequential_twin_with_dropout(tmp_path):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only refusal")
 def test_dataparallel_refuses_to_run_without_cuda():
     with pytest.raises(RuntimeError, match="dataparallel needs 2 CUDA device"):
-        DataParallelStrategy(2, TrainSettings.configured())
+        DataParallelStrategy(2, train_settings())
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only refusal")
 @pytest.mark.parametrize("strategy", [Serial, InterOp])
 def test_a_cuda_strategy_refuses_without_cuda(strategy):
     with pytest.raises(RuntimeError, match="no CUDA device"):
-        strategy(1, TrainSettings.configured(device="cuda"))
+        strategy(1, train_settings(device="cuda"))
 
 
 class Killed(Exception):
@@ -158,7 +159,7 @@ class KilledAt(Serial):
     """Serial training that dies after `epochs` optimiser steps, like a job killed mid-run."""
 
     def __init__(self, epochs):
-        super().__init__(1, TrainSettings.configured())
+        super().__init__(1, train_settings())
         self.left = epochs
 
     def after_backward(self, model):
@@ -171,7 +172,7 @@ class CountingSteps(Serial):
     """Serial training that counts its optimiser steps."""
 
     def __init__(self):
-        super().__init__(1, TrainSettings.configured())
+        super().__init__(1, train_settings())
         self.steps = 0
 
     def after_backward(self, model):
@@ -179,7 +180,7 @@ class CountingSteps(Serial):
 
 
 def test_killed_training_resumes_to_the_same_result(tmp_path):
-    settings = TrainSettings.configured(**{**SETTINGS, "max_epochs": 40, "ensemble": True, "checkpoint_every": 5})
+    settings = train_settings(**{**SETTINGS, "max_epochs": 40, "ensemble": True, "checkpoint_every": 5})
     problem = toy_problem()
     runner = Serial(1, settings)
 
@@ -201,7 +202,7 @@ def test_killed_training_resumes_to_the_same_result(tmp_path):
 
 
 def test_checkpoint_of_other_settings_is_ignored(tmp_path):
-    settings = TrainSettings.configured(**{**SETTINGS, "max_epochs": 10, "checkpoint_every": 5})
+    settings = train_settings(**{**SETTINGS, "max_epochs": 10, "checkpoint_every": 5})
     problem = toy_problem()
     runner = Serial(1, settings)
     model = runner.build_model(problem, settings)

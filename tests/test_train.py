@@ -10,19 +10,19 @@ from gpgcn.gcn.training import (
     EarlyStopping,
     TrainingDiverged,
     TrainResult,
-    TrainSettings,
     fit,
     fit_ensemble,
 )
 from gpgcn.records import seconds_per_epoch, write_training_outputs
 from gpgcn.statistics import pearson_r
 
+from helpers import train_settings
 from toy import toy_problem
 
 
 def settings(**kw):
     base = dict(hidden=32, dropout=0.1, lr=0.005, weight_decay=1e-4, max_epochs=80, patience=80, ensemble=False)
-    return TrainSettings.configured(**{**base, **kw})
+    return train_settings(**{**base, **kw})
 
 
 def builder(problem, s):

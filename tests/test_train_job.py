@@ -7,6 +7,8 @@ import pytest
 from gpgcn.gcn.timing_job import TrainJob
 from gpgcn.gcn.training import TrainSettings
 
+from helpers import train_settings
+
 
 def job(tmp_path, **changes):
     inputs = {}
@@ -21,7 +23,7 @@ def job(tmp_path, **changes):
         split=inputs["split.tsv"],
         outputs={},
         log=str(tmp_path / "log"),
-        settings=dataclasses.asdict(TrainSettings.configured()),
+        settings=dataclasses.asdict(train_settings()),
         self_loop_weight=1.0,
         matrices=[inputs["matrix.tsv"]],
         accessions=[inputs["accessions.txt"]],

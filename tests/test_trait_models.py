@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gpgcn.config.defaults import default_config
 from gpgcn.data.covariates import FixedEffects
 from gpgcn.data.kinship import write_kinship
 from gpgcn.errors import InputError
@@ -23,6 +22,8 @@ from gpgcn.models.job import candidates, trait_models_stage
 from gpgcn.models.loci import Markers, association, discovery_threshold, fit_with_markers, top_markers
 from gpgcn.models.stack import candidate_stacks, stack_weights, subsets
 from gpgcn.statistics import cross_validated_choice, one_standard_error_choice, paired_bootstrap_difference, pearson_r
+
+from helpers import default_config
 
 CONFIGURED = default_config()["train"]
 TRAIN = {**CONFIGURED, "hidden": 16, "dropout": 0.1, "lr": 0.01, "max_epochs": 40, "patience": 15, "ensemble": True}

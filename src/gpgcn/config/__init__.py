@@ -1,1 +1,1 @@
-"""The configuration: its check, its defaults and the reference tables the docs take from it."""
+"""The configuration: its check, and the reference tables the docs take from it."""

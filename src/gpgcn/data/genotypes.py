@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..config.defaults import default_config
 from ..errors import InputError
 from ..io import atomic_path, read_ids, write_ids, write_tsv
 from .bcf import MISSING
@@ -30,11 +29,6 @@ class Filters:
     max_missing: float
     ld_prune_r2: float  # 0: no LD pruning
     ld_window: int  # SNPs
-
-    @classmethod
-    def configured(cls, **changes):
-        """config.yaml's `genotype:` filters with `changes`."""
-        return cls(**{**default_config()["genotype"], **changes})
 
 
 # The filter funnel: how many records are left after each step, in order.

@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..config.defaults import default_config
 from ..io import atomic_path
 from ..statistics import pearson_r
 
@@ -41,11 +40,6 @@ class TrainSettings:
     val_fold: int
     checkpoint_every: int
     device: str
-
-    @classmethod
-    def configured(cls, **changes):
-        """config.yaml's `train:` settings with `changes`."""
-        return cls(**{**default_config()["train"], **changes})
 
     def validation_folds(self, problem):
         """Every CV fold in turn (an ensemble over folds), or the one `val_fold`."""

@@ -1,6 +1,6 @@
 """`make gpu-check`: every GPU path of the pipeline once, on a host with a CUDA GPU.
 
-    python -m gpgcn.tools.gpu_check [--work DIR] [--snps 1000000] [--epochs 20] [--out docs/benchmarks/gpu.md]
+    python benchmarks/gpu_check.py [--work DIR] [--snps 1000000] [--epochs 20] [--out docs/benchmarks/gpu.md]
 
 Two problems. The demo's simulated cohort goes through the workflow itself with `train.device:
 cuda`: serial, interop, dataparallel, ddp over NCCL and snpshard, on one GPU and on every
@@ -30,16 +30,15 @@ import numpy as np
 import pandas as pd
 import torch
 import yaml
+from defaults import REPO, default_config
+from synthetic import product_seconds, write_synthetic_cohort
 
-from ..config.defaults import default_config
-from ..gcn.strategies import PREDICTION_TOLERANCE, STRATEGIES
-from ..gcn.timing_job import TrainJob
-from ..io import write_json, write_text
-from ..models import trait_model_outputs
-from ..models.job import trait_models_stage
-from .synthetic import product_seconds, write_synthetic_cohort
+from gpgcn.gcn.strategies import PREDICTION_TOLERANCE, STRATEGIES
+from gpgcn.gcn.timing_job import TrainJob
+from gpgcn.io import write_json, write_text
+from gpgcn.models import trait_model_outputs
+from gpgcn.models.job import trait_models_stage
 
-REPO = Path(__file__).resolve().parents[3]
 TRAIT = "FT10_mean"  # the demo's trait
 OUTPUTS = {"metrics": "metrics.json", "predictions": "predictions.tsv", "epochs": "epochs.tsv"}
 
@@ -71,7 +70,7 @@ def runs(n_gpus, device="cuda"):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m gpgcn.tools.gpu_check",
+        prog="python benchmarks/gpu_check.py",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -251,7 +250,7 @@ def per_trait_outputs(folder):
 def host_description(device):
     """GPU, CUDA and driver (or the CPU), torch, host and date."""
     if device == "cpu":
-        from ..records import cpu_model
+        from gpgcn.records import cpu_model
 
         hardware = f"no GPU (--device cpu): {cpu_model()}"
     else:
@@ -339,7 +338,7 @@ def main(argv=None):
     command = (
         "make gpu-check"
         if argv is None and len(sys.argv) == 1
-        else "python -m gpgcn.tools.gpu_check " + " ".join(sys.argv[1:] if argv is None else argv)
+        else "python benchmarks/gpu_check.py " + " ".join(sys.argv[1:] if argv is None else argv)
     )
     write_text(args.out, page(rows, host_description(args.device), command, args.epochs, args.snps))
     write_json(args.work / "rows.json", rows)

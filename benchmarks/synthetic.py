@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..data.graph import knn_graph, write_graph
-from ..data.kinship import GRMAccumulator, write_kinship
-from ..io import write_ids, write_tsv
+from gpgcn.data.graph import knn_graph, write_graph
+from gpgcn.data.kinship import GRMAccumulator, write_kinship
+from gpgcn.io import write_ids, write_tsv
 
 N_ACCESSIONS, N_CHROMOSOMES, N_TEST = 383, 5, 77
 

@@ -1,0 +1,69 @@
+"""The package as a user installs it: built and installed outside the checkout, it imports and
+runs a stage there, and reads no file of the checkout."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from helpers import REPO
+
+pytestmark = pytest.mark.slow
+
+# Run by the installed package, in a folder outside the checkout: every module the workflow's
+# jobs import, then GBLUP's stage on a small cohort; every file opened under the checkout
+# (but its virtual environment's, where the dependencies live) is listed.
+PROBE = """
+import json, sys
+checkout, environment = sys.argv[1], sys.argv[2]
+opened = []
+def audit(event, args):
+    if event == "open" and isinstance(args[0], str) and args[0].startswith(checkout):
+        if not args[0].startswith(environment):
+            opened.append(args[0])
+sys.addaudithook(audit)
+import numpy as np, pandas as pd
+import gpgcn, gpgcn.cli, gpgcn.data.formats, gpgcn.data.regions, gpgcn.models.job, gpgcn.report.summary
+import gpgcn.report.speedups, gpgcn.gcn.strategies, gpgcn.gcn.timing_job, gpgcn.config.check
+from gpgcn.data.kinship import write_kinship
+from gpgcn.models.gblup import gblup_stage
+rng = np.random.default_rng(0)
+z = rng.binomial(2, 0.3, size=(40, 200)) - 0.6
+ids = [f"a{i}" for i in range(40)]
+write_kinship("grm.tsv", z @ z.T / 200, ids)
+sets = ["train"] * 30 + ["test"] * 10
+y = z[:, :5].sum(axis=1) + rng.normal(size=40)
+pd.DataFrame({"ID": ids, "y": y, "set": sets}).to_csv("split.tsv", sep="\\t", index=False)
+gblup_stage("grm.tsv", "split.tsv", "metrics.json", "predictions.tsv")
+print(json.dumps({"package": gpgcn.__file__, "opened": opened}))
+"""
+
+
+def test_the_installed_package_runs_outside_the_checkout(tmp_path):
+    source, site, work = tmp_path / "source", tmp_path / "site", tmp_path / "work"
+    # Built from a copy: an in-tree build would leave build/ in the checkout.
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
+    shutil.copytree(REPO / "src", source / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
+    install = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation"]
+    run = subprocess.run([*install, "--target", str(site), str(source)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    work.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    environment = sys.prefix  # the virtual environment the dependencies come from
+    run = subprocess.run(
+        [sys.executable, "-c", PROBE, str(REPO), environment], cwd=work, env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    probe = json.loads(run.stdout.strip().splitlines()[-1])
+    assert probe["package"].startswith(str(site)), probe["package"]
+    assert probe["opened"] == []
+    assert json.loads((work / "metrics.json").read_text())["n_train"] == 30
+    run = subprocess.run(
+        [sys.executable, "-m", "gpgcn.cli", "--help"], cwd=work, env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 0 and "usage: python -m gpgcn.cli" in run.stdout
