@@ -29,6 +29,11 @@ class Model:
     display: str  # its name in the report
     rule: str  # the rule that writes its files
     module: str  # its module in this package, whose fit_fold(Fold) returns a FoldFit
+    # Its part in the stack: "baseline" (any subset of the baselines is a candidate stack),
+    # "graph" (joins a stack beside a baseline, never alone), or None (not a member).
+    stack_role: str = None
+    learns_around: str = None  # the model whose fixed effects (FoldFit.offsets) it learns around
+    own_writer: bool = False  # its job writes its files with its own record (a training's)
     recommended: bool = False  # the model results/predictions/{trait}.tsv comes from
 
     def fit_fold(self, fold):
@@ -40,16 +45,16 @@ class Model:
 MODELS = {
     model.name: model
     for model in (
-        Model("gblup", "GBLUP", "gblup", "gblup"),
-        Model("rkhs", "RKHS", "trait_models", "rkhs"),
-        Model("gblup_loci", "GBLUP + loci", "trait_models", "loci"),
-        Model("gcn", "GCN", "trait_models", "gcn"),
+        Model("gblup", "GBLUP", "gblup", "gblup", stack_role="baseline"),
+        Model("rkhs", "RKHS", "trait_models", "rkhs", stack_role="baseline"),
+        Model("gblup_loci", "GBLUP + loci", "trait_models", "loci", stack_role="baseline"),
+        Model("gcn", "GCN", "trait_models", "gcn", stack_role="graph", learns_around="gblup_loci", own_writer=True),
         Model("stack", "stack (recommended)", "trait_models", "stack", recommended=True),
     )
 }
 RECOMMENDED = next(name for name, model in MODELS.items() if model.recommended)
-# The models the per-trait job writes with one writer (the GCN it writes with its training record).
-JOB_MODELS = [name for name, model in MODELS.items() if model.rule == "trait_models" and name != "gcn"]
+# The models the per-trait job writes with one writer (not those with a writer of their own).
+JOB_MODELS = [name for name, model in MODELS.items() if model.rule == "trait_models" and not model.own_writer]
 
 
 def model_files(folder, name):

@@ -26,9 +26,12 @@ from ..gcn.problem import load_problem
 from ..gcn.strategies import Serial
 from ..gcn.training import TrainSettings, fit_ensemble
 from ..statistics import pearson_r
+from . import MODELS
 from .fold import FoldFit, ModelFailure
 
 log = logging.getLogger(__name__)
+# The model whose fixed effects the GCN learns around, as the registry declares it.
+LEARNS_AROUND = next(model.learns_around for model in MODELS.values() if model.module == __name__.rsplit(".", 1)[1])
 
 # What a candidate may change: graph settings, training settings and its node features.
 GRAPH_KEYS = ("k", "self_loop_weight")
@@ -165,9 +168,10 @@ def finite_pairs(predicted, y):
 
 def fit_fold(fold):
     """The chosen settings' ensemble trained on the fold's training accessions."""
-    if fold.fits["gblup_loci"].failed:
-        raise ModelFailure("it learns around GBLUP + loci's fixed effects, which failed")
-    offsets = {f: fold.held_out.rescaled(o, fold.problem) for f, o in fold.fits["gblup_loci"].offsets.items()}
+    around = fold.fits[LEARNS_AROUND]
+    if around.failed:
+        raise ModelFailure(f"it learns around {MODELS[LEARNS_AROUND].display}'s fixed effects, which failed")
+    offsets = {f: fold.held_out.rescaled(o, fold.problem) for f, o in around.offsets.items()}
     result = train_gcn(fold.held_out, fold.settings, fold.label, offsets)
     return FoldFit(
         fold.problem.rescaled(result.predictions, fold.held_out),

@@ -17,7 +17,7 @@ from ..records import write_model_outputs, write_training_outputs
 from ..statistics import pearson_r
 from . import FAILURES, JOB_MODELS, MODELS, RECOMMENDED, Fold, FoldFit, fit_every_model
 from .gblup import SplitKinship
-from .gcn import CandidateProblems, candidates, choose_gcn, finite_pairs, train_gcn
+from .gcn import LEARNS_AROUND, CandidateProblems, candidates, choose_gcn, finite_pairs, train_gcn
 from .loci import Markers
 
 log = logging.getLogger(__name__)
@@ -80,9 +80,10 @@ def fit_gcn(every, problems, choices, trait):
     """The GCN on every training accession: its settings chosen among the candidates (the table
     of their scores), its fit, and the fold with the chosen candidate's problem and settings. It
     learns around GBLUP + loci's fixed effects: where those failed, it fails too."""
-    if every.fits["gblup_loci"].failed:
-        return gcn_failed(every, "it learns around GBLUP + loci's fixed effects, which failed")
-    offsets = every.fits["gblup_loci"].offsets
+    around = every.fits[LEARNS_AROUND]
+    if around.failed:
+        return gcn_failed(every, f"it learns around {MODELS[LEARNS_AROUND].display}'s fixed effects, which failed")
+    offsets = around.offsets
     try:
         table, (chosen, problem, result) = choose_gcn(problems, choices, every.y, trait, offsets)
     except FAILURES as error:

@@ -24,10 +24,12 @@ import numpy as np
 from scipy.optimize import nnls
 
 from ..statistics import one_standard_error_choice
+from . import MODELS
 from .fold import FoldFit, ModelFailure
 
-BASELINES = ("gblup", "rkhs", "gblup_loci")
-GRAPH_MODEL = "gcn"
+# The members, as the registry declares them.
+BASELINES = tuple(name for name, model in MODELS.items() if model.stack_role == "baseline")
+GRAPH_MODEL = next(name for name, model in MODELS.items() if model.stack_role == "graph")
 
 
 def subsets(names):
