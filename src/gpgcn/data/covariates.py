@@ -57,6 +57,12 @@ def line_of(lines, accession):
     return f"line {lines[accession]}: " if accession in lines.index else ""
 
 
+def is_numeric(values):
+    """Whether every known value (None: missing) is a number: such a covariate is one column."""
+    known = pd.Series(values).dropna()
+    return bool(pd.to_numeric(known, errors="coerce").notna().all())
+
+
 def check_numeric_or_categorical(name, values, lines, path):
     """Refuse a column that is numbers but for a few values (a typo such as `3x` would otherwise
     turn a numeric covariate into a factor of every distinct number)."""
@@ -71,7 +77,7 @@ def check_numeric_or_categorical(name, values, lines, path):
             f"though {int(numeric.notna().sum())} of its {len(known)} values are numbers: correct it, or mark it "
             "missing (NA)",
         )
-    return not text.any()
+    return is_numeric(values)
 
 
 def check_levels(name, values, train, path):
@@ -133,12 +139,15 @@ class FixedEffects:
     accessions it is fitted to (see the module's docstring). `aliased`: {where: column names}
     of the columns dropped from fits, `where` being what the caller last set (a fold's label)."""
 
+    CACHED = 8  # fits' designs kept: a fold's own and its inner folds'
+
     def __init__(self, numeric, numeric_names, factors=None):
         self.numeric = np.asarray(numeric, float)  # intercept first, then numeric covariates
         self.numeric_names = list(numeric_names)
         self.factors = factors or {}  # name -> each accession's level (None: missing)
         self.where = "training accessions"
         self.aliased = {}
+        self._designs = {}
 
     @classmethod
     def of_split(cls, split):
@@ -146,8 +155,8 @@ class FixedEffects:
         columns, names, factors = [np.ones(len(split))], ["intercept"], {}
         for name in covariate_names(split):
             raw = split[PREFIX + name]
-            numeric = pd.to_numeric(raw, errors="coerce")
-            if numeric[raw.notna()].notna().all():
+            if is_numeric(raw):
+                numeric = pd.to_numeric(raw, errors="coerce")
                 known = numeric.notna().to_numpy()
                 mean, sd = numeric[train].mean(), numeric[train].std() or 1.0
                 columns.append(np.where(known, (numeric.to_numpy() - mean) / sd, 0.0))
@@ -174,37 +183,55 @@ class FixedEffects:
             names += [f"{name}={level}" for level in present[1:]]
         return np.column_stack(columns), names
 
+    def design(self, fit_mask):
+        """The covariates' design of a fit on `fit_mask` (every accession's rows, aliased columns
+        left out), the names of the columns left out, and an orthonormal basis of the kept
+        columns on the fit's accessions. Computed once per fit."""
+        key = fit_mask.tobytes()
+        if key not in self._designs:
+            if len(self._designs) >= self.CACHED:
+                self._designs.pop(next(iter(self._designs)))
+            x, names = self.columns(fit_mask)
+            keep, basis = independent_columns(x[fit_mask])
+            self._designs[key] = (x[:, keep], [n for n, kept in zip(names, keep) if not kept], basis)
+        return self._designs[key]
+
     def matrix(self, fit_mask, extra=None, extra_names=None):
-        """Every accession's design for a fit on `fit_mask`: the columns of `columns` and `extra`
-        (markers) after them, less those aliased on the fit's accessions."""
-        x, names = self.columns(fit_mask)
+        """Every accession's design for a fit on `fit_mask`: the covariates' columns and `extra`
+        (markers) after them, less those aliased on the fit's accessions (recorded)."""
+        x, dropped, basis = self.design(fit_mask)
         if extra is not None:
-            x = np.column_stack([x, extra])
-            names += list(extra_names) if extra_names is not None else [f"extra {j + 1}" for j in range(extra.shape[1])]
-        keep = independent_columns(x[fit_mask])
-        if not keep.all():
-            dropped = [name for name, kept in zip(names, keep) if not kept]
+            keep, _ = independent_columns(extra[fit_mask], basis)
+            names = list(extra_names) if extra_names is not None else [f"extra {j + 1}" for j in range(extra.shape[1])]
+            x = np.column_stack([x, extra[:, keep]])
+            dropped = dropped + [name for name, kept in zip(names, keep) if not kept]
+        if dropped:
             self.aliased.setdefault(self.where, set()).update(dropped)
-        return x[:, keep]
+        return x
 
     def aliased_record(self):
         """What `aliased` holds, for a metrics.json: {where: sorted column names}."""
         return {where: sorted(names) for where, names in self.aliased.items()}
 
 
-def independent_columns(x):
+def independent_columns(x, basis=None):
     """Which columns of `x` to keep: each one not (numerically) a linear combination of those kept
-    before it, in order, as R's `lm` keeps them."""
+    before it (and of the orthonormal `basis` given), in order, as R's `lm` keeps them; and the
+    orthonormal basis of all kept."""
     keep = np.zeros(x.shape[1], bool)
-    basis = np.empty((x.shape[0], 0))
+    basis = np.empty((x.shape[0], 0)) if basis is None else basis
     for j in range(x.shape[1]):
-        column = x[:, j]
-        scale = np.linalg.norm(column)
-        residual = column - basis @ (basis.T @ column)
-        # twice, for Gram-Schmidt's lost orthogonality
-        residual -= basis @ (basis.T @ residual)
-        norm = np.linalg.norm(residual)
-        if scale > 0 and norm > ALIAS_TOLERANCE * scale:
+        part = new_part(basis, x[:, j])
+        if part is not None:
             keep[j] = True
-            basis = np.column_stack([basis, residual / norm])
-    return keep
+            basis = np.column_stack([basis, part])
+    return keep, basis
+
+
+def new_part(basis, column):
+    """The unit direction `column` adds to the span of the orthonormal `basis`, or None where it
+    adds none (its part outside the span below ALIAS_TOLERANCE of its norm)."""
+    residual = column - basis @ (basis.T @ column)
+    residual -= basis @ (basis.T @ residual)  # twice, for Gram-Schmidt's lost orthogonality
+    norm = np.linalg.norm(residual)
+    return residual / norm if norm > ALIAS_TOLERANCE * np.linalg.norm(column) else None

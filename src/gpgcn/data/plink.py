@@ -49,11 +49,11 @@ def read_fam(fam_path):
     return fam[1].tolist()
 
 
-def plink_study_samples(bed_path, samples_path=None):
+def plink_study_samples(bed_path, samples_path=None, fam_ids=None):
     """The study accessions of a PLINK fileset, in the .fam's order: those of `samples_path`, or
-    (None) every sample of the .fam."""
+    (None) every sample of the .fam (`fam_ids`, where read already)."""
     fam = plink_files(bed_path)["fam"]
-    fam_ids = read_fam(fam)
+    fam_ids = read_fam(fam) if fam_ids is None else fam_ids
     if not samples_path:
         return fam_ids
     study = read_ids(samples_path)
@@ -105,7 +105,7 @@ class PlinkReader:
         fam_ids = read_fam(files["fam"])
         self.bim = read_bim(files["bim"])
         check_size(files, len(fam_ids), len(self.bim))
-        wanted = set(plink_study_samples(bed_path, samples_path))
+        wanted = set(plink_study_samples(bed_path, samples_path, fam_ids))
         self.sample_rows = np.array([i for i, s in enumerate(fam_ids) if s in wanted], dtype=np.int64)
         self.samples = [fam_ids[i] for i in self.sample_rows]
         self.n = len(self.samples)

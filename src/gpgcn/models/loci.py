@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..data.covariates import ALIAS_TOLERANCE
+from ..data.covariates import new_part
 from ..data.genotypes import centred
 from ..errors import InputError
 from ..statistics import cross_validated_choice, one_standard_error_choice
@@ -102,7 +102,7 @@ def top_markers(split_kinship, y, fit_mask, markers, m):
         return np.array([], dtype=int), np.array([])
     t, dof = association(split_kinship, y, fit_mask, markers)
     threshold = discovery_threshold(t, dof)
-    basis, _ = np.linalg.qr(split_kinship.effects.matrix(fit_mask)[fit_mask])
+    basis = split_kinship.effects.design(fit_mask)[2]
     chosen = []
     for j in np.argsort(-np.abs(t), kind="stable"):
         column = markers[fit_mask, j]
@@ -110,12 +110,11 @@ def top_markers(split_kinship, y, fit_mask, markers, m):
             break  # no marker from here on is a locus
         if any(np.corrcoef(column, markers[fit_mask, k])[0, 1] ** 2 > MAX_R2 for k in chosen):
             continue
-        residual = column - basis @ (basis.T @ column)
-        residual -= basis @ (basis.T @ residual)
-        if np.linalg.norm(residual) <= ALIAS_TOLERANCE * np.linalg.norm(column):
+        part = new_part(basis, column)
+        if part is None:
             continue
         chosen.append(j)
-        basis = np.column_stack([basis, residual / np.linalg.norm(residual)])
+        basis = np.column_stack([basis, part])
         if len(chosen) == m:
             break
     chosen = np.array(chosen, dtype=int)

@@ -73,13 +73,12 @@ def fit_fold(fold):
     if not set(fitted) - {GRAPH_MODEL}:
         raise ModelFailure("every baseline failed")
     weights = stack_weights({name: fold.fits[name].out_of_fold for name in fitted}, fold.y)
-    weights = {name: weights.get(name, 0.0) for name in (*BASELINES, GRAPH_MODEL)}
     return FoldFit(
-        sum(w * fold.fits[name].predicted for name, w in weights.items() if name in fitted),
-        sum(w * fold.fits[name].out_of_fold for name, w in weights.items() if name in fitted),
+        sum(w * fold.fits[name].predicted for name, w in weights.items()),
+        sum(w * fold.fits[name].out_of_fold for name, w in weights.items()),
         {
-            **{f"weight_{name}": w for name, w in weights.items()},
+            **{f"weight_{name}": weights.get(name, 0.0) for name in (*BASELINES, GRAPH_MODEL)},
             # The GCN's share of the stack: what the graph model adds.
-            "gcn_share": weights[GRAPH_MODEL],
+            "gcn_share": weights.get(GRAPH_MODEL, 0.0),
         },
     )

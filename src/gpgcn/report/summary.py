@@ -70,7 +70,7 @@ def accuracy_table(models, genetic_values=None):
             "loci_m": metrics.get("loci_m"),
             "gcn_settings": metrics["selection"]["chosen"] if "selection" in metrics else None,
             # Why the model has no predictions; or what it was in this run (GBLUP + loci without genotypes).
-            "note": metrics.get("failed") and f"failed: {metrics['failed']}" or metrics.get("loci_note"),
+            "note": f"failed: {metrics['failed']}" if metrics.get("failed") else metrics.get("loci_note"),
         }
         if genetic_values is not None:
             truth = genetic_values[trait].reindex(test["ID"]).to_numpy()
