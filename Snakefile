@@ -1,5 +1,5 @@
 # gpgcn: genomic prediction of Arabidopsis flowering time with a GCN, against GBLUP.
-# The pipeline's shape is `ls rules/`: data -> kinship -> split -> train (strategies) / baseline + models (per trait) -> report.
+# The pipeline's shape is `ls rules/`: data -> kinship -> split -> train (strategies) / models (per trait) -> report.
 import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
@@ -30,7 +30,6 @@ include: "rules/kinship.smk"
 include: "rules/split.smk"
 include: "rules/train.smk"
 include: "rules/models.smk"
-include: "rules/baseline.smk"
 include: "rules/report.smk"
 
 

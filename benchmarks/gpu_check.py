@@ -36,7 +36,7 @@ from synthetic import product_seconds, write_synthetic_cohort
 from gpgcn.gcn.strategies import PREDICTION_TOLERANCE, STRATEGIES
 from gpgcn.gcn.timing_job import TrainJob
 from gpgcn.io import write_json, write_text
-from gpgcn.models import trait_model_outputs
+from gpgcn.models import model_settings, trait_model_outputs
 from gpgcn.models.job import trait_models_stage
 
 TRAIT = "FT10_mean"  # the demo's trait
@@ -217,19 +217,22 @@ def synthetic_problem(work, n_snps, settings, plan, device):
         for folder, run, on in jobs[len(references) :]
     ]
     model = work / "per_trait"
+    # No SNP tables: the GCN trains on the SNPs, and GBLUP + loci has no markers to scan (GBLUP).
+    config = {
+        "train": settings,
+        "graph": graph,
+        "select": {"node_features": "genotypes", "candidates": [{}], "snp_feature_limit": 0, "loci_counts": [0]},
+    }
     trait_models_stage(
-        problem_files={
+        files={
+            "trait": "synthetic",
+            "split_path": cohort.split,
+            "grm_path": cohort.grm,
             "matrix_paths": cohort.matrices,
             "accessions_paths": cohort.accessions,
-            "split_path": cohort.split,
             "matrix_chromosomes": cohort.chromosomes,
         },
-        grm_path=cohort.grm,
-        marker_files={"matrix_paths": [], "snps_paths": []},
-        trait="synthetic",
-        train=settings,
-        graph=graph,
-        select={"node_features": "genotypes", "candidates": [{}], "snp_feature_limit": 0, "loci_counts": [0]},
+        settings=model_settings(config),
         outputs=per_trait_outputs(model),
     )
     rows.append(check_row("synthetic", "per-trait GCN", device, model / "gcn", references["serial"]))
@@ -241,10 +244,8 @@ def log_seconds(what, start):
 
 
 def per_trait_outputs(folder):
-    """trait_models_stage's outputs, the GCN's in `folder`/gcn as the workflow lays them out."""
-    outputs = {**trait_model_outputs(folder), "gcn_epochs": folder / "gcn" / "epochs.tsv"}
-    outputs.update({name: folder / f"{name}.tsv" for name in ("candidates", "cv_predictions", "table")})
-    return outputs
+    """trait_models_stage's outputs, each model's in `folder`/{model} as the workflow lays them out."""
+    return {**trait_model_outputs(folder), **{name: folder / f"{name}.tsv" for name in ("cv_predictions", "table")}}
 
 
 def host_description(device):

@@ -8,7 +8,14 @@ from gpgcn.errors import InputError
 from gpgcn.data.fetch import is_url
 from gpgcn.data.formats import GENOTYPE_SOURCES, INPUT_FILES, INPUT_MODES
 from gpgcn.data.regions import plan_regions
-from gpgcn.models import MODELS, RECOMMENDED, model_files, trait_model_outputs
+from gpgcn.models import (
+    MODELS,
+    RECOMMENDED,
+    REFERENCE,
+    model_files,
+    model_settings,
+    trait_model_outputs,
+)
 from gpgcn.gcn.strategies import STRATEGIES
 
 # What the configured input mode reads, and how its genotypes are read (None: a relationship
@@ -29,9 +36,9 @@ def trait_names():
 
 
 TRAITS = trait_names()
-# The metrics and predictions of each model the per-trait job fits, as its named outputs.
+# Every model's files (metrics, predictions and its own), as the per-trait job's named outputs.
 TRAIT_MODEL_OUTPUTS = trait_model_outputs("results/models/{trait}")
-# Every model's metrics and predictions, by trait and model (the report is given them by name).
+# Every model's files, by trait and model (the report is given them by name).
 MODEL_FILES = {
     trait: {name: model_files(f"results/models/{trait}", name) for name in MODELS}
     for trait in TRAITS

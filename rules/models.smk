@@ -1,13 +1,12 @@
-# Per trait: RKHS, GBLUP + loci, the GCN with its settings chosen by cross-validation inside the
-# training accessions, and the stack of them all (the recommended model), cross-validated on the
-# same folds; every accession's prediction from the recommended model.
+# Per trait: every model of the registry (src/gpgcn/models/__init__.py): GBLUP, RKHS, GBLUP +
+# loci, the GCN with its settings chosen by cross-validation inside the training accessions, and
+# the stack of them all (the recommended model), cross-validated on the same folds; every
+# accession's prediction from the recommended model.
 rule trait_models:
     input:
         unpack(model_inputs),
     output:
         **TRAIT_MODEL_OUTPUTS,
-        gcn_epochs="results/models/{trait}/gcn/epochs.tsv",
-        candidates="results/models/{trait}/gcn/candidates.tsv",
         cv_predictions=reported(
             f"results/models/{{trait}}/{RECOMMENDED}/cv_predictions.tsv",
             caption="../report/cv_predictions.rst",
@@ -34,9 +33,7 @@ rule trait_models:
         # Keeps it off the machine while a strategy is timed (profiles/default).
         timing_slot=1,
     params:
-        train=config["train"],
-        graph=config["graph"],
-        select=config["select"],
+        settings=model_settings(config),
         matrix_chromosomes=MATRIX_CHROMOSOMES,
     script:
         "../workflow/scripts/trait_models.py"

@@ -12,7 +12,7 @@ rule aggregate_timings:
             for run in STRATEGY_RUNS
             for name in ("metrics.json", "predictions.tsv", "epochs.tsv")
         ],
-        gblup=f"results/models/{TIMED_TRAIT}/gblup/metrics.json",
+        reference=MODEL_FILES[TIMED_TRAIT][REFERENCE]["metrics"],
     output:
         timings=reported(
             "results/summary/timings.tsv",
@@ -64,8 +64,6 @@ rule report:
             for files in models.values()
             for path in files.values()
         ],
-        epochs=expand("results/models/{trait}/gcn/epochs.tsv", trait=TRAITS),
-        candidates=expand("results/models/{trait}/gcn/candidates.tsv", trait=TRAITS),
         tables=expand("results/predictions/{trait}.tsv", trait=TRAITS),
         snps=(
             [] if not GENOTYPED else per_region("results/genotypes/{region}.snps.tsv")

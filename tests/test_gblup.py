@@ -69,16 +69,24 @@ def test_accessions_missing_from_the_kinship_rows_are_named(tmp_path):
 
     from gpgcn.data.kinship import write_kinship
     from gpgcn.errors import InputError
-    from gpgcn.models.gblup import gblup_stage
+    from gpgcn.models import model_settings, trait_model_outputs
+    from gpgcn.models.job import trait_models_stage
+
+    from helpers import default_config
 
     kinship, y = simulated(10, 1.0)
     ids = [str(i) for i in range(10)]
     write_kinship(tmp_path / "grm.tsv", kinship[:8, :8], ids[:8])
     sets = ["train"] * 7 + ["test"] * 3
     pd.DataFrame({"ID": ids, "y": y, "set": sets, "fold": [1, 2] * 5}).to_csv(tmp_path / "split.tsv", sep="\t")
+    outputs = {**trait_model_outputs(str(tmp_path / "models")), "cv_predictions": "cv.tsv", "table": "table.tsv"}
     with pytest.raises(InputError, match=r"grm.tsv: accessions of .*split.tsv missing from the kinship's rows: 8, 9"):
-        gblup_stage(tmp_path / "grm.tsv", tmp_path / "split.tsv", tmp_path / "m.json", tmp_path / "p.tsv")
-    assert not (tmp_path / "m.json").exists() and not (tmp_path / "p.tsv").exists()
+        trait_models_stage(
+            files={"trait": "T", "split_path": tmp_path / "split.tsv", "grm_path": tmp_path / "grm.tsv"},
+            settings=model_settings(default_config()),
+            outputs=outputs,
+        )
+    assert not (tmp_path / "models").exists()
 
 
 def test_the_loci_scan_is_generalised_least_squares_at_the_null_variance_ratio():

@@ -10,15 +10,15 @@ import pandas as pd
 import pytest
 
 from gpgcn.data.covariates import FixedEffects
-from gpgcn.data.kinship import write_kinship
+from gpgcn.data.kinship import read_kinship, write_kinship
 from gpgcn.errors import InputError
-from gpgcn.models import JOB_MODELS, Fold
+from gpgcn.models import MODELS, Fold, model_settings, trait_model_outputs
 from gpgcn.models import loci as loci_module
 from gpgcn.models import rkhs as rkhs_module
 from gpgcn.models import stack as stack_module
-from gpgcn.models.gblup import SplitKinship, gblup_stage
-from gpgcn.models.gcn import finite_pairs
-from gpgcn.models.job import candidates, trait_models_stage
+from gpgcn.models.gblup import SplitKinship
+from gpgcn.models.gcn import candidates, finite_pairs
+from gpgcn.models.job import trait_models_stage
 from gpgcn.models.loci import Markers, association, discovery_threshold, fit_with_markers, top_markers
 from gpgcn.models.stack import candidate_stacks, stack_weights, subsets
 from gpgcn.statistics import cross_validated_choice, one_standard_error_choice, paired_bootstrap_difference, pearson_r
@@ -28,15 +28,7 @@ from helpers import default_config
 CONFIGURED = default_config()["train"]
 TRAIN = {**CONFIGURED, "hidden": 16, "dropout": 0.1, "lr": 0.01, "max_epochs": 40, "patience": 15, "ensemble": True}
 GRAPH = {"k": 5, "self_loop_weight": 5.0}
-OUTPUTS = (
-    "gcn_metrics",
-    "gcn_predictions",
-    "gcn_epochs",
-    "candidates",
-    *(f"{name}_{key}" for name in JOB_MODELS for key in ("metrics", "predictions")),
-    "cv_predictions",
-    "table",
-)
+OUTPUTS = (*trait_model_outputs("."), "cv_predictions", "table")
 LOCI_COUNTS = [0, 1, 2, 5]
 
 
@@ -212,29 +204,38 @@ def write_cohort(directory, test_phenotypes=None):
 
 def run_models(directory, changes=({}, {"k": 2}, {"self_loop_weight": 1.0}), snp_feature_limit=4, genotyped=True):
     outputs = {name: str(directory / f"{name}.out") for name in OUTPUTS}
-    dosage = [directory / "dosage.npy"] if genotyped else []
     trait_models_stage(
-        problem_files={
-            "matrix_paths": dosage,
-            "accessions_paths": [directory / "accessions.txt"] if genotyped else [],
-            "matrix_chromosomes": ["1"] if genotyped else None,
-            "split_path": directory / "split.tsv",
-        },
-        grm_path=directory / "grm.tsv",
-        marker_files={"matrix_paths": dosage, "snps_paths": [directory / "snps.tsv"] if genotyped else []},
-        trait="T",
-        train=TRAIN,
-        graph=GRAPH,
-        select={
-            "node_features": "kinship",
-            "candidates": list(changes),
-            "snp_feature_limit": snp_feature_limit,
-            "loci_counts": LOCI_COUNTS if genotyped else [0],
-        },
+        files=cohort_files(directory, genotyped),
+        settings=model_settings(
+            {
+                "train": TRAIN,
+                "graph": GRAPH,
+                "select": {
+                    "node_features": "kinship",
+                    "candidates": list(changes),
+                    "snp_feature_limit": snp_feature_limit,
+                    "loci_counts": LOCI_COUNTS,
+                },
+            }
+        ),
         outputs=outputs,
     )
     read = {name: json.loads((directory / f"{name}.out").read_text()) for name in ("gcn_metrics", "stack_metrics")}
     return read["gcn_metrics"], read["stack_metrics"], outputs
+
+
+def cohort_files(directory, genotyped=True):
+    """The per-trait job's input files of write_cohort's cohort (its GRM alone, `genotyped` False)."""
+    files = {"trait": "T", "split_path": directory / "split.tsv", "grm_path": directory / "grm.tsv"}
+    if not genotyped:
+        return files
+    return {
+        **files,
+        "matrix_paths": [directory / "dosage.npy"],
+        "snps_paths": [directory / "snps.tsv"],
+        "accessions_paths": [directory / "accessions.txt"],
+        "matrix_chromosomes": ["1"],
+    }
 
 
 def stack_weights_of(record):
@@ -276,11 +277,11 @@ def test_snp_feature_candidates_are_tried_only_where_affordable(tmp_path):
     assert gcn["n_snps"] == gcn["n_features"] == 400
     gcn, _, outputs = run_models(tmp_path, changes=[{}], snp_feature_limit=5)
     assert gcn["n_features"] == 120  # the GRM's columns
-    for name in ("gcn", *JOB_MODELS):  # every model of a genotyped cohort names its SNPs
+    for name in MODELS:  # every model of a genotyped cohort names its SNPs
         assert json.loads(Path(outputs[f"{name}_metrics"]).read_text())["n_snps"] == 400, name
     for limit, genotyped in ((4, True), (5, False)):
         gcn, _, outputs = run_models(tmp_path, changes=[{}, on_snps], snp_feature_limit=limit, genotyped=genotyped)
-        scores = pd.read_csv(outputs["candidates"], sep="\t", keep_default_na=False)
+        scores = pd.read_csv(outputs["gcn_candidates"], sep="\t", keep_default_na=False)
         assert scores.loc[0, "skipped"] == "" and np.isfinite(float(scores.loc[0, "cv_pearson_r"]))
         expected = (
             "400 SNPs are more than select.snp_feature_limit (4) x 90 training" if genotyped else "need genotypes"
@@ -294,7 +295,7 @@ def test_snp_feature_candidates_are_tried_only_where_affordable(tmp_path):
 def test_every_model_is_fitted_chosen_and_cross_validated(tmp_path):
     write_cohort(tmp_path)
     gcn, stack, outputs = run_models(tmp_path)
-    scores = pd.read_csv(outputs["candidates"], sep="\t")
+    scores = pd.read_csv(outputs["gcn_candidates"], sep="\t")
     assert list(scores["candidate"]) == ["as configured", "k=2", "self_loop_weight=1.0"]
     assert gcn["selection"]["chosen"] == scores.loc[scores["cv_pearson_r"].idxmax(), "candidate"]
     recorded = pd.DataFrame(gcn["selection"]["candidates"])
@@ -303,14 +304,9 @@ def test_every_model_is_fitted_chosen_and_cross_validated(tmp_path):
     weights = stack_weights_of(stack)
     assert set(weights) == {"weight_gblup", "weight_rkhs", "weight_gblup_loci", "weight_gcn"}
     assert all(w >= 0 for w in weights.values()) and sum(weights.values()) == pytest.approx(1.0)
-    # The stack predicts what its weights say: the weighted sum of its models' predictions (GBLUP's
-    # written by rule gblup, on the float64 trait: hence 1e-4).
-    gblup_stage(tmp_path / "grm.tsv", tmp_path / "split.tsv", tmp_path / "gblup.json", tmp_path / "gblup.tsv")
-    paths = {name: outputs[f"{name}_predictions"] for name in ("rkhs", "gblup_loci", "gcn", "stack")}
-    predicted = {
-        name: pd.read_csv(path, sep="\t")["predicted"]
-        for name, path in {**paths, "gblup": tmp_path / "gblup.tsv"}.items()
-    }
+    # The stack predicts what its weights say: the weighted sum of its models' predictions (as
+    # written, to 6 significant digits: hence 1e-4).
+    predicted = {name: pd.read_csv(outputs[f"{name}_predictions"], sep="\t")["predicted"] for name in MODELS}
     combined = sum(weights[f"weight_{name}"] * predicted[name] for name in ("gblup", "rkhs", "gblup_loci", "gcn"))
     np.testing.assert_allclose(combined, predicted["stack"], rtol=1e-4, atol=1e-4)
     assert stack["recommended"] is True and gcn["recommended"] is False
@@ -318,12 +314,12 @@ def test_every_model_is_fitted_chosen_and_cross_validated(tmp_path):
     assert gcn["selection"]["cv_settings_chosen_on_same_accessions"] is True
     # Only the models whose predictions hold the GCN carry its settings' choice.
     assert stack["selection"] == gcn["selection"]
-    for name in ("rkhs", "gblup_loci"):
+    for name in ("gblup", "rkhs", "gblup_loci"):
         assert "selection" not in json.loads(Path(outputs[f"{name}_metrics"]).read_text())
     assert len(stack["cv_weight_gcns"]["cv_1"]) == 3  # chosen inside each outer fold
     cv = pd.read_csv(outputs["cv_predictions"], sep="\t")
     assert len(cv) == 2 * 90 and set(cv["repeat"]) == {"cv_1", "cv_2"}
-    for name in ("stack", "gblup_loci", "rkhs"):
+    for name in ("stack", "gblup_loci", "rkhs", "gblup"):
         record = json.loads(Path(outputs[f"{name}_metrics"]).read_text())
         for repeat, r in zip(("cv_1", "cv_2"), record["cv_pearson_r"]):
             rows = cv[cv["repeat"] == repeat]
@@ -345,7 +341,7 @@ def test_the_large_effect_loci_are_found_and_beat_gblup(tmp_path):
     for j, effect in enumerate(LARGE_EFFECTS):
         assert found[f"m{j}"]["effect"] == pytest.approx(effect, abs=0.4)
         assert found[f"m{j}"]["chrom"] == "1" and found[f"m{j}"]["pos"] == 100 * (j + 1)
-    gblup = json.loads(Path(outputs["rkhs_metrics"]).read_text())["cv_gblup_scores"]
+    gblup = json.loads(Path(outputs["gblup_metrics"]).read_text())["cv_pearson_r"]
     assert np.mean(loci["cv_pearson_r"]) > np.mean(gblup) + 0.05
 
 
@@ -392,15 +388,21 @@ def test_discoveries_are_a_false_discovery_rate_not_a_bonferroni_bound():
     assert discovery_threshold(t, 10_000) <= 4.0
 
 
-def test_gblup_inside_the_job_is_the_gblup_baseline(tmp_path):
-    """GBLUP in the per-trait job cross-validates as the GBLUP rule does (on the float32
-    standardised trait the GCN trains on, hence 1e-6)."""
+def test_gblup_records_its_reml_fit_on_the_trait_scale(tmp_path):
+    """GBLUP's record in the per-trait job: its REML variance components on the trait's own scale
+    (the job fits on the standardised trait), h2 and delta the same on either."""
+    from gpgcn.models.gblup import fit_gblup
+
     write_cohort(tmp_path)
-    _, stack, _ = run_models(tmp_path, changes=[{}])
-    gblup_stage(tmp_path / "grm.tsv", tmp_path / "split.tsv", tmp_path / "gblup.json", tmp_path / "gblup.tsv")
-    gblup = json.loads((tmp_path / "gblup.json").read_text())
-    assert np.mean(stack["cv_gblup_scores"]) == pytest.approx(gblup["cv_pearson_r_mean"], abs=1e-6)
-    assert np.std(stack["cv_gblup_scores"]) == pytest.approx(gblup["cv_pearson_r_sd"], abs=1e-6)
+    _, _, outputs = run_models(tmp_path, changes=[{}])
+    reml = json.loads(Path(outputs["gblup_metrics"]).read_text())["reml"]
+    split = pd.read_csv(tmp_path / "split.tsv", sep="\t", dtype={"ID": str})
+    kinship = SplitKinship.of(read_kinship(tmp_path / "grm.tsv"), split, "grm.tsv", "split.tsv")
+    train = kinship.train
+    raw = fit_gblup(kinship.k[train], split["y"].to_numpy(float)[train], np.ones((train.sum(), 1)))
+    assert reml["sigma_g2"] == pytest.approx(raw.sigma_g2, rel=1e-3)
+    assert reml["sigma_e2"] == pytest.approx(raw.sigma_e2, rel=1e-3)
+    assert reml["delta"] == pytest.approx(raw.delta, rel=1e-3)
 
 
 def test_more_loci_than_markers_is_refused(tmp_path):
@@ -421,13 +423,11 @@ def reference_run(tmp_path_factory):
     directory = tmp_path_factory.mktemp("reference")
     write_cohort(directory)
     gcn, stack, outputs = run_models(directory)
-    gblup_stage(directory / "grm.tsv", directory / "split.tsv", directory / "gblup.json", directory / "gblup.tsv")
     test = slice(90, 110)
     predicted = {
         name: pd.read_csv(outputs[f"{name}_predictions"], sep="\t")["predicted"].to_numpy()[test]
-        for name in ("gcn", "rkhs", "gblup_loci")
+        for name in ("gcn", "rkhs", "gblup_loci", "gblup")
     }
-    predicted["gblup"] = pd.read_csv(directory / "gblup.tsv", sep="\t")["predicted"].to_numpy()[test]
     records = {name: json.loads(Path(outputs[f"{name}_metrics"]).read_text()) for name in ("rkhs", "gblup_loci")}
     return gcn, stack, predicted, records
 
@@ -542,8 +542,8 @@ def test_each_inner_fold_scans_only_the_accessions_it_learns_from(monkeypatch):
         return real(split_kinship, y, fit_mask, dosage)
 
     monkeypatch.setattr(loci_module, "association", recording)
-    fold = Fold(SimpleNamespace(y_sd=1.0), None, folds, y, kinship, markers, [0, 1, 2], None, "outer fold")
-    loci_module.fit_fold(fold)
+    fold = Fold(SimpleNamespace(y_sd=1.0), None, folds, y, kinship, markers, {}, "outer fold")
+    loci_module.fit_fold(fold, {"loci_counts": [0, 1, 2]})
     expected = [(folds > 0) & (folds != inner) for inner in (1, 2, 3)]
     assert len(scanned) >= 3
     for mask, inner_mask in zip(scanned[:3], expected):
@@ -578,7 +578,7 @@ def test_a_model_that_fails_is_written_as_failed_and_the_others_stand(tmp_path, 
 
 
 def test_a_failed_model_the_gcn_learns_around_fails_the_gcn_too(tmp_path, monkeypatch):
-    def failing(fold):
+    def failing(fold, settings):
         raise np.linalg.LinAlgError("Singular matrix")
 
     monkeypatch.setattr(loci_module, "fit_fold", failing)
@@ -602,10 +602,10 @@ def test_the_gcn_of_an_outer_fold_adds_back_its_fixed_effects_on_the_right_scale
     held-out fold spreads ten times wider, so the two scales differ five-fold; fixed effects that
     are the trait but for a little noise leave the members only that noise to learn, and every
     accession is predicted as its fixed effect."""
-    from gpgcn.gcn.training import TrainSettings
     from gpgcn.models import FoldFit
     from gpgcn.models import gcn as gcn_module
-    from gpgcn.models.gcn import CandidateProblems
+    from gpgcn.models.gcn import CandidateProblems, Chosen
+    from gpgcn.models.job import TraitInputs
 
     write_cohort(tmp_path)
     split = pd.read_csv(tmp_path / "split.tsv", sep="\t", dtype={"ID": str})
@@ -613,31 +613,16 @@ def test_the_gcn_of_an_outer_fold_adds_back_its_fixed_effects_on_the_right_scale
     centre = split.loc[split["set"].eq("train"), "y"].mean()
     split.loc[held, "y"] = centre + 10 * (split.loc[held, "y"] - centre)
     split.to_csv(tmp_path / "split.tsv", sep="\t", index=False)
-    files = {
-        "matrix_paths": [],
-        "accessions_paths": [],
-        "matrix_chromosomes": None,
-        "split_path": tmp_path / "split.tsv",
-    }
-    problem = CandidateProblems(files, tmp_path / "grm.tsv", 4).problem(candidates(TRAIN, GRAPH, [{}])[0])
+    candidate = candidates(TRAIN, GRAPH, [{}])[0]
+    problem = CandidateProblems(TraitInputs(**cohort_files(tmp_path, genotyped=False)), 4).problem(candidate)
     folds = problem.cv_repeats["cv_1"]
     held_out = problem.holding_out(folds, 1)
     assert problem.y_sd > 4 * held_out.y_sd
     noise = 0.01 * np.random.default_rng(0).normal(size=len(problem.ids))
     fixed = np.nan_to_num(problem.y.numpy().astype(float)) + noise
-    fold = Fold(
-        problem,
-        held_out,
-        np.where(held, 0, folds),
-        problem.y.numpy(),
-        None,
-        None,
-        [0],
-        TrainSettings(**TRAIN),
-        "outer fold 1",
-    )
+    fold = Fold(problem, held_out, np.where(held, 0, folds), problem.y.numpy(), None, None, {}, "outer fold 1")
     fold.fits["gblup_loci"] = FoldFit(None, None, offsets={2: fixed, 3: fixed})
-    predicted = gcn_module.fit_fold(fold).predicted
+    predicted = gcn_module.fit_fold(fold, {"chosen": Chosen(candidate, problem, None)}).predicted
     labelled = np.isfinite(problem.y.numpy())
     assert np.abs(predicted - fixed)[labelled].max() < 0.05
 
@@ -667,3 +652,77 @@ def test_no_baseline_of_an_outer_fold_learns_from_the_accessions_it_predicts(tmp
     assert len({label for label, _, _ in outer}) == 6  # two repeats of three folds
     for label, out, mask in outer:
         assert out.sum() == 30 and not (mask & out).any(), label
+
+
+@pytest.fixture
+def toy_registry():
+    """The registry with a toy model (tests/toy_model.py, one setting) before the stack, as
+    docs/extending.md adds one: its entry is all the job, the rules and the stack are told. The
+    registry is restored afterwards."""
+    from gpgcn import models
+
+    saved = dict(models.MODELS)
+
+    def install(**declared):
+        toy = models.Model("toy", "toy", "toy_model", settings=("select.toy_shrink",), **declared)
+        order = [*(m for name, m in saved.items() if name != models.RECOMMENDED), toy, saved[models.RECOMMENDED]]
+        models.MODELS.clear()
+        models.MODELS.update({model.name: model for model in order})
+
+    yield install
+    models.MODELS.clear()
+    models.MODELS.update(saved)
+
+
+def run_with_toy(directory, genotyped=True):
+    from gpgcn import models
+
+    outputs = {name: str(directory / f"{name}.out") for name in (*trait_model_outputs("."), "cv_predictions", "table")}
+    config = {
+        "train": TRAIN,
+        "graph": GRAPH,
+        "select": {
+            "node_features": "kinship",
+            "candidates": [{}],
+            "snp_feature_limit": 4,
+            "loci_counts": LOCI_COUNTS,
+            "toy_shrink": 0.5,
+        },
+    }
+    assert {"toy_metrics", "toy_predictions"} <= set(outputs)  # the rule's outputs come from the registry
+    trait_models_stage(
+        files=cohort_files(directory, genotyped), settings=models.model_settings(config), outputs=outputs
+    )
+    return outputs
+
+
+def test_a_new_model_is_its_module_and_its_registry_entry(tmp_path, toy_registry):
+    """A toy model with one setting, added to the registry alone: the per-trait job gives it its
+    setting, fits it on every fold, cross-validates it beside the others, writes its files, and
+    the stack weighs it as a baseline."""
+    toy_registry(stack_role="baseline")
+    write_cohort(tmp_path)
+    outputs = run_with_toy(tmp_path)
+    toy = json.loads(Path(outputs["toy_metrics"]).read_text())
+    assert toy["model"] == "toy" and toy["failed"] is None and toy["toy_shrink"] == 0.5
+    assert len(toy["cv_pearson_r"]) == 2 and len(toy["cv_toy_shrinks"]["cv_1"]) == 3
+    predicted = {name: pd.read_csv(outputs[f"{name}_predictions"], sep="\t") for name in ("toy", "gblup")}
+    centre = pd.read_csv(tmp_path / "split.tsv", sep="\t").query("set == 'train'")["y"].mean()
+    np.testing.assert_allclose(
+        predicted["toy"]["predicted"] - centre, 0.5 * (predicted["gblup"]["predicted"] - centre), atol=1e-4
+    )
+    stack = json.loads(Path(outputs["stack_metrics"]).read_text())
+    assert "weight_toy" in stack and len(stack["cv_weight_toys"]["cv_1"]) == 3
+    assert "toy" in pd.read_csv(outputs["cv_predictions"], sep="\t").columns
+
+
+def test_a_model_that_needs_genotypes_is_written_as_failed_without_them(tmp_path, toy_registry):
+    toy_registry(stack_role="baseline", needs_genotypes=True)
+    write_cohort(tmp_path)
+    outputs = run_with_toy(tmp_path, genotyped=False)
+    toy = json.loads(Path(outputs["toy_metrics"]).read_text())
+    assert (
+        toy["failed"] == "T: training accessions: ModelFailure: it needs genotypes, and the run has none (mode kinship)"
+    )
+    stack = json.loads(Path(outputs["stack_metrics"]).read_text())
+    assert stack["failed"] is None and stack["weight_toy"] == 0

@@ -44,7 +44,6 @@ def test_dry_run_of_the_default_config(tmp_path):
         "check_traits",
         "split",
         "trait_models",
-        "gblup",
         "report",
     ):
         assert rule in run.stdout
@@ -289,7 +288,7 @@ def dry_run_jobs(output):
 def test_traits_fan_out_and_one_trait_reruns_alone(tiny_run, tmp_path):
     write_config(tmp_path, merged(TINY, {"input": {"traits": ["FT10_mean", "RL", "Leaf"]}}))
     jobs = dry_run_jobs(snakemake(tmp_path, "-n").stdout)
-    assert (jobs["check_traits"], jobs["split"], jobs["gblup"], jobs["trait_models"]) == (1, 3, 3, 3)
+    assert (jobs["check_traits"], jobs["split"], jobs["trait_models"]) == (1, 3, 3)
     assert jobs["train_serial"] == 1  # the strategies are timed on the first trait only
     # `input.trait` alone is a one-trait list.
     write_config(tmp_path, merged(TINY, {"input": {"traits": [], "trait": "RL"}}))
@@ -456,7 +455,7 @@ def test_kinship_mode_with_training_columns_only(tiny_run, tmp_path):
     assert gblup["test_pearson_r"] == pytest.approx(reference["test_pearson_r"], abs=1e-4)
     assert gblup["n_snps"] is None  # a matrix given: no SNPs counted
     loci = json.loads((tmp_path / "results/models/FT10_mean/gblup_loci/metrics.json").read_text())
-    assert loci["loci_m"] == 0 and loci["loci_note"] == "no genotypes to scan: GBLUP + loci is GBLUP"
+    assert loci["loci_m"] == 0 and loci["note"] == "no genotypes to scan: GBLUP + loci is GBLUP"
     assert loci["test_pearson_r"] == pytest.approx(gblup["test_pearson_r"], abs=1e-4)
     accuracy = (tmp_path / "results/summary/accuracy.tsv").read_text()
     assert "no genotypes to scan: GBLUP + loci is GBLUP" in accuracy
@@ -635,12 +634,12 @@ def test_editing_the_phenotypes_reruns_nothing_of_the_data_stage(study_vcf_run):
     run = snakemake(study_vcf_run, "-n")
     assert run.returncode == 0, run.stderr[-3000:]
     jobs = dry_run_jobs(run.stdout)
-    assert {"check_traits", "split", "gblup", "trait_models", "report"} <= set(jobs)
+    assert {"check_traits", "split", "trait_models", "report"} <= set(jobs)
     assert not {"subset_vcf", "genotype_matrix", "kinship", "kinship_graph"} & set(jobs), jobs
 
 
 def test_the_report_renders_what_a_single_target_computed(tiny_run, tmp_path):
-    """After a run of GBLUP alone, `snakemake --report` renders what there is instead of stopping
+    """After a run of one trait's models alone, `snakemake --report` renders what there is instead of stopping
     at the first table not made yet."""
     cohort = tiny_run / "results" / "cohort"
     vcf_mode_config(tmp_path, cohort, {"input": {"traits": ["FT10_mean"]}})

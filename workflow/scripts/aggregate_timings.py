@@ -6,6 +6,6 @@ run_stage(
     aggregate_stage,
     run_dirs=snakemake.params.run_dirs,
     planned=snakemake.params.planned,
-    gblup_metrics_path=snakemake.input.gblup,
+    reference_metrics_path=snakemake.input.reference,
     outputs=dict(snakemake.output.items()),
 )

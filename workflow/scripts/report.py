@@ -7,8 +7,6 @@ run_stage(
     report_stage,
     traits=snakemake.params.traits,
     model_files=snakemake.params.model_files,
-    epochs_files=inputs.epochs,
-    candidate_tables=inputs.candidates,
     snp_tables=inputs.snps,
     funnels=inputs.funnels,
     graph_summary=inputs.graph_summary,

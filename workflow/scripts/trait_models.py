@@ -5,20 +5,15 @@ inputs = snakemake.input
 run_stage(
     snakemake.log[0],
     trait_models_stage,
-    problem_files={
-        "matrix_paths": list(inputs.get("markers", [])),
-        "accessions_paths": list(inputs.get("accessions", [])),
-        "matrix_chromosomes": snakemake.params.matrix_chromosomes,
+    files={
+        "trait": snakemake.wildcards.trait,
         "split_path": inputs.split,
-    },
-    grm_path=inputs.grm,
-    marker_files={
+        "grm_path": inputs.grm,
         "matrix_paths": list(inputs.get("markers", [])),
         "snps_paths": list(inputs.get("marker_sites", [])),
+        "accessions_paths": list(inputs.get("accessions", [])),
+        "matrix_chromosomes": snakemake.params.matrix_chromosomes,
     },
-    trait=snakemake.wildcards.trait,
-    train=snakemake.params.train,
-    graph=snakemake.params.graph,
-    select=snakemake.params.select,
+    settings=snakemake.params.settings,
     outputs=dict(snakemake.output.items()),
 )

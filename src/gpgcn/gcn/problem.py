@@ -60,6 +60,13 @@ class Problem:
             fold=np.where(held, 0, folds),
         ).standardised_on(train_idx)
 
+    def with_sets_of(self, other):
+        """These features and graph with `other`'s training, test and fold assignments and its
+        scale: a problem of other features held out as `other` is."""
+        return dataclasses.replace(
+            self, train_idx=other.train_idx, test_idx=other.test_idx, fold=other.fold
+        ).standardised_on(other.train_idx)
+
     def standardised_on(self, nodes):
         """The same problem with the target standardised by the mean and sd of `nodes` alone: a
         fit must not see the scale of the accessions it is judged on."""
@@ -90,10 +97,11 @@ class Problem:
         return self
 
 
-def kinship_features(kinship_path, scaling, shard=None):
-    """Node features from a relationship matrix: each accession's row, centred per column and
-    scaled like genotype features; one block (there are no chromosomes)."""
-    matrix, rows, cols = read_kinship(kinship_path)
+def kinship_features(relationships, scaling, shard=None):
+    """Node features from a relationship matrix (read_kinship's matrix, row IDs, column IDs):
+    each accession's row, centred per column and scaled like genotype features; one block (there
+    are no chromosomes)."""
+    matrix, rows, cols = relationships
     z = matrix - matrix.mean(axis=0)
     z = scale_features(z, scaling, np.sqrt(np.mean(z**2)))
     columns = shard(len(cols)) if shard else None
@@ -123,18 +131,21 @@ def load_problem(
     shard=None,
     kinship_path=None,
     matrix_chromosomes=None,
+    relationships=None,
+    split=None,
 ):
     """Features are dosages (`matrix_paths`, one per region; `matrix_chromosomes` names each
     one's chromosome), or with `kinship_path` the matrix's rows; `shard(n_features)` may pick the
     columns this process holds. Without `graph_path` the problem has no graph yet: give it one
-    with `with_graph`."""
-    if kinship_path:
-        ids, x, chrom_sizes = kinship_features(kinship_path, features, shard)
+    with `with_graph`. `relationships` (read_kinship's) and `split` (a table): those files as
+    read already, by a job that reads each input once."""
+    if kinship_path or relationships:
+        ids, x, chrom_sizes = kinship_features(relationships or read_kinship(kinship_path), features, shard)
     else:
         ids = load_accessions(accessions_paths)
         x, region_sizes = load_features(matrix_paths, features, shard)
         chrom_sizes = per_chromosome_sizes(region_sizes, matrix_chromosomes or range(len(region_sizes)))
-    split = pd.read_csv(split_path, sep="\t", dtype={"ID": str})
+    split = pd.read_csv(split_path, sep="\t", dtype={"ID": str}) if split is None else split
     if list(split["ID"]) != ids:
         raise InputError(split_path, "accession order differs from the genotype matrices'")
     edge_index = edge_weight = None

@@ -1,15 +1,21 @@
 """The accuracy models of a trait, one module each, and `MODELS`, their one list: the rules, the
-cross-validation, the report and the benchmarks iterate over it, in its order (a model may use
-the fits of those before it on the same fold: the GCN learns around GBLUP + loci's fixed
-effects, the stack combines them all).
+per-trait job, the cross-validation, the report and the benchmarks iterate over it, in its order
+(a model may use the fits of those before it on the same fold: the GCN learns around GBLUP +
+loci's fixed effects, the stack combines them all).
 
 A model is fitted on a fold (`Fold`): the training accessions of one outer CV fold (or all of
-them), with their inner CV folds. It returns its predictions of every accession and its
-out-of-fold predictions of the fold's training accessions (`FoldFit`), both on the scale of the
-trait's problem.
+them), with their inner CV folds. Its module's `fit_fold(fold)` returns its predictions of every
+accession and its out-of-fold predictions of the fold's training accessions (`FoldFit`), both on
+the scale of the trait's problem; `settings`: its own (`Model.settings`). A module may also define
+- `fit_training_accessions(fold, settings, inputs)`: its fit on every training accession where
+  that differs from an outer fold's (the GCN chooses its settings there: `FoldFit.chosen`, kept
+  for the CV folds as settings["chosen"]);
+- `write_files(outputs, fold, fit, record)`: its files where they hold more than the two every
+  model writes (its `extra_outputs`).
 """
 
 import importlib
+import importlib.util
 import logging
 import time
 from dataclasses import dataclass
@@ -27,80 +33,122 @@ FAILURES = (np.linalg.LinAlgError, FloatingPointError, ModelFailure)
 class Model:
     name: str  # its folder, results/models/{trait}/{name}/, and metrics.json's "model"
     display: str  # its name in the report
-    rule: str  # the rule that writes its files
-    module: str  # its module in this package, whose fit_fold(Fold) returns a FoldFit
+    module: str  # its module, relative to this package (".gblup") or absolute
     # Its part in the stack: "baseline" (any subset of the baselines is a candidate stack),
     # "graph" (joins a stack beside a baseline, never alone), or None (not a member).
     stack_role: str = None
     learns_around: str = None  # the model whose fixed effects (FoldFit.offsets) it learns around
-    own_writer: bool = False  # its job writes its files with its own record (a training's)
+    # The config keys it reads ("section.key", or a whole "section"), given to it on every fold
+    # as fold.settings[name] = {key: value} (the last part of each path its key).
+    settings: tuple = ()
+    extra_outputs: tuple = ()  # its files beside metrics.json and predictions.tsv, in its folder
+    needs_genotypes: bool = False  # without them (mode kinship) it is written as failed, with why
+    reference: bool = False  # the model every other is compared with (paired CV, the report)
+    combines: bool = False  # its predictions hold the others': its record carries their choices
     recommended: bool = False  # the model results/predictions/{trait}.tsv comes from
 
-    def fit_fold(self, fold):
+    @property
+    def implementation(self):
         # Imported on first use: the rules read this registry whenever Snakemake loads the
         # workflow (dry runs too), and the GCN's module brings torch, seconds to import.
-        return importlib.import_module(f"{__package__}.{self.module}").fit_fold(fold)
+        return importlib.import_module(self.module, __package__)
+
+    def fit_fold(self, fold):
+        return self.implementation.fit_fold(fold, fold.settings[self.name])
+
+    def fit_training_accessions(self, fold, inputs):
+        chooser = getattr(self.implementation, "fit_training_accessions", None)
+        return chooser(fold, fold.settings[self.name], inputs) if chooser else self.fit_fold(fold)
 
 
 MODELS = {
     model.name: model
     for model in (
-        Model("gblup", "GBLUP", "gblup", "gblup", stack_role="baseline"),
-        Model("rkhs", "RKHS", "trait_models", "rkhs", stack_role="baseline"),
-        Model("gblup_loci", "GBLUP + loci", "trait_models", "loci", stack_role="baseline"),
-        Model("gcn", "GCN", "trait_models", "gcn", stack_role="graph", learns_around="gblup_loci", own_writer=True),
-        Model("stack", "stack (recommended)", "trait_models", "stack", recommended=True),
+        Model("gblup", "GBLUP", ".gblup", stack_role="baseline", reference=True),
+        Model("rkhs", "RKHS", ".rkhs", stack_role="baseline"),
+        Model("gblup_loci", "GBLUP + loci", ".loci", stack_role="baseline", settings=("select.loci_counts",)),
+        Model(
+            "gcn",
+            "GCN",
+            ".gcn",
+            stack_role="graph",
+            learns_around="gblup_loci",
+            settings=("train", "graph", "select.candidates", "select.node_features", "select.snp_feature_limit"),
+            extra_outputs=("epochs.tsv", "candidates.tsv"),
+        ),
+        Model("stack", "stack (recommended)", ".stack", combines=True, recommended=True),
     )
 }
 RECOMMENDED = next(name for name, model in MODELS.items() if model.recommended)
-# The models the per-trait job writes with one writer (not those with a writer of their own).
-JOB_MODELS = [name for name, model in MODELS.items() if model.rule == "trait_models" and not model.own_writer]
+REFERENCE = next(name for name, model in MODELS.items() if model.reference)
+
+
+def registered(module):
+    """The model whose module is `module` (a module's own entry, by its __name__)."""
+    return next(m for m in MODELS.values() if importlib.util.resolve_name(m.module, __package__) == module)
+
+
+def model_settings(config):
+    """{model: {key: value}} of every model's settings, from the run's config."""
+    settings = {}
+    for name, model in MODELS.items():
+        settings[name] = {}
+        for path in model.settings:
+            value = config
+            for part in path.split("."):
+                value = value[part]
+            settings[name][path.rsplit(".", 1)[-1]] = value
+    return settings
 
 
 def model_files(folder, name):
-    """What every model writes, under `folder`/{name}/."""
-    return {"metrics": f"{folder}/{name}/metrics.json", "predictions": f"{folder}/{name}/predictions.tsv"}
+    """What a model writes under `folder`/{name}/, by output name: metrics, predictions and its
+    extra outputs (named by their stems)."""
+    extra = {file.split(".")[0]: f"{folder}/{name}/{file}" for file in MODELS[name].extra_outputs}
+    return {"metrics": f"{folder}/{name}/metrics.json", "predictions": f"{folder}/{name}/predictions.tsv", **extra}
 
 
 def trait_model_outputs(folder):
-    """The files of each model the per-trait job fits, by output name ({model}_metrics,
-    {model}_predictions)."""
-    return {
-        f"{name}_{key}": path
-        for name, model in MODELS.items()
-        if model.rule == "trait_models"
-        for key, path in model_files(folder, name).items()
-    }
+    """Every model's files, as the per-trait job's outputs ({model}_{output})."""
+    return {f"{name}_{key}": path for name in MODELS for key, path in model_files(folder, name).items()}
 
 
-def fit_every_model(fold, until=None):
-    """Every model on `fold` in registry order (those before `until`), but those fitted already. A
-    model that fails (FAILURES) is marked failed with the reason (`FoldFit.failed`)."""
+def fit_every_model(fold, inputs=None):
+    """Every model on `fold` in registry order, but those fitted already: on every training
+    accession (`inputs`: the job's TraitInputs, for a model that chooses its settings there) or,
+    without `inputs`, on an outer CV fold. A model that fails (FAILURES) is marked failed with the
+    reason (`FoldFit.failed`)."""
     for name, model in MODELS.items():
-        if name == until:
-            break
-        if name not in fold.fits:
-            start = time.perf_counter()
-            fold.gblup.effects.where = fold.label  # where an aliased fixed effect is recorded
-            try:
-                fold.fits[name] = model.fit_fold(fold)
-            except FAILURES as error:
-                reason = f"{fold.label}: {type(error).__name__}: {error}"
-                log.warning("%s failed: %s", MODELS[name].display, reason)
-                fold.fits[name] = FoldFit.failure(reason, len(fold.y))
-            fold.seconds[name] = time.perf_counter() - start
+        if name in fold.fits:
+            continue
+        start = time.perf_counter()
+        fold.kinship.effects.where = fold.label  # where an aliased fixed effect is recorded
+        try:
+            if model.needs_genotypes and fold.markers is None:
+                raise ModelFailure("it needs genotypes, and the run has none (mode kinship)")
+            fold.fits[name] = model.fit_fold(fold) if inputs is None else model.fit_training_accessions(fold, inputs)
+            if fold.fits[name].chosen is not None:
+                fold.settings = {**fold.settings, name: {**fold.settings[name], "chosen": fold.fits[name].chosen}}
+        except FAILURES as error:
+            reason = f"{fold.label}: {type(error).__name__}: {error}"
+            log.warning("%s failed: %s", model.display, reason)
+            fold.fits[name] = FoldFit.failure(reason, len(fold.y))
+        fold.seconds[name] = time.perf_counter() - start
     return fold.fits
 
 
 __all__ = [
-    "JOB_MODELS",
+    "FAILURES",
     "MODELS",
     "RECOMMENDED",
+    "REFERENCE",
     "Fold",
     "FoldFit",
     "Model",
     "ModelFailure",
     "fit_every_model",
     "model_files",
+    "model_settings",
+    "registered",
     "trait_model_outputs",
 ]

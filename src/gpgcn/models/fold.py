@@ -19,6 +19,8 @@ class FoldFit:
     # Inner fold -> the fixed part of the fit without that fold, every accession (GBLUP + loci's)
     offsets: dict = None
     failed: str = None  # why the model could not be fitted on this fold; None: it was
+    chosen: object = None  # the settings it chose on these accessions, kept for the CV folds
+    trained: object = None  # what its own writer (`write_files`) writes from: the GCN's training
 
     @classmethod
     def failure(cls, reason, n):
@@ -34,10 +36,9 @@ class Fold:
     held_out: object  # the same problem with only this fold's training accessions labelled for training
     folds: np.ndarray
     y: np.ndarray  # the trait on `problem`'s standardised scale
-    gblup: object  # SplitKinship of the trait's split (kinship, fixed-effect design)
+    kinship: object  # SplitKinship of the trait's split (relationships, fixed-effect design)
     markers: object  # loci.Markers, or None without genotypes
-    loci_counts: list  # the marker counts GBLUP + loci chooses among
-    settings: object  # the GCN's settings, chosen for the trait
+    settings: dict  # model name -> its settings (models.model_settings; what it chose, where it chooses)
     label: str  # for progress lines
     fits: dict = field(default_factory=dict)  # name -> FoldFit of the models fitted so far
     seconds: dict = field(default_factory=dict)  # name -> seconds its fit took

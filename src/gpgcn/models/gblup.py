@@ -4,23 +4,14 @@ Model: y = Xβ + g + e, g ~ N(0, σg² K), e ~ N(0, σe² I). With K = U S Uᵀ 
 evaluation for a variance ratio δ = σe²/σg² is O(n) after the O(n³) decomposition.
 """
 
-import logging
-import time
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from scipy.optimize import minimize_scalar
 
-from ..data.covariates import FixedEffects, covariate_names
-from ..data.kinship import read_kinship
-from ..data.phenotypes import cv_repeat_columns
+from ..data.covariates import FixedEffects
 from ..errors import InputError
-from ..records import write_model_files
-from ..statistics import pearson_r
 from .fold import FoldFit
-
-log = logging.getLogger(__name__)
 
 LOG_DELTA_RANGE = (-10.0, 10.0)
 
@@ -113,8 +104,10 @@ class SplitKinship:
         self._decomposed, self._distances = {}, None
 
     @classmethod
-    def read(cls, kinship_path, split, split_path):
-        kinship, rows, cols = read_kinship(kinship_path)
+    def of(cls, relationships, split, kinship_path, split_path):
+        """`relationships`: read_kinship's (matrix, row IDs, column IDs) of `kinship_path`;
+        `split`: the split table read from `split_path`."""
+        kinship, rows, cols = relationships
         missing = [i for i in split["ID"] if i not in set(rows)]
         if missing:
             raise InputError(
@@ -187,42 +180,12 @@ class SplitKinship:
         return predicted
 
 
-def gblup_stage(kinship_path, split_path, metrics_path, predictions_path, snps_paths=()):
-    """GBLUP on a trait's training accessions, cross-validated over the split's CV repeats;
-    `snps_paths`: the genotype stage's SNP tables (none where a relationship matrix was given),
-    which say how many SNPs the kinship was built from."""
-    start = time.perf_counter()
-    split = pd.read_csv(split_path, sep="\t", dtype={"ID": str})
-    kinship = SplitKinship.read(kinship_path, split, split_path)
-    train = kinship.train
-    y = split["y"].to_numpy(float)
-    fit, _, predicted = kinship.fit_predict(y, train)
-    h2 = fit.heritability(float(np.mean(np.diag(kinship.k[train]))))
-    log.info("REML: delta=%.4g sigma_g2=%.4g sigma_e2=%.4g h2=%.3f", fit.delta, fit.sigma_g2, fit.sigma_e2, h2)
-    cv = []
-    for column in cv_repeat_columns(split):
-        kinship.effects.where = f"cross-validation {column}"
-        folds = split[column].to_numpy()
-        cv.append(pearson_r(kinship.out_of_fold(y, folds)[folds > 0], y[folds > 0]))
-    aliased = kinship.effects.aliased_record()
-    if aliased:
-        log.warning("fixed effects aliased with others, dropped from the fits (as R's lm drops them): %s", aliased)
-    write_model_files(
-        {"metrics": metrics_path, "predictions": predictions_path},
-        pd.DataFrame({"ID": split["ID"], "observed": y, "predicted": predicted, "set": split["set"]}),
-        dict(
-            model="gblup",
-            n_train=int(train.sum()),
-            n_snps=sum(len(pd.read_csv(path, sep="\t", usecols=[0])) for path in snps_paths) if snps_paths else None,
-            seconds_total=time.perf_counter() - start,
-            cv_scores=cv,
-            covariates=covariate_names(split),
-            aliased_fixed_effects=aliased,
-            reml={"delta": fit.delta, "sigma_g2": fit.sigma_g2, "sigma_e2": fit.sigma_e2, "h2": h2},
-        ),
-    )
-
-
-def fit_fold(fold):
-    """GBLUP on the fold's training accessions, and on each inner fold's complement."""
-    return FoldFit(fold.gblup.predict(fold.y, fold.folds > 0), fold.gblup.out_of_fold(fold.y, fold.folds))
+def fit_fold(fold, settings):
+    """GBLUP on the fold's training accessions, and on each inner fold's complement; its REML
+    variance components (on the trait's scale) recorded."""
+    trained = fold.folds > 0
+    fit, _, predicted = fold.kinship.fit_predict(fold.y, trained)
+    h2 = fit.heritability(float(np.mean(np.diag(fold.kinship.k[trained][:, fold.kinship.column[trained]]))))
+    scale = fold.problem.y_sd**2
+    reml = {"delta": fit.delta, "sigma_g2": fit.sigma_g2 * scale, "sigma_e2": fit.sigma_e2 * scale, "h2": h2}
+    return FoldFit(predicted, fold.kinship.out_of_fold(fold.y, fold.folds), details={"reml": reml})

@@ -20,18 +20,18 @@ import numpy as np
 import pandas as pd
 
 from ..data.graph import relationship_graph
-from ..data.kinship import read_kinship
 from ..errors import InputError
-from ..gcn.problem import load_problem
 from ..gcn.strategies import Serial
 from ..gcn.training import TrainSettings, fit_ensemble
+from ..io import write_tsv
+from ..records import write_model_outputs, write_training_outputs
 from ..statistics import pearson_r
-from . import MODELS
+from . import MODELS, registered
 from .fold import FoldFit, ModelFailure
 
 log = logging.getLogger(__name__)
 # The model whose fixed effects the GCN learns around, as the registry declares it.
-LEARNS_AROUND = next(model.learns_around for model in MODELS.values() if model.module == __name__.rsplit(".", 1)[1])
+LEARNS_AROUND = registered(__name__).learns_around
 
 # What a candidate may change: graph settings, training settings and its node features.
 GRAPH_KEYS = ("k", "self_loop_weight")
@@ -74,33 +74,26 @@ def candidates(train, graph, changes, node_features="kinship"):
 
 
 class CandidateProblems:
-    """The training problem of each candidate: features loaded once per kind and scaling, the
-    kNN graph of the relationship matrix once per k (by the graph rule's own function).
+    """The training problem of each candidate: features built once per kind and scaling (by the
+    job's `TraitInputs`), the kNN graph of the relationship matrix once per k (by the graph rule's
+    own function).
 
-    `problem_files`: load_problem's dosage arguments (no matrices in mode kinship, where every
-    candidate trains on the GRM's rows); `snp_feature_limit`: a candidate whose own change asks
-    for SNP features is tried only where the SNPs number at most this many per training
-    accession, so its first layer costs at most that many times a GRM-row candidate's."""
+    `snp_feature_limit`: a candidate whose own change asks for SNP features is tried only where
+    the SNPs number at most this many per training accession, so its first layer costs at most
+    that many times a GRM-row candidate's."""
 
-    def __init__(self, problem_files, grm_path, snp_feature_limit):
-        self.problem_files, self.grm_path = problem_files, grm_path
-        self.grm = read_kinship(grm_path)
-        self.snp_feature_limit = snp_feature_limit
-        split = pd.read_csv(problem_files["split_path"], sep="\t", usecols=["set"])
-        self.n_train = int(split["set"].eq("train").sum())
-        self.features, self.graphs = {}, {}
-
-    @property
-    def has_genotypes(self):
-        return bool(self.problem_files["matrix_paths"])
+    def __init__(self, inputs, snp_feature_limit):
+        self.inputs, self.snp_feature_limit = inputs, snp_feature_limit
+        self.n_train = int(inputs.split["set"].eq("train").sum())
+        self.graphs = {}
 
     def skip_reason(self, candidate):
         """Why a candidate is not tried here, or None."""
         if candidate.change.get("node_features") != "genotypes":
             return None
-        if not self.has_genotypes:
+        if not self.inputs.matrix_paths:
             return "SNP features need genotypes"
-        n_snps = sum(np.load(path, mmap_mode="r").shape[1] for path in self.problem_files["matrix_paths"])
+        n_snps = sum(np.load(path, mmap_mode="r").shape[1] for path in self.inputs.matrix_paths)
         if n_snps > self.snp_feature_limit * self.n_train:
             return (
                 f"{n_snps} SNPs are more than select.snp_feature_limit ({self.snp_feature_limit:g}) "
@@ -109,19 +102,24 @@ class CandidateProblems:
         return None
 
     def problem(self, candidate):
-        on_snps = candidate.node_features == "genotypes" and self.has_genotypes
-        key = (on_snps, candidate.settings.features)
-        if key not in self.features:
-            kinship_path = None if on_snps else self.grm_path
-            self.features[key] = load_problem(
-                **self.problem_files, kinship_path=kinship_path, graph_path=None, features=candidate.settings.features
-            )
-        problem = self.features[key]
+        problem = self.inputs.problem(candidate.node_features == "genotypes", candidate.settings.features)
+        relationships = self.inputs.relationships
+        rows = relationships[1]
         if candidate.k not in self.graphs:
-            self.graphs[candidate.k] = relationship_graph(*self.grm, candidate.k)
-        if problem.ids != self.grm[1]:
-            raise InputError(self.grm_path, "accession order differs from the node features'")
+            self.graphs[candidate.k] = relationship_graph(*relationships, candidate.k)
+        if problem.ids != rows:
+            raise InputError(self.inputs.grm_path, "accession order differs from the node features'")
         return problem.with_graph(*self.graphs[candidate.k], candidate.self_loop_weight)
+
+
+@dataclasses.dataclass
+class Chosen:
+    """The candidate chosen on every training accession, with its training problem: what the GCN
+    of each CV fold trains with."""
+
+    candidate: Candidate
+    problem: object
+    table: pd.DataFrame  # every candidate's score
 
 
 def train_gcn(problem, settings, label, offsets=None):
@@ -166,14 +164,76 @@ def finite_pairs(predicted, y):
     return predicted[known], y[known]
 
 
-def fit_fold(fold):
-    """The chosen settings' ensemble trained on the fold's training accessions."""
+def fit_training_accessions(fold, settings, inputs):
+    """The GCN on every training accession: its settings chosen among the candidates, the chosen
+    candidate's ensemble, and for the stack's evidence the same settings refitted from another
+    seed (`FoldFit.chosen`: the choice, kept for the CV folds)."""
+    around = around_fit(fold)
+    choices = candidates(settings["train"], settings["graph"], settings["candidates"], settings["node_features"])
+    problems = CandidateProblems(inputs, settings["snp_feature_limit"])
+    table, (chosen, problem, result) = choose_gcn(problems, choices, fold.y, inputs.trait, around.offsets)
+    log.info("%s: chose %s", inputs.trait, chosen.name)
+    # The chosen candidate's out-of-fold r is the best of several, so it flatters the GCN; the
+    # stack weighs it by the same settings refitted from another seed, as it does in every CV fold
+    # (where the settings are given, not chosen).
+    refit_settings = dataclasses.replace(chosen.settings, seed=chosen.settings.seed + 1)
+    refit = train_gcn(
+        problem, refit_settings, f"{inputs.trait}: chosen settings refitted for the stack", around.offsets
+    )
+    record = {"selection": selection_record(table, chosen, refit.validation_predictions, fold.y)}
+    return FoldFit(
+        result.predictions,
+        refit.validation_predictions,
+        details=record,
+        chosen=Chosen(chosen, problem, table),
+        trained=result,
+    )
+
+
+def selection_record(table, chosen, evidence, y):
+    """What metrics.json says of the choice (the stack's, whose predictions hold the GCN's, too)."""
+    return {
+        "candidates": table.to_dict("records"),
+        "chosen": chosen.name if chosen else None,
+        "graph_k": chosen.k if chosen else None,
+        "self_loop_weight": chosen.self_loop_weight if chosen else None,
+        # The out-of-fold r of the refit whose predictions the stack is weighed on.
+        "stack_evidence_cv_pearson_r": pearson_r(*finite_pairs(evidence, y)) if chosen else None,
+    }
+
+
+def around_fit(fold):
+    """The fit whose fixed effects the GCN learns around; where it failed, the GCN fails too."""
     around = fold.fits[LEARNS_AROUND]
     if around.failed:
         raise ModelFailure(f"it learns around {MODELS[LEARNS_AROUND].display}'s fixed effects, which failed")
-    offsets = {f: fold.held_out.rescaled(o, fold.problem) for f, o in around.offsets.items()}
-    result = train_gcn(fold.held_out, fold.settings, fold.label, offsets)
+    return around
+
+
+def fit_fold(fold, settings):
+    """The chosen settings' ensemble trained on the fold's training accessions."""
+    around = around_fit(fold)
+    chosen = settings["chosen"]
+    held_out = chosen.problem.with_sets_of(fold.held_out)
+    offsets = {f: held_out.rescaled(o, fold.problem) for f, o in around.offsets.items()}
+    result = train_gcn(held_out, chosen.candidate.settings, fold.label, offsets)
     return FoldFit(
-        fold.problem.rescaled(result.predictions, fold.held_out),
-        fold.problem.rescaled(result.validation_predictions, fold.held_out),
+        fold.problem.rescaled(result.predictions, held_out),
+        fold.problem.rescaled(result.validation_predictions, held_out),
     )
+
+
+def write_files(outputs, problem, fit, record):
+    """Its metrics.json and predictions.tsv with what the training says of the run, its epochs
+    and its candidates' scores (empty where it failed)."""
+    record = {"strategy": "serial", **record}
+    if fit.failed:
+        table = pd.DataFrame(columns=["candidate", "cv_pearson_r", "seconds", "skipped"])
+        epochs = pd.DataFrame(columns=["fold", "epoch", "train_loss", "val_loss", "val_r", "seconds"])
+        write_tsv(outputs["epochs"], epochs)
+        record["selection"] = selection_record(table, None, None, None)
+        write_model_outputs(outputs, problem, fit.predicted, record)
+    else:
+        table = fit.chosen.table
+        write_training_outputs(outputs, fit.chosen.problem, fit.chosen.candidate.settings, fit.trained, record)
+    write_tsv(outputs["candidates"], table, float_format="%.6g")

@@ -1,43 +1,91 @@
 """The per-trait model job: every model of the registry (`models`) fitted on the training
-accessions, the GCN with its settings chosen by cross-validation inside them (`models.gcn`),
-all of them cross-validated over the published CV repeats, and the table of every accession's
-prediction from the recommended model. The test accessions never influence a choice.
+accessions (the GCN with its settings chosen by cross-validation inside them), all of them
+cross-validated over the published CV repeats, each one's files written, and the table of every
+accession's prediction from the recommended model. The test accessions never influence a choice.
 """
 
 import dataclasses
 import logging
 import time
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
 from ..data.covariates import covariate_names
+from ..data.kinship import read_kinship
+from ..gcn.problem import load_problem
 from ..io import write_tsv
-from ..records import write_model_outputs, write_training_outputs
+from ..records import prediction_frame, write_model_outputs
 from ..statistics import pearson_r
-from . import FAILURES, JOB_MODELS, MODELS, RECOMMENDED, Fold, FoldFit, fit_every_model
+from . import MODELS, RECOMMENDED, Fold, fit_every_model, model_files
 from .gblup import SplitKinship
-from .gcn import LEARNS_AROUND, CandidateProblems, candidates, choose_gcn, finite_pairs, train_gcn
 from .loci import Markers
 
 log = logging.getLogger(__name__)
 
 
-def cross_validate(every, trait, recorded_keys):
+class TraitInputs:
+    """The per-trait job's input files, each read once, when first needed: the split table and the
+    relationship matrix; the dosage matrices (`matrix_paths`, their SNP tables `snps_paths`, sample
+    lists `accessions_paths`, one chromosome name each in `matrix_chromosomes`; none without
+    genotypes) are memory-mapped where read."""
+
+    def __init__(
+        self, trait, split_path, grm_path, matrix_paths=(), snps_paths=(), accessions_paths=(), matrix_chromosomes=None
+    ):
+        self.trait, self.split_path, self.grm_path = trait, split_path, grm_path
+        self.matrix_paths, self.snps_paths = list(matrix_paths), list(snps_paths)
+        self.accessions_paths, self.matrix_chromosomes = list(accessions_paths), matrix_chromosomes
+        self._problems = {}
+
+    @cached_property
+    def split(self):
+        return pd.read_csv(self.split_path, sep="\t", dtype={"ID": str})
+
+    @cached_property
+    def relationships(self):
+        return read_kinship(self.grm_path)
+
+    @property
+    def n_snps(self):
+        """The genotype stage's SNP count (None without genotypes), from the matrices' headers."""
+        if not self.matrix_paths:
+            return None
+        return sum(np.load(path, mmap_mode="r").shape[1] for path in self.matrix_paths)
+
+    def problem(self, on_snps, scaling):
+        """The trait's problem (no graph) with node features from the SNP dosages or the
+        relationship matrix's rows, scaled as `scaling`; built once each."""
+        key = (on_snps and bool(self.matrix_paths), scaling)
+        if key not in self._problems:
+            self._problems[key] = load_problem(
+                self.matrix_paths,
+                self.accessions_paths,
+                None,
+                self.split_path,
+                features=scaling,
+                matrix_chromosomes=self.matrix_chromosomes,
+                relationships=None if key[0] else self.relationships,
+                split=self.split,
+            )
+        return self._problems[key]
+
+
+def cross_validate(every, trait):
     """Out-of-fold predictions of every model for each published CV repeat, each outer fold
-    predicted by models fitted on the other folds only (every choice made anew inside them).
-    `every`: the Fold of all training accessions, with the GCN's settings chosen; a model that
-    failed there is not fitted again. Returns {repeat: {model: r}}, what each model recorded of
-    itself in each outer fold ({model: {key: {repeat: [value per fold]}}}), a table of the
-    predictions (on the trait's scale) with those records (`recorded_keys`: what the models
-    record, the table's last columns), the seconds each model's fits took, and why each model
-    that failed in a fold failed ({model: reason})."""
+    predicted by models fitted on the other folds only (every choice made anew inside them but
+    the settings `every` chose). `every`: the Fold of all training accessions, its models fitted;
+    one that failed there is not fitted again. Returns {repeat: {model: r}}, what each model
+    recorded of itself in each outer fold ({model: {key: {repeat: [value per fold]}}}), a table of
+    the predictions (on the trait's scale) with those records, the seconds each model's fits took,
+    and why each model that failed in a fold failed ({model: reason})."""
     problem, y = every.problem, every.y
     scores, extras, tables, seconds = {}, {name: {} for name in MODELS}, [], dict.fromkeys(MODELS, 0.0)
     failures = {}
     for repeat, folds in problem.cv_repeats.items():
         predicted = {name: np.full(len(y), np.nan) for name in MODELS}
-        recorded = {}
+        recorded = {key: np.full(len(y), np.nan) for fit in every.fits.values() for key in fit.extra}
         for held_fold in sorted(set(folds[folds > 0].tolist())):
             held = folds == held_fold
             fold = dataclasses.replace(
@@ -55,58 +103,29 @@ def cross_validate(every, trait, recorded_keys):
                 predicted[name][held] = fit.predicted[held]
                 for key, value in fit.extra.items():
                     extras[name].setdefault(key, {}).setdefault(repeat, []).append(value)
-                    recorded.setdefault(key, np.full(len(y), np.nan))[held] = value
+                    recorded[key][held] = value
         trained = folds > 0
         scores[repeat] = {name: pearson_r(p[trained], y[trained]) for name, p in predicted.items()}
         log.info("%s: cross-validation %s: %s", trait, repeat, {m: round(r, 4) for m, r in scores[repeat].items()})
-        tables.append(
-            pd.DataFrame(
-                {
-                    "ID": np.asarray(problem.ids)[trained],
-                    "repeat": repeat,
-                    "fold": folds[trained],
-                    "observed": problem.observed[trained],
-                    **{name: p[trained] * problem.y_sd + problem.y_mean for name, p in predicted.items()},
-                    **{key: values[trained] for key, values in recorded.items()},
-                }
-            )
-        )
-    columns = ["ID", "repeat", "fold", "observed", *MODELS, *recorded_keys]
+        tables.append(cv_table(problem, repeat, folds, predicted, recorded))
+    columns = ["ID", "repeat", "fold", "observed", *MODELS, *(k for fit in every.fits.values() for k in fit.extra)]
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=columns)
     return scores, extras, table, seconds, failures
 
 
-def fit_gcn(every, problems, choices, trait):
-    """The GCN on every training accession: its settings chosen among the candidates (the table
-    of their scores), its fit, and the fold with the chosen candidate's problem and settings. It
-    learns around GBLUP + loci's fixed effects: where those failed, it fails too."""
-    around = every.fits[LEARNS_AROUND]
-    if around.failed:
-        return gcn_failed(every, f"it learns around {MODELS[LEARNS_AROUND].display}'s fixed effects, which failed")
-    offsets = around.offsets
-    try:
-        table, (chosen, problem, result) = choose_gcn(problems, choices, every.y, trait, offsets)
-    except FAILURES as error:
-        return gcn_failed(every, f"{type(error).__name__}: {error}")
-    log.info("%s: chose %s", trait, chosen.name)
-    every = dataclasses.replace(every, problem=problem, held_out=problem, settings=chosen.settings)
-    # The chosen candidate's out-of-fold r is the best of several, so it flatters the GCN; the
-    # stack weighs it by the same settings refitted from another seed, as it does in every CV fold
-    # (where the settings are given, not chosen).
-    refit_start = time.perf_counter()
-    refit_settings = dataclasses.replace(chosen.settings, seed=chosen.settings.seed + 1)
-    refit = train_gcn(problem, refit_settings, f"{trait}: chosen settings refitted for the stack", offsets)
-    every.fits["gcn"] = FoldFit(result.predictions, refit.validation_predictions)
-    every.seconds["gcn"] = float(table["seconds"].sum()) + time.perf_counter() - refit_start
-    return table, chosen, result, every
-
-
-def gcn_failed(every, why):
-    """fit_gcn's answer where the GCN cannot be fitted: no candidate scored, no choice, no fit."""
-    reason = f"{every.label}: {why}"
-    log.warning("GCN failed: %s", reason)
-    every.fits["gcn"], every.seconds["gcn"] = FoldFit.failure(reason, len(every.y)), 0.0
-    return pd.DataFrame(columns=["candidate", "cv_pearson_r", "seconds", "skipped"]), None, None, every
+def cv_table(problem, repeat, folds, predicted, recorded):
+    """One CV repeat's out-of-fold predictions of the training accessions, on the trait's scale."""
+    trained = folds > 0
+    return pd.DataFrame(
+        {
+            "ID": np.asarray(problem.ids)[trained],
+            "repeat": repeat,
+            "fold": folds[trained],
+            "observed": problem.observed[trained],
+            **{name: p[trained] * problem.y_sd + problem.y_mean for name, p in predicted.items()},
+            **{key: values[trained] for key, values in recorded.items()},
+        }
+    )
 
 
 def aliased_note(trait, aliased):
@@ -123,116 +142,101 @@ def aliased_note(trait, aliased):
         )
 
 
-def trait_models_stage(*, problem_files, grm_path, marker_files, trait, train, graph, select, outputs):
-    """Fit every model of the registry the job holds (rule trait_models) on one trait's training
-    accessions, the GCN's settings chosen among candidates, cross-validate them all on the same
-    folds, and write each one's files and the table of every accession's prediction from the
-    recommended model. A model that fails (`models.FAILURES`) is written as failed, with the
-    reason; the others are written as usual.
+def training_fold(inputs, settings):
+    """The Fold of every training accession: the trait's problem (its node features are the
+    GCN's candidates' business: the baselines use its target, scale and folds), relationships,
+    fixed effects and markers."""
+    # The relationships first: their error names the accessions they lack.
+    kinship = SplitKinship.of(inputs.relationships, inputs.split, inputs.grm_path, inputs.split_path)
+    problem = inputs.problem(on_snps=False, scaling="centred")
+    return Fold(
+        problem=problem,
+        held_out=problem,
+        folds=problem.fold,
+        y=problem.y.numpy().astype(float),
+        kinship=kinship,
+        # The loci scan takes markers its SNP tables name; without them it has none to take.
+        markers=Markers.load(inputs.matrix_paths, inputs.snps_paths) if inputs.snps_paths else None,
+        settings=settings,
+        label=f"{inputs.trait}: training accessions",
+    )
 
-    `problem_files`: load_problem's dosage arguments (matrix_paths, accessions_paths,
-    matrix_chromosomes, split_path; no matrices without genotypes); GRM-row features and each
-    candidate's graph come from `grm_path`; `marker_files`: the dosage matrices and their SNP
-    tables (matrix_paths, snps_paths), empty without genotypes, where GBLUP + loci is GBLUP;
-    `select`: the config's section (node_features, candidates, snp_feature_limit, loci_counts);
-    `outputs`: {model}_metrics and {model}_predictions of each model, gcn_epochs, candidates,
-    cv_predictions and table.
+
+def trait_models_stage(*, files, settings, outputs):
+    """Fit every model of the registry on one trait's training accessions, cross-validate them all
+    on the same folds, and write each one's files and the table of every accession's prediction
+    from the recommended model. A model that fails (`models.FAILURES`) is written as failed, with
+    the reason; the others are written as usual.
+
+    `files`: TraitInputs' arguments (trait, split_path, grm_path, and with genotypes matrix_paths,
+    snps_paths, accessions_paths, matrix_chromosomes); `settings`: every model's
+    (`models.model_settings`); `outputs`: every model's files ({model}_{output}, as
+    `models.trait_model_outputs` names them), cv_predictions and table.
     """
     start = time.perf_counter()
-    problems = CandidateProblems(problem_files, grm_path, select["snp_feature_limit"])
-    choices = candidates(train, graph, select["candidates"], select["node_features"])
-    split_path = problem_files["split_path"]
-    split = pd.read_csv(split_path, sep="\t", dtype={"ID": str})
-    first = problems.problem(choices[0])
-    y = first.y.numpy().astype(float)
-    markers = Markers.load(**marker_files) if marker_files["matrix_paths"] else None
-    loci_counts, loci_note = select["loci_counts"], None
-    if markers is not None:
-        markers.check_counts(loci_counts)
-    else:
-        loci_counts, loci_note = [0], "no genotypes to scan: GBLUP + loci is GBLUP"
-        log.info("%s: %s", trait, loci_note)
-    gblup = SplitKinship.read(grm_path, split, split_path)
-    every = Fold(first, first, first.fold, y, gblup, markers, loci_counts, None, f"{trait}: training accessions")
-    fit_every_model(every, until="gcn")
-    table, chosen, result, every = fit_gcn(every, problems, choices, trait)
-    problem = every.problem
-    fits = fit_every_model(every)
+    inputs = TraitInputs(**files)
+    every = training_fold(inputs, settings)
+    fits = fit_every_model(every, inputs)
     for name, fit in fits.items():
         if fit.extra:
-            log.info("%s: %s %s", trait, name, fit.extra)
-    recorded_keys = [key for fit in fits.values() for key in fit.extra]
-    cv, cv_extras, cv_predictions, cv_seconds, cv_failures = cross_validate(every, trait, recorded_keys)
+            log.info("%s: %s %s", inputs.trait, name, fit.extra)
+    cv, cv_extras, cv_predictions, cv_seconds, cv_failures = cross_validate(every, inputs.trait)
     failed = {**cv_failures, **{name: fit.failed for name, fit in fits.items() if fit.failed}}
-    aliased = gblup.effects.aliased_record()
-    aliased_note(trait, aliased)
+    aliased = every.kinship.effects.aliased_record()
+    aliased_note(inputs.trait, aliased)
     write_tsv(outputs["cv_predictions"], cv_predictions, float_format="%.6g")
-    choice = {
-        "candidates": table.to_dict("records"),
-        "chosen": chosen.name if chosen else None,
-        "graph_k": chosen.k if chosen else None,
-        "self_loop_weight": chosen.self_loop_weight if chosen else None,
-        # The out-of-fold r of the refit whose predictions the stack is weighed on.
-        "stack_evidence_cv_pearson_r": pearson_r(*finite_pairs(fits["gcn"].out_of_fold, y)),
-        # Reported CV repeats reuse the training accessions whose folds chose the settings.
-        "cv_settings_chosen_on_same_accessions": bool(cv),
-    }
-    write_tsv(outputs["candidates"], table, float_format="%.6g")
     common = {
         "n_devices": 1,
         "seconds_total": time.perf_counter() - start,
-        "covariates": covariate_names(split),
-        "n_snps": None if markers is None else markers.dosage.shape[1],
+        "covariates": covariate_names(inputs.split),
+        "n_snps": inputs.n_snps,
         # Fixed-effect columns dropped as aliased: {fit: [columns]}.
         "aliased_fixed_effects": aliased,
-        # GBLUP's CV r on the same folds, for a paired comparison.
-        "cv_gblup_scores": [s["gblup"] for s in cv.values()],
         # Each model's fits in this job: on the training accessions (the GCN's: its candidate
         # search), and in the CV.
         "seconds_by_model": {
             name: {"training_accessions": every.seconds[name], "cross_validation": cv_seconds[name]} for name in MODELS
         },
     }
-    gcn_record = {
-        **common,
-        "model": "gcn",
-        "strategy": "serial",
-        "selection": choice,
-        "failed": failed.get("gcn"),
-        "cv_scores": [] if "gcn" in failed else [s["gcn"] for s in cv.values()],
+    for name in MODELS:
+        record = {
+            **common,
+            **model_record(name, fits, cv_extras[name]),
+            "cv_scores": [] if name in failed else [s[name] for s in cv.values()],
+            "failed": failed.get(name),
+        }
+        if "selection" in record:
+            # Reported CV repeats reuse the training accessions whose folds chose the settings.
+            record["selection"] = {**record["selection"], "cv_settings_chosen_on_same_accessions": bool(cv)}
+        write_model(outputs, name, every.problem, fits[name], record)
+    frame = prediction_frame(every.problem, fits[RECOMMENDED].predicted)
+    write_tsv(outputs["table"], prediction_table(frame, inputs.trait), float_format="%.6g")
+
+
+def model_record(name, fits, cv_extras):
+    """What a model's metrics.json says of its own fits: its records, and a model that combines the
+    others carries their choices."""
+    fit, model = fits[name], MODELS[name]
+    combined = [other for other, m in MODELS.items() if model.combines and m.stack_role]
+    choices = {key: value for other in combined for key, value in fits[other].details.items() if key == "selection"}
+    return {
+        "model": name,
+        "recommended": model.recommended,
+        **fit.extra,
+        **fit.details,
+        **choices,
+        **{f"cv_{key}s": cv_extras.get(key, {}) for key in fit.extra},
     }
-    gcn_outputs = {"metrics": outputs["gcn_metrics"], "predictions": outputs["gcn_predictions"]}
-    if result is not None:
-        write_training_outputs(
-            {**gcn_outputs, "epochs": outputs["gcn_epochs"]}, problem, chosen.settings, result, gcn_record
-        )
+
+
+def write_model(outputs, name, problem, fit, record):
+    """A model's files: by its own writer where its module has one."""
+    files = {key: outputs[f"{name}_{key}"] for key in model_files("", name)}
+    writer = getattr(MODELS[name].implementation, "write_files", None)
+    if writer:
+        writer(files, problem, fit, record)
     else:
-        write_tsv(
-            outputs["gcn_epochs"], pd.DataFrame(columns=["fold", "epoch", "train_loss", "val_loss", "val_r", "seconds"])
-        )
-        write_model_outputs(gcn_outputs, problem, fits["gcn"].predicted, gcn_record)
-    for name in JOB_MODELS:
-        frame = write_model_outputs(
-            {"metrics": outputs[f"{name}_metrics"], "predictions": outputs[f"{name}_predictions"]},
-            problem,
-            fits[name].predicted,
-            {
-                **common,
-                "model": name,
-                "seed": chosen.settings.seed if chosen else None,
-                "cv_scores": [] if name in failed else [s[name] for s in cv.values()],
-                "recommended": name == RECOMMENDED,
-                "failed": failed.get(name),
-                **fits[name].extra,
-                **fits[name].details,
-                # The stack's predictions hold the GCN's, so they carry its settings' choice too.
-                **({"selection": choice} if name == "stack" else {}),
-                **({"loci_note": loci_note} if name == "gblup_loci" else {}),
-                **{f"cv_{key}s": cv_extras[name].get(key, {}) for key in fits[name].extra},
-            },
-        )
-        if name == RECOMMENDED:
-            write_tsv(outputs["table"], prediction_table(frame, trait), float_format="%.6g")
+        write_model_outputs(files, problem, fit.predicted, record)
 
 
 def prediction_table(frame, trait):

@@ -28,6 +28,7 @@ MAX_R2 = 0.95  # two markers in higher LD are one locus
 # this false discovery rate may enter: with no real locus none is one but by a 5 % chance (as
 # with Bonferroni), and where several are real, markers beside them pass more easily.
 FALSE_DISCOVERY_RATE = 0.05
+NO_MARKERS = "no genotypes to scan: GBLUP + loci is GBLUP"
 
 
 @dataclass
@@ -129,10 +130,14 @@ def fit_with_markers(split_kinship, y, fit_mask, markers, chosen):
     return fit, predicted, x @ fit.beta
 
 
-def fit_fold(fold):
+def fit_fold(fold, settings):
     """GBLUP + loci on the fold's training accessions, m chosen over its inner folds."""
-    counts, kinship = sorted(fold.loci_counts), fold.gblup
-    dosage = None if fold.markers is None else fold.markers.dosage
+    counts, kinship, dosage = sorted(settings["loci_counts"]), fold.kinship, None
+    if fold.markers is None:
+        counts = [0]
+    else:
+        fold.markers.check_counts(counts)
+        dosage = fold.markers.dosage
     trained = fold.folds > 0
     n = len(fold.y)
     out_of_fold = {m: np.full(n, np.nan) for m in counts}
@@ -165,4 +170,5 @@ def fit_fold(fold):
         for rank, (j, effect) in enumerate(zip(chosen, effects), 1)
     ]
     # The markers taken: m, or fewer where fewer are discoveries.
-    return FoldFit(predicted, evidence, {"loci_m": len(chosen)}, details={"loci": loci}, offsets=fixed[m])
+    details = {"loci": loci, "note": None if fold.markers is not None else NO_MARKERS}
+    return FoldFit(predicted, evidence, {"loci_m": len(chosen)}, details=details, offsets=fixed[m])

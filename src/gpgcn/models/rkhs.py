@@ -30,13 +30,13 @@ def fit_rkhs(split_kinship, y, fit_mask):
     return best[1:]
 
 
-def fit_fold(fold):
+def fit_fold(fold, settings):
     """RKHS on the fold's training accessions, and on each inner fold's complement (its bandwidth
     chosen again there)."""
     trained = fold.folds > 0
-    bandwidth, predicted = fit_rkhs(fold.gblup, fold.y, trained)
+    bandwidth, predicted = fit_rkhs(fold.kinship, fold.y, trained)
     out_of_fold = np.full(len(fold.y), np.nan)
     for inner in np.unique(fold.folds[trained]):
         held = fold.folds == inner
-        out_of_fold[held] = fit_rkhs(fold.gblup, fold.y, trained & ~held)[1][held]
+        out_of_fold[held] = fit_rkhs(fold.kinship, fold.y, trained & ~held)[1][held]
     return FoldFit(predicted, out_of_fold, {"rkhs_bandwidth": bandwidth})

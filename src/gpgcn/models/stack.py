@@ -27,9 +27,12 @@ from ..statistics import one_standard_error_choice
 from . import MODELS
 from .fold import FoldFit, ModelFailure
 
-# The members, as the registry declares them.
-BASELINES = tuple(name for name, model in MODELS.items() if model.stack_role == "baseline")
-GRAPH_MODEL = next(name for name, model in MODELS.items() if model.stack_role == "graph")
+
+def members():
+    """The baselines and the graph model (None if there is none), as the registry declares them
+    when the stack is fitted."""
+    baselines = tuple(name for name, model in MODELS.items() if model.stack_role == "baseline")
+    return baselines, next((name for name, model in MODELS.items() if model.stack_role == "graph"), None)
 
 
 def subsets(names):
@@ -46,10 +49,11 @@ def candidate_stacks(baselines, graph_model=None):
 def stack_weights(out_of_fold, y):
     """{model: weight} of the chosen subset (summing to one), from out-of-fold predictions by model."""
     names = list(out_of_fold)
+    graph_model = members()[1]
     known = np.isfinite(y) & np.all([np.isfinite(p) for p in out_of_fold.values()], axis=0)
     fitted, combined, complexity = [], [], []
-    graph = GRAPH_MODEL if GRAPH_MODEL in names else None
-    for subset in candidate_stacks([n for n in names if n != GRAPH_MODEL], graph):
+    graph = graph_model if graph_model in names else None
+    for subset in candidate_stacks([n for n in names if n != graph_model], graph):
         if len(subset) == 1:
             weights = np.ones(1)  # a stack of one model is that model
         else:
@@ -57,28 +61,30 @@ def stack_weights(out_of_fold, y):
             weights, _ = nnls(columns - columns.mean(axis=0), y[known] - y[known].mean())
             weights = weights / weights.sum() if weights.sum() > 0 else weights
         used = {name for name, w in zip(subset, weights) if w > 0}
-        if not used - {GRAPH_MODEL}:
+        if not used - {graph_model}:
             continue  # the GCN alone, or nothing at all
         # As simple as the models it weighs: one the weights leave out does not count.
-        complexity.append((GRAPH_MODEL in used, len(used)))
+        complexity.append((graph_model in used, len(used)))
         fitted.append(dict(zip(subset, weights.tolist())))
         combined.append(np.column_stack([out_of_fold[name] for name in subset]) @ weights)
     choice, _ = one_standard_error_choice(combined, y, complexity)
     return {name: fitted[choice].get(name, 0.0) for name in names}
 
 
-def fit_fold(fold):
+def fit_fold(fold, settings):
     """The stack of the models fitted on the fold (a failed one has no weight)."""
-    fitted = [name for name in (*BASELINES, GRAPH_MODEL) if not fold.fits[name].failed]
-    if not set(fitted) - {GRAPH_MODEL}:
+    baselines, graph_model = members()
+    every = (*baselines, *([graph_model] if graph_model else []))
+    fitted = [name for name in every if not fold.fits[name].failed]
+    if not set(fitted) - {graph_model}:
         raise ModelFailure("every baseline failed")
     weights = stack_weights({name: fold.fits[name].out_of_fold for name in fitted}, fold.y)
     return FoldFit(
         sum(w * fold.fits[name].predicted for name, w in weights.items()),
         sum(w * fold.fits[name].out_of_fold for name, w in weights.items()),
         {
-            **{f"weight_{name}": weights.get(name, 0.0) for name in (*BASELINES, GRAPH_MODEL)},
-            # The GCN's share of the stack: what the graph model adds.
-            "gcn_share": weights.get(GRAPH_MODEL, 0.0),
+            **{f"weight_{name}": weights.get(name, 0.0) for name in every},
+            # The graph model's share of the stack: what it adds.
+            **({f"{graph_model}_share": weights.get(graph_model, 0.0)} if graph_model else {}),
         },
     )

@@ -11,6 +11,7 @@ import pandas as pd  # noqa: E402
 
 from ..gcn.strategies import STRATEGIES  # noqa: E402
 from ..io import write_text, write_tsv  # noqa: E402
+from ..models import MODELS  # noqa: E402
 from ..statistics import pearson_r  # noqa: E402
 from .figures import save_figure  # noqa: E402
 
@@ -92,14 +93,15 @@ def plot_scaling(table, column, ideal, ylabel, path):
     save_figure(fig, path)
 
 
-def plot_accuracy(table, gblup_r, path):
+def plot_accuracy(table, reference, reference_r, path):
+    """Each run's test r, beside the reference model's (`reference`, its name)."""
     import matplotlib.pyplot as plt
 
     ran = table[table["status"] == "ok"]
     labels = [f"{s}/{int(n)}" for s, n in zip(ran["strategy"], ran["n_devices"])]
     fig, ax = plt.subplots(figsize=(max(5, 0.7 * len(labels)), 4))
     ax.bar(labels, ran["test_pearson_r"], color="#4c72b0")
-    ax.axhline(gblup_r, color="#d62728", ls="--", label=f"GBLUP r = {gblup_r:.3f}")
+    ax.axhline(reference_r, color="#d62728", ls="--", label=f"{reference} r = {reference_r:.3f}")
     ax.set(ylabel="test Pearson r", ylim=(0, 1))
     ax.tick_params(axis="x", rotation=45)
     ax.legend(fontsize=8)
@@ -139,13 +141,15 @@ def scaling_summary(table):
     return "<html><body><h3>Scaling</h3>" + "\n".join(items) + "</body></html>\n"
 
 
-def aggregate_stage(run_dirs, planned, gblup_metrics_path, outputs):
+def aggregate_stage(run_dirs, planned, reference_metrics_path, outputs):
+    """The strategies' timing table, plots and summary; `reference_metrics_path`: the metrics.json
+    of the model the runs' accuracy is drawn beside (the registry's reference, GBLUP)."""
     runs = [read_run(d) for d in run_dirs]
     table = timing_table(runs, planned)
     write_tsv(outputs["timings"], table, float_format="%.4g")
-    with open(gblup_metrics_path) as handle:
-        gblup_r = json.load(handle)["test_pearson_r"]
+    with open(reference_metrics_path) as handle:
+        reference = json.load(handle)
     plot_scaling(table, "speedup", lambda n: n, "speedup vs serial (1 core)", outputs["speedup"])
     plot_scaling(table, "efficiency", lambda n: 1.0, "parallel efficiency", outputs["efficiency"])
-    plot_accuracy(table, gblup_r, outputs["accuracy"])
+    plot_accuracy(table, MODELS[reference["model"]].display, reference["test_pearson_r"], outputs["accuracy"])
     write_text(outputs["summary"], scaling_summary(table))

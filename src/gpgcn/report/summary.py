@@ -11,7 +11,7 @@ import pandas as pd  # noqa: E402
 
 from ..data.kinship import genome_funnel  # noqa: E402
 from ..io import write_tsv  # noqa: E402
-from ..models import MODELS  # noqa: E402
+from ..models import MODELS, REFERENCE  # noqa: E402
 from ..statistics import paired_bootstrap_difference, pearson_r  # noqa: E402
 from .figures import save_figure  # noqa: E402
 
@@ -34,11 +34,11 @@ def accuracy_table(models, genetic_values=None):
     `models`: (trait, metrics, predictions) with each trait's GBLUP among them.
     """
     rows = []
-    gblup = {trait: predictions for trait, metrics, predictions in models if metrics["model"] == "gblup"}
-    gblup_cv = {trait: metrics["cv_pearson_r"] for trait, metrics, _ in models if metrics["model"] == "gblup"}
+    by_reference = {trait: predictions for trait, metrics, predictions in models if metrics["model"] == REFERENCE}
+    reference_cv = {trait: metrics["cv_pearson_r"] for trait, metrics, _ in models if metrics["model"] == REFERENCE}
     for trait, metrics, predictions in models:
         test = predictions[predictions["set"] == "test"]
-        reference = gblup[trait].set_index("ID").loc[test["ID"], "predicted"].to_numpy()
+        reference = by_reference[trait].set_index("ID").loc[test["ID"], "predicted"].to_numpy()
         low, high = (
             (np.nan, np.nan)
             if metrics.get("failed")
@@ -48,14 +48,14 @@ def accuracy_table(models, genetic_values=None):
             "trait": trait,
             "model": model_name(metrics),
             "test_pearson_r": metrics["test_pearson_r"],
-            "test_r_minus_gblup": metrics["test_pearson_r"] - pearson_r(reference, test["observed"]),
+            f"test_r_minus_{REFERENCE}": metrics["test_pearson_r"] - pearson_r(reference, test["observed"]),
             "bootstrap_95_low": low,
             "bootstrap_95_high": high,
             "cv_pearson_r_mean": metrics["cv_pearson_r_mean"],
             "cv_pearson_r_sd": metrics["cv_pearson_r_sd"],
             "cv_repeats": metrics["cv_repeats"],
             # Paired over the CV repeats: the same folds for both models.
-            **cv_difference(metrics["cv_pearson_r"], gblup_cv[trait]),
+            **cv_difference(metrics["cv_pearson_r"], reference_cv[trait]),
             # The GCN's settings were chosen on the split's folds of these same training accessions.
             "cv_settings_chosen_on_same_accessions": metrics.get("selection", {}).get(
                 "cv_settings_chosen_on_same_accessions", False
@@ -70,7 +70,7 @@ def accuracy_table(models, genetic_values=None):
             "loci_m": metrics.get("loci_m"),
             "gcn_settings": metrics["selection"]["chosen"] if "selection" in metrics else None,
             # Why the model has no predictions; or what it was in this run (GBLUP + loci without genotypes).
-            "note": f"failed: {metrics['failed']}" if metrics.get("failed") else metrics.get("loci_note"),
+            "note": f"failed: {metrics['failed']}" if metrics.get("failed") else metrics.get("note"),
         }
         if genetic_values is not None:
             truth = genetic_values[trait].reindex(test["ID"]).to_numpy()
@@ -80,15 +80,16 @@ def accuracy_table(models, genetic_values=None):
     return pd.DataFrame(rows)
 
 
-def cv_difference(scores, gblup_scores):
-    """Mean and sd over the CV repeats of a model's r minus GBLUP's on the same folds."""
-    if not scores or len(scores) != len(gblup_scores):
-        return {"cv_r_minus_gblup_mean": None, "cv_r_minus_gblup_sd": None}
-    difference = np.subtract(scores, gblup_scores)
+def cv_difference(scores, reference_scores):
+    """Mean and sd over the CV repeats of a model's r minus the reference model's (GBLUP's) on
+    the same folds."""
+    if not scores or len(scores) != len(reference_scores):
+        return {f"cv_r_minus_{REFERENCE}_mean": None, f"cv_r_minus_{REFERENCE}_sd": None}
+    difference = np.subtract(scores, reference_scores)
     return {
-        "cv_r_minus_gblup_mean": float(difference.mean()),
+        f"cv_r_minus_{REFERENCE}_mean": float(difference.mean()),
         # One repeat has no spread to measure.
-        "cv_r_minus_gblup_sd": float(difference.std()) if len(difference) > 1 else None,
+        f"cv_r_minus_{REFERENCE}_sd": float(difference.std()) if len(difference) > 1 else None,
     }
 
 
@@ -107,12 +108,13 @@ def loci_table(models):
 
 
 def model_choice_table(candidate_tables, chosen):
-    """Every trait's GCN candidates with their out-of-fold r, the one `chosen` (by trait) marked."""
+    """Every (trait, model, path) candidates table with their out-of-fold r, the one `chosen` (by
+    trait and model) marked."""
     frames = []
-    for trait, path in candidate_tables:
+    for trait, name, path in candidate_tables:
         table = pd.read_csv(path, sep="\t")
         table.insert(0, "trait", trait)
-        table["chosen"] = table["candidate"].eq(chosen[trait])
+        table["chosen"] = table["candidate"].eq(chosen[trait, name])
         frames.append(table)
     return pd.concat(frames, ignore_index=True)
 
@@ -122,24 +124,24 @@ def plot_accuracy_by_trait(table, path):
     95 % interval, and over the CV repeats (mean ± sd of the paired differences). The differences
     between models are a few hundredths of r; drawn from 0 they would not show."""
     traits = list(dict.fromkeys(table["trait"]))
-    models = [m for m in dict.fromkeys(table["model"]) if m != MODELS["gblup"].display]
+    models = [m for m in dict.fromkeys(table["model"]) if m != MODELS[REFERENCE].display]
     fig, axes = plt.subplots(1, 2, figsize=(max(8, 0.5 * len(traits) * len(models) + 3), 4.2), sharey=True)
     width = 0.8 / len(models)
     panels = (
-        ("test_r_minus_gblup", "test r − GBLUP's (95 % paired bootstrap)"),
-        ("cv_r_minus_gblup_mean", "CV r − GBLUP's (mean ± sd over repeats)"),
+        (f"test_r_minus_{REFERENCE}", f"test r − {MODELS[REFERENCE].display}'s (95 % paired bootstrap)"),
+        (f"cv_r_minus_{REFERENCE}_mean", f"CV r − {MODELS[REFERENCE].display}'s (mean ± sd over repeats)"),
     )
     for ax, (column, title) in zip(axes, panels):
         for i, model in enumerate(models):
             rows = table[table["model"] == model].set_index("trait").reindex(traits)
             x = np.arange(len(traits)) + (i - (len(models) - 1) / 2) * width
             value = rows[column].astype(float).to_numpy()
-            if column == "test_r_minus_gblup":
+            if column == f"test_r_minus_{REFERENCE}":
                 low, high = (rows[f"bootstrap_95_{end}"].astype(float).to_numpy() for end in ("low", "high"))
                 # A percentile interval need not hold the estimate itself (few test accessions).
                 error = np.clip([value - low, high - value], 0, None)
             else:
-                error = rows["cv_r_minus_gblup_sd"].astype(float).to_numpy()
+                error = rows[f"cv_r_minus_{REFERENCE}_sd"].astype(float).to_numpy()
             ax.bar(x, np.nan_to_num(value), width, yerr=np.nan_to_num(error), label=model, capsize=2)
         ax.set_xticks(np.arange(len(traits)), traits, rotation=30, ha="right")
         ax.set_title(title, fontsize=10)
@@ -147,7 +149,7 @@ def plot_accuracy_by_trait(table, path):
         ax.grid(axis="y", lw=0.3)
         if table[column].isna().all():
             ax.text(0.5, 0.5, "no CV repeats in this split", transform=ax.transAxes, ha="center", color="0.4")
-    axes[0].set_ylabel("difference in Pearson r to GBLUP")
+    axes[0].set_ylabel(f"difference in Pearson r to {MODELS[REFERENCE].display}")
     # Outside the axes: with few traits a legend inside covers the bars.
     axes[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     save_figure(fig, path)
@@ -229,8 +231,6 @@ def data_table(snp_tables, funnels, graph_summary_path, split_summaries, study="
 def report_stage(
     traits,
     model_files,
-    epochs_files,
-    candidate_tables,
     snp_tables,
     funnels,
     graph_summary,
@@ -239,9 +239,9 @@ def report_stage(
     genetic_values_path=None,
     study="the study list",
 ):
-    """`model_files`: {trait: {model: {"metrics": path, "predictions": path}}}, read in trait and
-    registry order; `epochs_files` and `candidate_tables`: the GCN's, per trait; `study`: where the
-    study accessions came from."""
+    """`model_files`: {trait: {model: {"metrics": path, "predictions": path, and its extra
+    outputs}}}, read in trait and registry order (a model's epochs.tsv draws its learning curves,
+    its candidates.tsv its choice); `study`: where the study accessions came from."""
     models = []
     for trait in traits:
         for name in MODELS:
@@ -256,13 +256,19 @@ def report_stage(
         genetic = pd.read_csv(genetic_values_path, sep="\t", dtype={"ID": str}).set_index("ID")
     table = accuracy_table(models, genetic)
     write_tsv(outputs["accuracy"], table, float_format="%.4f")
-    chosen = {trait: metrics["selection"]["chosen"] for trait, metrics, _ in models if metrics["model"] == "gcn"}
-    write_tsv(
-        outputs["model_choice"], model_choice_table(list(zip(traits, candidate_tables)), chosen), float_format="%.4f"
-    )
+    # A model with candidates.tsv chose its settings among them; one with epochs.tsv trained by epochs.
+    extra = [(trait, name, model_files[trait][name]) for trait in traits for name in MODELS]
+    choices = [(trait, name, files["candidates"]) for trait, name, files in extra if "candidates" in files]
+    recorded = {(trait, metrics["model"]): metrics for trait, metrics, _ in models}
+    chosen = {(trait, name): recorded[trait, name]["selection"]["chosen"] for trait, name, _ in choices}
+    write_tsv(outputs["model_choice"], model_choice_table(choices, chosen), float_format="%.4f")
     write_tsv(outputs["data"], data_table(snp_tables, funnels, graph_summary, split_summaries, study))
     write_tsv(outputs["loci"], loci_table(models), float_format="%.4g")
     plot_accuracy_by_trait(table, outputs["by_trait"])
     plot_predicted_vs_observed(models, outputs["scatter"])
-    runs = [(f"{trait} GCN", pd.read_csv(e, sep="\t")) for trait, e in zip(traits, epochs_files)]
+    runs = [
+        (f"{trait} {MODELS[name].display}", pd.read_csv(files["epochs"], sep="\t"))
+        for trait, name, files in extra
+        if "epochs" in files
+    ]
     plot_learning_curves(runs, outputs["learning_curves"])
