@@ -36,10 +36,12 @@ from synthetic import product_seconds, write_synthetic_cohort
 from gpgcn.gcn.strategies import PREDICTION_TOLERANCE, STRATEGIES
 from gpgcn.gcn.timing_job import TrainJob
 from gpgcn.io import write_json, write_text
-from gpgcn.models import model_settings, trait_model_outputs
+from gpgcn.models import MODELS, model_settings, trait_model_outputs
 from gpgcn.models.job import trait_models_stage
 
 TRAIT = "FT10_mean"  # the demo's trait
+# The per-trait GCN, as the registry names it (the graph model of the stack).
+GCN = next(name for name, model in MODELS.items() if model.stack_role == "graph")
 OUTPUTS = {"metrics": "metrics.json", "predictions": "predictions.tsv", "epochs": "epochs.tsv"}
 
 
@@ -175,7 +177,7 @@ def demo_problem(work, settings, plan, device):
         check_row("demo", r.name, device, work / "results" / "train" / r.name, references[reference_of(r)])
         for r in plan
     ]
-    model = work / "results" / "models" / TRAIT / "gcn"
+    model = work / "results" / "models" / TRAIT / GCN
     rows.append(check_row("demo", "per-trait GCN", device, model, references["serial"]))
     return rows, sorted((work / "results" / "genotypes").glob("*.npy"))
 
@@ -235,7 +237,7 @@ def synthetic_problem(work, n_snps, settings, plan, device):
         settings=model_settings(config),
         outputs=per_trait_outputs(model),
     )
-    rows.append(check_row("synthetic", "per-trait GCN", device, model / "gcn", references["serial"]))
+    rows.append(check_row("synthetic", "per-trait GCN", device, model / GCN, references["serial"]))
     return rows, cohort.matrices
 
 

@@ -1,5 +1,6 @@
 """Markdown tables of a finished workflow run's per-trait models, for the accuracy benchmark pages
-(real_genotypes.py, real_traits_table.py): every model of the registry against GBLUP."""
+(real_genotypes.py, real_traits_table.py): every model of the registry against the reference
+model (GBLUP), read from the registry's fields, never a model's name."""
 
 import json
 import sys
@@ -11,9 +12,13 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from gpgcn.models import MODELS, RECOMMENDED  # noqa: E402
+from gpgcn.models import MODELS, RECOMMENDED, REFERENCE  # noqa: E402
 
-BASELINES = ("gblup", "rkhs")  # what the recommended model is held against on every trait
+# What the recommended model is held against on every trait: every single model (not a combination).
+SINGLE_MODELS = tuple(name for name, model in MODELS.items() if not model.combines)
+GRAPH_MODEL = next(name for name, model in MODELS.items() if model.stack_role == "graph")
+# The model that chooses its settings among candidates (the GCN), by the table it writes of them.
+CHOOSING = next(name for name, model in MODELS.items() if "candidates.tsv" in model.extra_outputs)
 
 
 def metrics(run, trait, model):
@@ -27,71 +32,77 @@ def cv_difference(record, reference):
 
 
 def what_it_chose(record):
-    """The choices a model made on all training accessions, in a few words."""
-    if record["model"] == RECOMMENDED:
+    """The choices a model made on all training accessions, in a few words: a combination's
+    weights, a chosen candidate, or the numbers it records of itself in every fold (those it also
+    records per outer fold, as cv_<key>s)."""
+    if MODELS[record["model"]].combines:
         weights = {name: record.get(f"weight_{name}", 0) for name in MODELS}
         return ", ".join(f"{MODELS[n].display} {w:.2f}" for n, w in weights.items() if w)
-    if "loci_m" in record:
-        return f"m = {record['loci_m']}"
-    if "rkhs_bandwidth" in record:
-        return f"h = {record['rkhs_bandwidth']:g}"
-    if record["model"] == "gcn":
-        return record["selection"]["chosen"]
-    return ""
+    if "selection" in record:
+        return record["selection"]["chosen"] or ""
+    own = [key for key in record if f"cv_{key}s" in record]
+    return ", ".join(f"{key} = {record[key]:g}" for key in own)
 
 
 def accuracy_rows(run, traits):
-    """Per trait and model: test r, its difference to GBLUP with the paired-bootstrap interval,
-    CV r and its paired difference to GBLUP, and what the model chose."""
+    """Per trait and model: test r, its difference to the reference's with the paired-bootstrap
+    interval, CV r and its paired difference to the reference's, and what the model chose."""
     accuracy = pd.read_csv(run / "results/summary/accuracy.tsv", sep="\t")
+    name = MODELS[REFERENCE].display
     lines = [
-        "| trait | model | test r | test r − GBLUP [95 % bootstrap] | CV r (mean ± sd) | CV r − GBLUP (mean ± sd) |"
+        f"| trait | model | test r | test r − {name} [95 % bootstrap] | CV r (mean ± sd) | CV r − {name} (mean ± sd) |"
         " chosen on the training accessions |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for trait in traits:
-        gblup = metrics(run, trait, "gblup")
+        reference = metrics(run, trait, REFERENCE)
         for model, entry in MODELS.items():
             record = metrics(run, trait, model)
             row = accuracy[(accuracy["trait"] == trait) & (accuracy["model"] == entry.display)].iloc[0]
-            cv_mean, cv_sd = cv_difference(record, gblup)
+            cv_mean, cv_sd = cv_difference(record, reference)
+            difference = row[f"test_r_minus_{REFERENCE}"]
             test = (
                 ""
-                if model == "gblup"
-                else f"{row.test_r_minus_gblup:+.3f} [{row.bootstrap_95_low:+.3f}, {row.bootstrap_95_high:+.3f}]"
+                if model == REFERENCE
+                else f"{difference:+.3f} [{row.bootstrap_95_low:+.3f}, {row.bootstrap_95_high:+.3f}]"
             )
             lines.append(
                 f"| {trait} | {entry.display} | {record['test_pearson_r']:.3f} | {test} | "
                 f"{record['cv_pearson_r_mean']:.3f} ± {record['cv_pearson_r_sd']:.3f} | "
-                f"{'' if model == 'gblup' else f'{cv_mean:+.3f} ± {cv_sd:.3f}'} | {what_it_chose(record)} |"
+                f"{'' if model == REFERENCE else f'{cv_mean:+.3f} ± {cv_sd:.3f}'} | {what_it_chose(record)} |"
             )
     return lines
 
 
 def average_rows(run, traits):
-    """Each model's test and CV r averaged over the traits, and its difference to GBLUP's."""
-    lines = ["| model | test r | CV r | test r − GBLUP | CV r − GBLUP |", "| --- | --- | --- | --- | --- |"]
-    gblup_test = np.mean([metrics(run, t, "gblup")["test_pearson_r"] for t in traits])
-    gblup_cv = np.mean([metrics(run, t, "gblup")["cv_pearson_r_mean"] for t in traits])
+    """Each model's test and CV r averaged over the traits, and its difference to the reference's."""
+    name = MODELS[REFERENCE].display
+    lines = [f"| model | test r | CV r | test r − {name} | CV r − {name} |", "| --- | --- | --- | --- | --- |"]
+    reference_test = np.mean([metrics(run, t, REFERENCE)["test_pearson_r"] for t in traits])
+    reference_cv = np.mean([metrics(run, t, REFERENCE)["cv_pearson_r_mean"] for t in traits])
     for model, entry in MODELS.items():
         test = np.mean([metrics(run, t, model)["test_pearson_r"] for t in traits])
         cv = np.mean([metrics(run, t, model)["cv_pearson_r_mean"] for t in traits])
-        lines.append(f"| {entry.display} | {test:.3f} | {cv:.3f} | {test - gblup_test:+.3f} | {cv - gblup_cv:+.3f} |")
+        lines.append(
+            f"| {entry.display} | {test:.3f} | {cv:.3f} | {test - reference_test:+.3f} | {cv - reference_cv:+.3f} |"
+        )
     return lines
 
 
 def goal_rows(run, traits):
-    """The recommended model's CV r against the best of the baselines on each trait, with the
-    GCN's share of it."""
+    """The recommended model's CV r against the best single model's on each trait, with the graph
+    model's share of it."""
+    graph = MODELS[GRAPH_MODEL].display
     lines = [
-        "| trait | recommended CV r | best baseline (CV r) | difference | GCN's share (mean over outer folds) |",
+        "| trait | recommended CV r | best single model (CV r) | difference |"
+        f" {graph}'s share (mean over outer folds) |",
         "| --- | --- | --- | --- | --- |",
     ]
     for trait in traits:
         record = metrics(run, trait, RECOMMENDED)
-        best = max(BASELINES, key=lambda m: metrics(run, trait, m)["cv_pearson_r_mean"])
+        best = max(SINGLE_MODELS, key=lambda m: metrics(run, trait, m)["cv_pearson_r_mean"])
         best_r = metrics(run, trait, best)["cv_pearson_r_mean"]
-        shares = [s for repeat in record.get("cv_gcn_shares", {}).values() for s in repeat]
+        shares = [s for repeat in record.get(f"cv_{GRAPH_MODEL}_shares", {}).values() for s in repeat]
         lines.append(
             f"| {trait} | {record['cv_pearson_r_mean']:.3f} | {MODELS[best].display} ({best_r:.3f}) | "
             f"{record['cv_pearson_r_mean'] - best_r:+.3f} | {np.mean(shares) if shares else 0:.2f} |"
@@ -100,9 +111,11 @@ def goal_rows(run, traits):
 
 
 def loci_rows(run, traits):
+    """The loci of the model that records them (GBLUP + loci), per trait."""
     lines = ["| trait | m | markers (chrom:pos, joint effect per allele, scan t) |", "| --- | --- | --- |"]
+    scanning = next(name for name in MODELS if "loci" in metrics(run, traits[0], name))
     for trait in traits:
-        record = metrics(run, trait, "gblup_loci")
+        record = metrics(run, trait, scanning)
         loci = "; ".join(f"{x['chrom']}:{x['pos']} ({x['effect']:+.3g}, t {x['t']:.1f})" for x in record["loci"])
         lines.append(f"| {trait} | {record['loci_m']} | {loci or '–'} |")
     return lines
@@ -112,13 +125,12 @@ def cost_rows(run, traits):
     """Seconds each model's fits took in its trait's job (on the training accessions, in the CV),
     and each job's wall time."""
     lines = [
-        "| trait | " + " | ".join(MODELS[m].display for m in MODELS) + " | per-trait job | GBLUP job |",
-        "| --- |" + " --- |" * (len(MODELS) + 2),
+        "| trait | " + " | ".join(MODELS[m].display for m in MODELS) + " | per-trait job |",
+        "| --- |" + " --- |" * (len(MODELS) + 1),
     ]
     for trait in traits:
         spent = metrics(run, trait, RECOMMENDED)["seconds_by_model"]
         cells = [f"{spent[m]['training_accessions']:.0f} + {spent[m]['cross_validation']:.0f}" for m in MODELS]
         job = pd.read_csv(run / f"results/benchmarks/models/{trait}/trait_models.tsv", sep="\t")["s"].iloc[0]
-        gblup = pd.read_csv(run / f"results/benchmarks/models/{trait}/gblup.tsv", sep="\t")["s"].iloc[0]
-        lines.append(f"| {trait} | " + " | ".join(cells) + f" | {job / 60:.1f} min | {gblup:.0f} s |")
+        lines.append(f"| {trait} | " + " | ".join(cells) + f" | {job / 60:.1f} min |")
     return lines

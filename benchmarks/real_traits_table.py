@@ -15,14 +15,14 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from model_tables import accuracy_rows, average_rows, cost_rows, goal_rows, metrics  # noqa: E402
+from model_tables import CHOOSING, accuracy_rows, average_rows, cost_rows, goal_rows, metrics  # noqa: E402
 
 RUN = REPO / "benchmarks" / "out" / "real_traits"
 OUT = REPO / "docs" / "benchmarks"
 
 
 def search_rows(traits):
-    tables = {t: pd.read_csv(RUN / f"results/models/{t}/gcn/candidates.tsv", sep="\t") for t in traits}
+    tables = {t: pd.read_csv(RUN / f"results/models/{t}/{CHOOSING}/candidates.tsv", sep="\t") for t in traits}
     lines = ["| candidate | " + " | ".join(traits) + " |", "| --- |" + " --- |" * len(traits)]
     for i, name in enumerate(tables[traits[0]]["candidate"]):
         cells = []
@@ -46,10 +46,10 @@ def job_seconds(traits):
 
 def cost_lines(traits, candidate_seconds, jobs):
     """The model choice's cost here, and at 1M SNPs from benchmarks/candidate_cost.py's epoch time."""
-    scores = pd.read_csv(RUN / f"results/models/{traits[0]}/gcn/candidates.tsv", sep="\t")["cv_pearson_r"]
+    scores = pd.read_csv(RUN / f"results/models/{traits[0]}/{CHOOSING}/candidates.tsv", sep="\t")["cv_pearson_r"]
     n_candidates = int(scores.notna().sum())  # those tried
-    epochs = float(np.median([metrics(RUN, t, "gcn")["epochs"] for t in traits]))  # all 5 members of one ensemble
-    repeats, folds = metrics(RUN, traits[0], "gcn")["cv_repeats"], 5
+    epochs = float(np.median([metrics(RUN, t, CHOOSING)["epochs"] for t in traits]))  # all 5 members of one ensemble
+    repeats, folds = metrics(RUN, traits[0], CHOOSING)["cv_repeats"], 5
     lines = [
         f"Here (306 kinship columns as features): one candidate, a fold ensemble of 5 GCNs, took a median "
         f"{np.median(candidate_seconds):.0f} s on one core ({epochs:.0f} epochs over its 5 members, median over "
@@ -91,7 +91,7 @@ def main():
     wall = int((RUN / "wall_seconds").read_text())
     search, candidate_seconds = search_rows(traits)
     jobs = job_seconds(traits)
-    first = metrics(RUN, traits[0], "gcn")
+    first = metrics(RUN, traits[0], CHOOSING)
     OUT.mkdir(parents=True, exist_ok=True)
     shutil.copy(RUN / "results/plots/accuracy_by_trait.png", OUT / "real_traits.png")
     lines = [
