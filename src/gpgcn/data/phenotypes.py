@@ -138,6 +138,29 @@ def check_trainable(split, phenotypes_path, trait):
         )
 
 
+def published_test_ids(path, accessions):
+    """The published test accessions (None without a file); each must be an accession."""
+    test_ids = read_ids(path) if path else None
+    unknown = [a for a in test_ids or [] if a not in set(accessions)]
+    if unknown:
+        raise InputError(path, f"test accessions not among the accessions: {', '.join(unknown[:10])}")
+    return test_ids
+
+
+def published_folds(path, cv_repeats, accessions, phenotyped, test_ids):
+    """The published CV folds (None without a file), its first `cv_repeats` columns (0: all);
+    every training accession must have a fold, and every fold enough accessions."""
+    if not path:
+        return None
+    cv_folds = read_cv_folds(path).iloc[:, : cv_repeats or None]
+    training = [a for a in accessions if a in phenotyped and a not in set(test_ids or [])]
+    absent = [a for a in training if a not in cv_folds.index]
+    if absent:
+        raise InputError(path, f"training accessions without folds: {', '.join(absent[:10])}")
+    check_fold_sizes(cv_folds, training, path)
+    return cv_folds
+
+
 def trait_split(
     phenotypes_path,
     accessions,
@@ -163,19 +186,8 @@ def trait_split(
             f"trait {trait}: none of its {len(values)} accessions with a value is a study accession "
             f"(first: {values.index[0]!r})",
         )
-    test_ids = read_ids(test_ids_path) if test_ids_path else None
-    if test_ids:
-        unknown = [a for a in test_ids if a not in set(accessions)]
-        if unknown:
-            raise InputError(test_ids_path, f"test accessions not among the accessions: {', '.join(unknown[:10])}")
-    cv_folds = read_cv_folds(cv_folds_path) if cv_folds_path else None
-    if cv_folds is not None:
-        cv_folds = cv_folds.iloc[:, : cv_repeats or None]
-        training = [a for a in accessions if a in values.index and a not in set(test_ids or [])]
-        absent = [a for a in training if a not in cv_folds.index]
-        if absent:
-            raise InputError(cv_folds_path, f"training accessions without folds: {', '.join(absent[:10])}")
-        check_fold_sizes(cv_folds, training, cv_folds_path)
+    test_ids = published_test_ids(test_ids_path, accessions)
+    cv_folds = published_folds(cv_folds_path, cv_repeats, accessions, values.index, test_ids)
     frame = make_split(
         accessions,
         values,

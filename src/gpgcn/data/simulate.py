@@ -160,42 +160,8 @@ def simulate_cohort(
         )
         log.info("chromosome %s: %d bp, %d sites", chrom, tree_seqs[chrom].sequence_length, tree_seqs[chrom].num_sites)
 
-    candidates = []  # (chrom, row) of biallelic SNPs with MAF >= 0.05 over all accessions
-    with atomic_path(vcf_path) as tmp:
-        with pysam.BGZFile(str(tmp), "wb") as out:
-            lengths = {c: int(ts.sequence_length) for c, ts in tree_seqs.items()}
-            out.write(vcf_header(lengths, sample_ids).encode())
-            for chrom, ts in tree_seqs.items():
-                quirk_rng = np.random.default_rng([seed, int(chrom) if chrom.isdigit() else len(chrom)])
-                row0 = 0
-                for positions, alleles, genotypes in site_alleles(ts):
-                    kinds, missing = add_vcf_quirks(
-                        alleles,
-                        genotypes,
-                        quirk_rng,
-                        indel_fraction=indel_fraction,
-                        multiallelic_fraction=multiallelic_fraction,
-                        missing_rate=missing_rate,
-                    )
-                    freq = (genotypes == 1).mean(axis=1)
-                    maf = np.minimum(freq, 1 - freq)
-                    for row in np.flatnonzero((kinds == "snp") & (maf >= 0.05)):
-                        candidates.append((chrom, row0 + row))
-                    gt = genotype_text(genotypes, missing)
-                    # As in real VCFs: a marker ID and allele counts (homozygous calls: 2 per accession).
-                    called = 2 * (~missing).sum(axis=1)
-                    counts = [2 * ((genotypes == a) & ~missing).sum(axis=1) for a in (1, 2, 3)]
-                    for i, pos in enumerate(positions):
-                        alts = alleles[i][1:]
-                        ac = ",".join(str(counts[a][i]) for a in range(len(alts)))
-                        prefix = (
-                            f"{chrom}\t{pos}\tAt{chrom}_{pos}\t{alleles[i][0]}\t{','.join(alts)}\t.\tPASS\t"
-                            f"AC={ac};AN={called[i]}\tGT\t"
-                        )
-                        out.write(prefix.encode() + gt[i].tobytes())
-                    row0 += len(positions)
-        pysam.tabix_index(str(tmp), preset="vcf", force=True)
-        os.replace(f"{tmp}.tbi", f"{vcf_path}.tbi")
+    quirks = dict(indel_fraction=indel_fraction, multiallelic_fraction=multiallelic_fraction, missing_rate=missing_rate)
+    candidates = write_vcf(vcf_path, tree_seqs, sample_ids, seed, quirks)
 
     # Each trait its own causal SNPs and noise, drawn in the order the traits are listed.
     phenotypes, genetic = {"ID": sample_ids}, {"ID": sample_ids}
@@ -209,6 +175,47 @@ def simulate_cohort(
     write_ids(study_path, study)
     write_tsv(phenotypes_path, pd.DataFrame(phenotypes))
     write_tsv(genetic_values_path, pd.DataFrame(genetic))
+
+
+def write_vcf(vcf_path, tree_seqs, sample_ids, seed, quirks):
+    """The cohort's bgzipped, tabix-indexed VCF, with real VCFs' quirks (`add_vcf_quirks`'
+    settings); returns the (chrom, row) of its biallelic SNPs with MAF >= 0.05 over all accessions."""
+    candidates = []
+    with atomic_path(vcf_path) as tmp:
+        with pysam.BGZFile(str(tmp), "wb") as out:
+            lengths = {c: int(ts.sequence_length) for c, ts in tree_seqs.items()}
+            out.write(vcf_header(lengths, sample_ids).encode())
+            for chrom, ts in tree_seqs.items():
+                quirk_rng = np.random.default_rng([seed, int(chrom) if chrom.isdigit() else len(chrom)])
+                candidates += write_chromosome(out, chrom, ts, quirk_rng, quirks)
+        pysam.tabix_index(str(tmp), preset="vcf", force=True)
+        os.replace(f"{tmp}.tbi", f"{vcf_path}.tbi")
+    return candidates
+
+
+def write_chromosome(out, chrom, ts, quirk_rng, quirks):
+    """One chromosome's records; returns its common biallelic SNPs as (chrom, row)."""
+    candidates, row0 = [], 0
+    for positions, alleles, genotypes in site_alleles(ts):
+        kinds, missing = add_vcf_quirks(alleles, genotypes, quirk_rng, **quirks)
+        freq = (genotypes == 1).mean(axis=1)
+        maf = np.minimum(freq, 1 - freq)
+        for row in np.flatnonzero((kinds == "snp") & (maf >= 0.05)):
+            candidates.append((chrom, row0 + row))
+        gt = genotype_text(genotypes, missing)
+        # As in real VCFs: a marker ID and allele counts (homozygous calls: 2 per accession).
+        called = 2 * (~missing).sum(axis=1)
+        counts = [2 * ((genotypes == a) & ~missing).sum(axis=1) for a in (1, 2, 3)]
+        for i, pos in enumerate(positions):
+            alts = alleles[i][1:]
+            ac = ",".join(str(counts[a][i]) for a in range(len(alts)))
+            prefix = (
+                f"{chrom}\t{pos}\tAt{chrom}_{pos}\t{alleles[i][0]}\t{','.join(alts)}\t.\tPASS\t"
+                f"AC={ac};AN={called[i]}\tGT\t"
+            )
+            out.write(prefix.encode() + gt[i].tobytes())
+        row0 += len(positions)
+    return candidates
 
 
 def genetic_values(tree_seqs, candidates, n_causal, rng):
