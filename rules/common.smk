@@ -1,13 +1,12 @@
 import os
 import re
-from urllib.parse import urlparse
 
 from snakemake.exceptions import WorkflowError
 
-from gpgcn.errors import InputError
+from gpgcn.config.plan import Plan
 from gpgcn.data.fetch import is_url
-from gpgcn.data.formats import GENOTYPE_SOURCES, INPUT_FILES, INPUT_MODES
-from gpgcn.data.regions import plan_regions
+from gpgcn.data.formats import INPUT_FILES
+from gpgcn.errors import ConfigError
 from gpgcn.models import (
     MODELS,
     RECOMMENDED,
@@ -18,24 +17,14 @@ from gpgcn.models import (
 )
 from gpgcn.gcn.strategies import STRATEGIES
 
-# What the configured input mode reads, and how its genotypes are read (None: a relationship
-# matrix stands in, and there is no genotype stage): src/gpgcn/data/formats.py, one table.
-MODE = INPUT_MODES[config["input"]["mode"]]
-SOURCE = GENOTYPE_SOURCES[MODE.genotypes] if MODE.genotypes else None
-SIMULATED = config["input"]["mode"] == "simulate"
-GENOTYPED = SOURCE is not None
-
-
-def trait_names():
-    """`input.traits`, or the one `input.trait`; a trait listed twice stops the run here."""
-    traits = config["input"]["traits"] or [config["input"]["trait"]]
-    twice = sorted({t for t in traits if traits.count(t) > 1})
-    if twice:
-        raise WorkflowError(f"input.traits: {', '.join(twice)} listed twice")
-    return traits
-
-
-TRAITS = trait_names()
+# What the config plans (src/gpgcn/config/plan.py): a config no job could run stops here.
+try:
+    PLAN = Plan(config)
+except ConfigError as error:
+    raise WorkflowError(str(error))
+MODE, SOURCE = PLAN.mode, PLAN.source
+SIMULATED, GENOTYPED = PLAN.simulated, PLAN.genotyped
+TRAITS = PLAN.traits
 # Every model's files (metrics, predictions and its own), as the per-trait job's named outputs.
 TRAIT_MODEL_OUTPUTS = trait_model_outputs("results/models/{trait}")
 # Every model's files, by trait and model (the report is given them by name).
@@ -45,20 +34,14 @@ MODEL_FILES = {
 }
 # The parallel strategies are timed on one trait: their speed does not depend on it.
 TIMED_TRAIT = TRAITS[0]
-
-
 # The inputs that may be https URLs, fetched once into resources/.
 REMOTE_KEYS = [key for key, file in INPUT_FILES.items() if file.remote]
-TIMED = [name for name, counts in config["strategies"].items() if counts]
-if TIMED and "serial" not in TIMED:
-    raise WorkflowError(
-        f"strategies.serial: [] while {', '.join(TIMED)} is timed: speedups are "
-        "measured against serial; set strategies.serial: [1]"
-    )
-if "bed" in MODE.files and is_url(config["input"]["bed"]):
-    raise WorkflowError(
-        f"input.bed: {config['input']['bed']}: give a local path (its .bim and .fam lie beside it)"
-    )
+configured_input, input_path = PLAN.configured_input, PLAN.input_path
+STUDY = PLAN.study_description()
+CHROMOSOMES, REGIONS = PLAN.chromosomes, PLAN.regions
+# The chromosome of each region's matrix, in order: interop forks one branch per chromosome.
+MATRIX_CHROMOSOMES = [region.chrom for region in REGIONS.values()]
+SPLIT_SETTINGS = PLAN.split_settings()
 
 
 def reported(pattern, **kwargs):
@@ -68,18 +51,6 @@ def reported(pattern, **kwargs):
     paths = expand(pattern, trait=TRAITS) if "{trait}" in pattern else [pattern]
     made = all(os.path.exists(path) for path in paths)
     return report(pattern, **kwargs) if made else pattern
-
-
-def configured_input(key):
-    return config[INPUT_FILES[key].section][key]
-
-
-def input_path(key):
-    """Where an input lives locally: as given, or under resources/ once fetched from its URL."""
-    value = configured_input(key)
-    if value and is_url(value):
-        return f"resources/{key}/{os.path.basename(urlparse(value).path)}"
-    return value
 
 
 def cohort_files(wildcards=None):
@@ -120,20 +91,6 @@ def subset_inputs(wildcards):
     }
 
 
-def study_description():
-    """Where the study accessions come from, for the report's data table."""
-    if SIMULATED:
-        return "the simulated study accessions"
-    if not GENOTYPED:
-        return f"the accessions of {configured_input('kinship')}"
-    if configured_input("samples"):
-        return f"those listed in {configured_input('samples')}"
-    return f"every sample of {configured_input(SOURCE.file)} (no input.samples)"
-
-
-STUDY = study_description()
-
-
 def genotype_inputs(wildcards):
     """What a region's genotype job reads: its subset BCF, or its source's cohort files."""
     keys = SOURCE.region_files
@@ -144,76 +101,6 @@ def genotype_inputs(wildcards):
         **{key: files[key] for key in keys if key in files},
         "checked": INPUTS_CHECKED,
     }
-
-
-def chromosome_names():
-    """`chromosomes` as configured, else the simulation's or the VCF's (those holding records).
-    A configured chromosome the VCF lacks stops the run here, before any job."""
-    configured = config["chromosomes"]
-    if SIMULATED:
-        from gpgcn.data.simulate import CHROMOSOMES as simulated
-
-        return configured or simulated
-    if not GENOTYPED:
-        return configured
-    vcf = input_path(SOURCE.file)
-    if not os.path.exists(vcf):
-        if configured:
-            return configured
-        raise WorkflowError(
-            f"chromosomes: not set, and {vcf} is not here yet to read them from: "
-            "list its chromosome names under `chromosomes`"
-        )
-    try:
-        present = SOURCE.contigs(vcf)
-    except InputError as error:
-        raise WorkflowError(str(error))
-    missing = [c for c in configured if c not in present]
-    if missing:
-        raise WorkflowError(
-            f"chromosomes: {', '.join(missing)} not in {vcf}, whose chromosomes with records are: "
-            f"{', '.join(present) or 'none'}"
-        )
-    if not present:
-        raise WorkflowError(f"{vcf}: no records")
-    return configured or present
-
-
-CHROMOSOMES = chromosome_names()
-
-
-def chromosome_lengths():
-    """Lengths for fixed-size regions: from the config, else the simulation's or the VCF header's."""
-    if config["regions"].get("lengths"):
-        return config["regions"]["lengths"]
-    if SIMULATED:
-        from gpgcn.data.simulate import chromosome_lengths as simulated_lengths
-
-        return simulated_lengths(CHROMOSOMES, config["simulate"]["length_scale"])
-    path = input_path(SOURCE.file)
-    if not os.path.exists(path):
-        raise WorkflowError(
-            f"regions.size > 0 needs chromosome lengths: {path} is not here yet, give regions.lengths"
-        )
-    return SOURCE.lengths(path)
-
-
-def data_regions():
-    if not GENOTYPED:
-        return {}
-    size = config["regions"]["size"]
-    try:
-        regions = plan_regions(
-            CHROMOSOMES, size, chromosome_lengths() if size else None
-        )
-    except ValueError as error:
-        raise WorkflowError(str(error))
-    return {region.name: region for region in regions}
-
-
-REGIONS = data_regions()
-# The chromosome of each region's matrix, in order: interop forks one branch per chromosome.
-MATRIX_CHROMOSOMES = [region.chrom for region in REGIONS.values()]
 
 
 wildcard_constraints:
@@ -293,17 +180,6 @@ def check_inputs(wildcards):
     files = cohort_files()
     keys = (SOURCE.file, "fam", "samples")
     return {**inputs, **{key: files[key] for key in keys if key in files}}
-
-
-# trait_split's settings (src/gpgcn/data/phenotypes.py), named as it names them.
-SPLIT_SETTINGS = {
-    "id_column": config["input"]["id_column"] or None,
-    "covariates": config["input"]["covariates"],
-    "test_fraction": config["split"]["test_fraction"],
-    "n_folds": config["split"]["folds"],
-    "seed": config["split"]["seed"],
-    "cv_repeats": config["split"]["cv_repeats"],
-}
 
 
 # What every timed training job asks for (all of profiles/default's timing slots: it runs alone on

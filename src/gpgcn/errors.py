@@ -7,3 +7,8 @@ class InputError(Exception):
     def __init__(self, path, message):
         self.path = str(path)
         super().__init__(f"{path}: {message}")
+
+
+class ConfigError(Exception):
+    """A configuration no job could run, found while the workflow plans its jobs; the message names
+    the key and the value."""
