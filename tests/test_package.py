@@ -40,7 +40,8 @@ ids = [f"a{i}" for i in range(40)]
 write_kinship("grm.tsv", z @ z.T / 200, ids)
 sets = ["train"] * 30 + ["test"] * 10
 y = z[:, :5].sum(axis=1) + rng.normal(size=40)
-pd.DataFrame({"ID": ids, "y": y, "set": sets}).to_csv("split.tsv", sep="\\t", index=False)
+folds = [1 + i % 5 for i in range(30)] + [0] * 10
+pd.DataFrame({"ID": ids, "y": y, "set": sets, "fold": folds, "cv_1": folds}).to_csv("split.tsv", sep="\\t", index=False)
 outputs = {**trait_model_outputs("models"), "cv_predictions": "cv.tsv", "table": "table.tsv"}
 files = {"trait": "T", "split_path": "split.tsv", "grm_path": "grm.tsv"}
 trait_models_stage(files=files, settings=settings, outputs=outputs)

@@ -173,3 +173,13 @@ def test_seconds_per_epoch_leaves_out_each_members_warm_up(tmp_path):
         {"model": "gcn", "strategy": "serial", "seconds_total": 10.0},
     )
     assert json.loads(outputs["metrics"].read_text())["seconds_per_epoch_median"] == pytest.approx(2.5)
+
+
+def test_one_member_stops_on_a_fold_its_outer_fold_trains_on():
+    """With `ensemble: false` the member stops on `val_fold`; in an outer CV fold that holds
+    `val_fold` out, on the first fold it trains on."""
+    problem = toy_problem()
+    settings = train_settings(ensemble=False, val_fold=1)
+    assert settings.validation_folds(problem) == [1]
+    held_out = problem.holding_out(problem.fold, 1)
+    assert settings.validation_folds(held_out) == [2]

@@ -42,8 +42,11 @@ class TrainSettings:
     device: str
 
     def validation_folds(self, problem):
-        """Every CV fold in turn (an ensemble over folds), or the one `val_fold`."""
-        return problem.folds if self.ensemble else [self.val_fold]
+        """Every CV fold in turn (an ensemble over folds), or the one `val_fold`: in an outer CV
+        fold that holds `val_fold` out, the first fold it trains on (there is no other to stop on)."""
+        if self.ensemble:
+            return problem.folds
+        return [self.val_fold if self.val_fold in problem.folds else problem.folds[0]]
 
 
 class TrainingDiverged(FloatingPointError):
