@@ -14,16 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import psutil
-import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from defaults import default_config  # noqa: E402
+from synthetic import N_TEST, in_memory_problem  # noqa: E402
 
-from gpgcn.data.graph import knn_graph  # noqa: E402
-from gpgcn.gcn.networks import propagation  # noqa: E402
-from gpgcn.gcn.problem import Problem  # noqa: E402
 from gpgcn.gcn.strategies import Serial  # noqa: E402
 from gpgcn.gcn.training import TrainSettings, fit  # noqa: E402
 from gpgcn.records import cpu_model, seconds_per_epoch  # noqa: E402
@@ -32,25 +29,7 @@ N_ACCESSIONS = 383
 
 
 def problem(features, similarity, rng):
-    n = N_ACCESSIONS
-    y = rng.normal(size=n).astype(np.float32)
-    train = np.arange(n) >= 77
-    edges, weights = knn_graph(similarity, 10)
-    edge_index, edge_weight = propagation(edges, weights, n, 10.0)
-    return Problem(
-        ids=[str(i) for i in range(n)],
-        x=torch.from_numpy(features),
-        chrom_sizes=[features.shape[1]],
-        edge_index=edge_index,
-        edge_weight=edge_weight,
-        y=torch.from_numpy(y),
-        y_mean=0.0,
-        y_sd=1.0,
-        train_idx=torch.from_numpy(np.flatnonzero(train)),
-        test_idx=torch.from_numpy(np.flatnonzero(~train)),
-        fold=np.where(train, 1 + np.arange(n) % 5, 0),
-        observed=y.astype(float),
-    )
+    return in_memory_problem(features, similarity, 10, 10.0, rng, N_TEST)
 
 
 def seconds_per_epoch_of(problem, epochs):

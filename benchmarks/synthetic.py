@@ -84,3 +84,32 @@ def product_seconds(matrices, hidden, device="cpu", repeats=5):
         wait()
         times.append(time.perf_counter() - start)
     return float(np.median(times[1:]))
+
+
+def in_memory_problem(features, similarity, k, self_loop_weight, rng, n_test):
+    """A training problem held in memory: `features` (accessions × features) over the kNN graph
+    of `similarity`, a trait of random noise, the first `n_test` accessions as the test set and
+    the rest in 5 CV folds."""
+    import torch
+
+    from gpgcn.gcn.networks import propagation
+    from gpgcn.gcn.problem import Problem
+
+    n = len(features)
+    y = rng.normal(size=n).astype(np.float32)
+    train = np.arange(n) >= n_test
+    edge_index, edge_weight = propagation(*knn_graph(similarity, k), n, self_loop_weight)
+    return Problem(
+        ids=[str(i) for i in range(n)],
+        x=torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32)),
+        chrom_sizes=[features.shape[1]],
+        edge_index=edge_index,
+        edge_weight=edge_weight,
+        y=torch.from_numpy(y),
+        y_mean=0.0,
+        y_sd=1.0,
+        train_idx=torch.from_numpy(np.flatnonzero(train)),
+        test_idx=torch.from_numpy(np.flatnonzero(~train)),
+        fold=np.where(train, 1 + np.arange(n) % 5, 0),
+        observed=y.astype(float),
+    )

@@ -25,7 +25,8 @@ rule trait_models:
         "results/benchmarks/models/{trait}/trait_models.tsv"
     conda:
         "../envs/gpgcn.yaml"
-    threads: 1
+    # The run's cores shared among the traits (at most 16 each): a one-trait run uses them all.
+    threads: max(1, min(workflow.cores, 16) // len(TRAITS))
     resources:
         mem_mb=4000,
         runtime=240,

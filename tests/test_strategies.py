@@ -7,9 +7,10 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
+from gpgcn.gcn.checkpoints import Checkpointer
 from gpgcn.gcn.distributed import exit_rank
 from gpgcn.gcn.strategies import PREDICTION_TOLERANCE, STRATEGIES, DataParallelStrategy, InterOp, IntraOp, Serial
-from gpgcn.gcn.training import Checkpointer, fit, fit_ensemble
+from gpgcn.gcn.training import fit, fit_ensemble
 
 from helpers import train_settings
 from toy import toy_problem

@@ -630,21 +630,21 @@ def test_the_gcn_of_an_outer_fold_adds_back_its_fixed_effects_on_the_right_scale
 def test_no_baseline_of_an_outer_fold_learns_from_the_accessions_it_predicts(tmp_path, monkeypatch):
     """Every fit of GBLUP, RKHS and GBLUP + loci (each goes through the kinship's decomposition of
     the accessions it learns from) inside an outer CV fold leaves that fold's accessions out."""
-    from gpgcn.models import job
+    from gpgcn import models
 
     held, fits = {}, []
-    real_fit_every_model, real_decomposed = job.fit_every_model, SplitKinship.decomposed
+    real_fit_every_model, real_decomposed = models.fit_every_model, SplitKinship.decomposed
 
-    def fit_every_model(fold, until=None):
+    def fit_every_model(fold, inputs=None, only=None):
         training = np.asarray(fold.problem.fold) > 0
         held["current"] = (fold.label, training & (fold.folds == 0))
-        return real_fit_every_model(fold, until)
+        return real_fit_every_model(fold, inputs, only)
 
     def decomposed(self, fit_mask):
-        fits.append((*held["current"], fit_mask.copy()))
+        fits.append((*held.get("current", ("training accessions", None)), fit_mask.copy()))
         return real_decomposed(self, fit_mask)
 
-    monkeypatch.setattr(job, "fit_every_model", fit_every_model)
+    monkeypatch.setattr(models, "fit_every_model", fit_every_model)
     monkeypatch.setattr(SplitKinship, "decomposed", decomposed)
     write_cohort(tmp_path)
     run_models(tmp_path, changes=[{}])

@@ -16,4 +16,5 @@ run_stage(
     },
     settings=snakemake.params.settings,
     outputs=dict(snakemake.output.items()),
+    threads=snakemake.threads,
 )

@@ -14,10 +14,11 @@ import psutil
 
 from ..io import file_digest, write_json
 from ..records import write_training_outputs
+from .checkpoints import Checkpointer
 from .distributed import launch_plan
 from .problem import load_problem
 from .strategies import STRATEGIES
-from .training import Checkpointer, TrainSettings, fit_ensemble
+from .training import TrainSettings, fit_ensemble
 
 log = logging.getLogger(__name__)
 

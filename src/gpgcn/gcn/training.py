@@ -1,22 +1,19 @@
 """The one training core every strategy shares: a training step, an evaluation, early stopping,
-an ensemble over the CV folds and checkpoints.
+an ensemble over the CV folds (checkpoints: `checkpoints.py`; many members as one model: `batched.py`).
 
 Strategies (`strategies.py`) differ only in how they build the model and split the work: the
 forward pass, which nodes this process takes the loss on and with what weight, what to do with
 gradients before the optimiser step, and how to wait for the device.
 """
 
-import json
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from ..io import atomic_path
 from ..statistics import pearson_r
 
 log = logging.getLogger(__name__)
@@ -40,6 +37,7 @@ class TrainSettings:
     val_fold: int
     checkpoint_every: int
     device: str
+    batch_members: int  # the per-trait models' members trained as one batched model, at most
 
     def validation_folds(self, problem):
         """Every CV fold in turn (an ensemble over folds), or the one `val_fold`: in an outer CV
@@ -209,90 +207,46 @@ def fit_ensemble(build_model, problem, settings, strategy, checkpointer=None, la
     `problem`'s scale. `offsets` (validation fold -> every node's value, on `problem`'s scale):
     fixed effects estimated without that fold, which its member learns around and adds back.
     """
-    members, validation_r, records = [], [], []
+    members = []
     folds = settings.validation_folds(problem)
     progress = Progress(len(folds), settings.max_epochs, label)
     for member, val_fold in enumerate(folds, 1):
-        fit_idx, val_idx = problem.validation_split(val_fold)
-        offset, val_offset = (
-            (0.0, 0.0) if offsets is None else (offsets[val_fold], offsets[val_fold][val_idx.cpu().numpy()])
-        )
-        own = (problem if offsets is None else problem.without(offset)).standardised_on(fit_idx)
-        stopping, member_records = fit(build_model(), own, settings, strategy, val_fold, checkpointer, progress, member)
-        stopping.best_pred = problem.rescaled(stopping.best_pred, own) + offset
-        stopping.history = [(problem.rescaled(h, own) + val_offset).tolist() for h in stopping.history]
-        members.append((val_fold, stopping))
+        own = member_problem(problem, val_fold, offsets)
+        stopping, records = fit(build_model(), own, settings, strategy, val_fold, checkpointer, progress, member)
+        members.append((val_fold, own, stopping, records))
+    return ensemble_result(problem, members, offsets)
+
+
+def member_problem(problem, val_fold, offsets):
+    """The problem an ensemble member trains on: the target less its fixed effects (`offsets`
+    of its validation fold, if any), standardised on the accessions it is fitted to."""
+    fit_idx, _ = problem.validation_split(val_fold)
+    return (problem if offsets is None else problem.without(offsets[val_fold])).standardised_on(fit_idx)
+
+
+def ensemble_result(problem, members, offsets):
+    """The ensemble of trained members [(validation fold, its problem, EarlyStopping, records)]:
+    their predictions back on `problem`'s scale (fixed effects added back) and averaged, and
+    each one's out-of-fold predictions at the median best epoch of the others. A member that
+    never had a finite validation loss (it diverged at once) is left out."""
+    kept = [member for member in members if member[2].best_pred is not None]
+    if not kept:
+        raise TrainingDiverged("every ensemble member diverged; lower train.lr")
+    validation_r, records, rescaled = [], [], []
+    for val_fold, own, stopping, member_records in kept:
+        val_idx = problem.validation_split(val_fold)[1].cpu().numpy()
+        offset = 0.0 if offsets is None else offsets[val_fold]
+        val_offset = 0.0 if offsets is None else offsets[val_fold][val_idx]
+        best = problem.rescaled(stopping.best_pred, own) + offset
+        history = [(problem.rescaled(h, own) + val_offset).tolist() for h in stopping.history]
+        rescaled.append((val_idx, best, history))
         validation_r.append(member_records[stopping.best_epoch]["val_r"])
         records += member_records
-    best_epochs = [stopping.best_epoch for _, stopping in members]
+    best_epochs = [stopping.best_epoch for _, _, stopping, _ in kept]
     validation_predictions = np.full(len(problem.ids), np.nan)
-    for i, (val_fold, stopping) in enumerate(members):
-        others = best_epochs[:i] + best_epochs[i + 1 :] or [stopping.best_epoch]
-        epoch = min(int(round(np.median(others))), len(stopping.history) - 1)
-        validation_predictions[problem.validation_split(val_fold)[1].cpu().numpy()] = stopping.history[epoch]
+    for i, (val_idx, _, history) in enumerate(rescaled):
+        others = best_epochs[:i] + best_epochs[i + 1 :] or [best_epochs[i]]
+        validation_predictions[val_idx] = history[min(int(round(np.median(others))), len(history) - 1)]
     return TrainResult(
-        np.mean([stopping.best_pred for _, stopping in members], axis=0),
-        best_epochs,
-        validation_r,
-        validation_predictions,
-        records,
+        np.mean([best for _, best, _ in rescaled], axis=0), best_epochs, validation_r, validation_predictions, records
     )
-
-
-class Checkpointer:
-    """Atomic per-member training checkpoints, valid only for the run that wrote them.
-
-    `fingerprint` is a flat dict of everything that shapes the result (settings, and the
-    content hash of every input); a checkpoint written under another fingerprint is ignored,
-    and the log names what changed.
-    """
-
-    def __init__(self, directory, every, rank, fingerprint):
-        self.directory = Path(directory)
-        self.every = max(1, int(every))
-        self.rank = rank
-        self.fingerprint = json.loads(json.dumps(fingerprint, sort_keys=True, default=str))
-
-    def path(self, val_fold):
-        return self.directory / f"fold{val_fold}.rank{self.rank}.pt"
-
-    def save(self, val_fold, model, optimizer, stopping, records):
-        payload = {
-            "fingerprint": self.fingerprint,
-            "stopping": asdict(stopping),
-            "records": records,
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "rng": torch.get_rng_state(),
-        }
-        if torch.cuda.is_available():
-            payload["cuda_rng"] = torch.cuda.get_rng_state_all()
-        with atomic_path(self.path(val_fold)) as tmp:
-            torch.save(payload, tmp)
-
-    def load(self, val_fold, model, optimizer):
-        """Restore model, optimiser and random state; return (early stopping, records), or None
-        when there is no checkpoint of this run."""
-        path = self.path(val_fold)
-        if not path.exists():
-            return None
-        payload = torch.load(path, weights_only=False)
-        if payload["fingerprint"] != self.fingerprint:
-            old = payload["fingerprint"]
-            changed = sorted(k for k in {**old, **self.fingerprint} if old.get(k) != self.fingerprint.get(k))
-            log.warning("starting fresh: %s was written by a run with other %s", path, ", ".join(changed))
-            return None
-        model.load_state_dict(payload["model"])
-        optimizer.load_state_dict(payload["optimizer"])
-        torch.set_rng_state(payload["rng"])
-        if torch.cuda.is_available() and "cuda_rng" in payload:
-            torch.cuda.set_rng_state_all(payload["cuda_rng"])
-        return EarlyStopping(**payload["stopping"]), payload["records"]
-
-    def clear(self):
-        for path in self.directory.glob(f"fold*.rank{self.rank}.pt"):
-            path.unlink()
-        try:
-            self.directory.rmdir()
-        except OSError:
-            pass  # other ranks' files, or not empty yet

@@ -10,7 +10,9 @@ the scale of the trait's problem; `settings`: its own (`Model.settings`). A modu
 - `fit_training_accessions(fold, settings, inputs)`: its fit on every training accession where
   that differs from an outer fold's (the GCN chooses its settings there: `FoldFit.chosen`, kept
   for the CV folds as settings["chosen"]);
-- `write_files(outputs, fold, fit, record)`: its files where they hold more than the two every
+- `fit_folds(folds, settings)`: its fits on many outer CV folds at once (the GCN batches the
+  members of every fold), per fold a FoldFit or the exception that failed that fold alone;
+- `write_files(outputs, problem, fit, record)`: its files where they hold more than the two every
   model writes (its `extra_outputs`).
 """
 
@@ -113,28 +115,74 @@ def trait_model_outputs(folder):
     return {f"{name}_{key}": path for name in MODELS for key, path in model_files(folder, name).items()}
 
 
-def fit_every_model(fold, inputs=None):
-    """Every model on `fold` in registry order, but those fitted already: on every training
-    accession (`inputs`: the job's TraitInputs, for a model that chooses its settings there) or,
-    without `inputs`, on an outer CV fold. A model that fails (FAILURES) is marked failed with the
-    reason (`FoldFit.failed`)."""
+def fit_every_model(fold, inputs=None, only=None):
+    """Every model on `fold` in registry order (those of `only`, if given), but those fitted
+    already: on every training accession (`inputs`: the job's TraitInputs, for a model that
+    chooses its settings there) or, without `inputs`, on an outer CV fold. A model that fails
+    (FAILURES) is marked failed with the reason (`FoldFit.failed`)."""
     for name, model in MODELS.items():
-        if name in fold.fits:
+        if name in fold.fits or (only is not None and name not in only):
             continue
         start = time.perf_counter()
         fold.kinship.effects.where = fold.label  # where an aliased fixed effect is recorded
         try:
-            if model.needs_genotypes and fold.markers is None:
-                raise ModelFailure("it needs genotypes, and the run has none (mode kinship)")
+            check_needs(model, fold)
             fold.fits[name] = model.fit_fold(fold) if inputs is None else model.fit_training_accessions(fold, inputs)
             if fold.fits[name].chosen is not None:
                 fold.settings = {**fold.settings, name: {**fold.settings[name], "chosen": fold.fits[name].chosen}}
         except FAILURES as error:
-            reason = f"{fold.label}: {type(error).__name__}: {error}"
-            log.warning("%s failed: %s", model.display, reason)
-            fold.fits[name] = FoldFit.failure(reason, len(fold.y))
+            fold.fits[name] = failure(fold, model, error)
         fold.seconds[name] = time.perf_counter() - start
     return fold.fits
+
+
+def fit_every_model_on_folds(folds):
+    """fit_every_model on every outer CV fold: the models fitted fold by fold, but one whose module
+    fits many folds at once (`fit_folds(folds, settings)`: the GCN, its members of every fold
+    batched) given every fold together once the models before it are fitted on each."""
+    run = []
+    for name, model in MODELS.items():
+        together = getattr(model.implementation, "fit_folds", None)
+        if together is None:
+            run.append(name)
+            continue
+        for fold in folds:
+            fit_every_model(fold, only=run)
+        run = []
+        fit_together(folds, name, model, together)
+    for fold in folds:
+        fit_every_model(fold, only=run)
+
+
+def fit_together(folds, name, model, together):
+    """One model on many folds in one call; each fold's time is an equal share of it. Its answer
+    for a fold may be the failure of that fold alone."""
+    pending = [fold for fold in folds if name not in fold.fits]
+    if not pending:
+        return
+    start = time.perf_counter()
+    try:
+        for fold in pending:
+            check_needs(model, fold)
+        fitted = together(pending, pending[0].settings[name])
+    except FAILURES as error:
+        fitted = [error] * len(pending)
+    share = (time.perf_counter() - start) / len(pending)
+    for fold, fit in zip(pending, fitted):
+        fold.fits[name] = failure(fold, model, fit) if isinstance(fit, Exception) else fit
+        fold.seconds[name] = share
+
+
+def check_needs(model, fold):
+    if model.needs_genotypes and fold.markers is None:
+        raise ModelFailure("it needs genotypes, and the run has none (mode kinship)")
+
+
+def failure(fold, model, error):
+    """The FoldFit of a model that failed on `fold`, its reason logged."""
+    reason = f"{fold.label}: {type(error).__name__}: {error}"
+    log.warning("%s failed: %s", model.display, reason)
+    return FoldFit.failure(reason, len(fold.y))
 
 
 __all__ = [
@@ -147,6 +195,7 @@ __all__ = [
     "Model",
     "ModelFailure",
     "fit_every_model",
+    "fit_every_model_on_folds",
     "model_files",
     "model_settings",
     "registered",

@@ -18,11 +18,13 @@ import time
 
 import numpy as np
 import pandas as pd
+import torch
 
 from ..data.graph import relationship_graph
 from ..errors import InputError
-from ..gcn.strategies import Serial
-from ..gcn.training import TrainSettings, fit_ensemble
+from ..gcn.batched import fit_ensemble_batched, fit_ensembles_batched
+from ..gcn.strategies import IntraOp, Serial
+from ..gcn.training import TrainSettings
 from ..io import write_tsv
 from ..records import write_model_outputs, write_training_outputs
 from ..statistics import pearson_r
@@ -123,12 +125,17 @@ class Chosen:
 
 
 def train_gcn(problem, settings, label, offsets=None):
-    """The fold ensemble; `offsets`: fit_ensemble's, by inner fold."""
-    serial = Serial(1, settings)
-    problem = serial.prepare(problem)
-    return fit_ensemble(
-        lambda: serial.build_model(problem, settings), problem, settings, serial, label=label, offsets=offsets
-    )
+    """The fold ensemble, its members trained as batched models; `offsets`: fit_ensemble's, by
+    inner fold."""
+    runner = job_runner(settings)
+    problem = runner.prepare(problem)
+    return fit_ensemble_batched(lambda: runner.build_model(problem, settings), problem, settings, label, offsets)
+
+
+def job_runner(settings):
+    """Where the per-trait job trains: on the CPU over the threads the job was given (intra-op),
+    or on one GPU with `train.device: cuda`."""
+    return IntraOp(torch.get_num_threads(), settings) if settings.device == "cpu" else Serial(1, settings)
 
 
 def choose_gcn(problems, choices, y, trait, offsets):
@@ -212,21 +219,46 @@ def around_fit(fold):
 
 def fit_fold(fold, settings):
     """The chosen settings' ensemble trained on the fold's training accessions."""
-    around = around_fit(fold)
+    fitted = fit_folds([fold], settings)[0]
+    if isinstance(fitted, Exception):
+        raise fitted
+    return fitted
+
+
+def fit_folds(folds, settings):
+    """The chosen settings' ensemble on each outer fold's training accessions, every member of
+    every fold trained in shared batched models (they share the chosen candidate's features and
+    graph); per fold its FoldFit, or the ModelFailure of a fold whose fixed effects failed."""
     chosen = settings["chosen"]
-    held_out = chosen.problem.with_sets_of(fold.held_out)
-    offsets = {f: held_out.rescaled(o, fold.problem) for f, o in around.offsets.items()}
-    result = train_gcn(held_out, chosen.candidate.settings, fold.label, offsets)
-    return FoldFit(
-        fold.problem.rescaled(result.predictions, held_out),
-        fold.problem.rescaled(result.validation_predictions, held_out),
-    )
+    runner = job_runner(chosen.candidate.settings)
+    results, ensembles = {}, []
+    for i, fold in enumerate(folds):
+        try:
+            around = around_fit(fold)
+        except ModelFailure as error:
+            results[i] = error
+            continue
+        held_out = runner.prepare(chosen.problem.with_sets_of(fold.held_out))
+        offsets = {f: held_out.rescaled(o, fold.problem) for f, o in around.offsets.items()}
+        ensembles.append((i, held_out, offsets))
+    if ensembles:
+        build = lambda: runner.build_model(ensembles[0][1], chosen.candidate.settings)  # noqa: E731
+        label = f"{folds[0].label.rsplit(':', 1)[0]}: {len(ensembles)} fold ensembles"
+        trained = fit_ensembles_batched(build, [(h, o) for _, h, o in ensembles], chosen.candidate.settings, label)
+        for (i, held_out, _), result in zip(ensembles, trained):
+            fold = folds[i]
+            results[i] = FoldFit(
+                fold.problem.rescaled(result.predictions, held_out),
+                fold.problem.rescaled(result.validation_predictions, held_out),
+            )
+    return [results[i] for i in range(len(folds))]
 
 
 def write_files(outputs, problem, fit, record):
     """Its metrics.json and predictions.tsv with what the training says of the run, its epochs
     and its candidates' scores (empty where it failed)."""
-    record = {"strategy": "serial", **record}
+    # Trained by the job's batched members, not by one of the timed strategies.
+    record = {"strategy": None, "batched_members": True, "threads": torch.get_num_threads(), **record}
     if fit.failed:
         table = pd.DataFrame(columns=["candidate", "cv_pearson_r", "seconds", "skipped"])
         epochs = pd.DataFrame(columns=["fold", "epoch", "train_loss", "val_loss", "val_r", "seconds"])

@@ -11,6 +11,7 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
+import torch
 
 from ..data.covariates import covariate_names
 from ..data.kinship import read_kinship
@@ -18,7 +19,7 @@ from ..gcn.problem import load_problem
 from ..io import write_tsv
 from ..records import prediction_frame, write_model_outputs
 from ..statistics import pearson_r
-from . import MODELS, RECOMMENDED, Fold, fit_every_model, model_files
+from . import MODELS, RECOMMENDED, Fold, fit_every_model, fit_every_model_on_folds, model_files
 from .gblup import SplitKinship
 from .loci import Markers
 
@@ -81,22 +82,15 @@ def cross_validate(every, trait):
     the predictions (on the trait's scale) with those records, the seconds each model's fits took,
     and why each model that failed in a fold failed ({model: reason})."""
     problem, y = every.problem, every.y
+    folds = outer_folds(every, trait)
+    fit_every_model_on_folds([fold for _, _, fold in folds])
     scores, extras, tables, seconds = {}, {name: {} for name in MODELS}, [], dict.fromkeys(MODELS, 0.0)
     failures = {}
-    for repeat, folds in problem.cv_repeats.items():
+    for repeat, repeat_folds in problem.cv_repeats.items():
         predicted = {name: np.full(len(y), np.nan) for name in MODELS}
         recorded = {key: np.full(len(y), np.nan) for fit in every.fits.values() for key in fit.extra}
-        for held_fold in sorted(set(folds[folds > 0].tolist())):
-            held = folds == held_fold
-            fold = dataclasses.replace(
-                every,
-                held_out=problem.holding_out(folds, held_fold),
-                folds=np.where(held, 0, folds),
-                label=f"{trait}: cross-validation {repeat}, outer fold {held_fold}",
-                fits={name: fit for name, fit in every.fits.items() if fit.failed},
-                seconds=dict.fromkeys(MODELS, 0.0),
-            )
-            for name, fit in fit_every_model(fold).items():
+        for held, fold in ((held, fold) for r, held, fold in folds if r == repeat):
+            for name, fit in fold.fits.items():
                 seconds[name] += fold.seconds[name]
                 if fit.failed:
                     failures.setdefault(name, fit.failed)
@@ -104,13 +98,32 @@ def cross_validate(every, trait):
                 for key, value in fit.extra.items():
                     extras[name].setdefault(key, {}).setdefault(repeat, []).append(value)
                     recorded[key][held] = value
-        trained = folds > 0
+        trained = repeat_folds > 0
         scores[repeat] = {name: pearson_r(p[trained], y[trained]) for name, p in predicted.items()}
         log.info("%s: cross-validation %s: %s", trait, repeat, {m: round(r, 4) for m, r in scores[repeat].items()})
-        tables.append(cv_table(problem, repeat, folds, predicted, recorded))
+        tables.append(cv_table(problem, repeat, repeat_folds, predicted, recorded))
     columns = ["ID", "repeat", "fold", "observed", *MODELS, *(k for fit in every.fits.values() for k in fit.extra)]
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=columns)
     return scores, extras, table, seconds, failures
+
+
+def outer_folds(every, trait):
+    """(repeat, the accessions held out, the Fold of the others) of every outer fold of every
+    published CV repeat; a model that failed on every training accession is failed there too."""
+    found = []
+    for repeat, folds in every.problem.cv_repeats.items():
+        for held_fold in sorted(set(folds[folds > 0].tolist())):
+            held = folds == held_fold
+            fold = dataclasses.replace(
+                every,
+                held_out=every.problem.holding_out(folds, held_fold),
+                folds=np.where(held, 0, folds),
+                label=f"{trait}: cross-validation {repeat}, outer fold {held_fold}",
+                fits={name: fit for name, fit in every.fits.items() if fit.failed},
+                seconds=dict.fromkeys(MODELS, 0.0),
+            )
+            found.append((repeat, held, fold))
+    return found
 
 
 def cv_table(problem, repeat, folds, predicted, recorded):
@@ -162,7 +175,7 @@ def training_fold(inputs, settings):
     )
 
 
-def trait_models_stage(*, files, settings, outputs):
+def trait_models_stage(*, files, settings, outputs, threads=1):
     """Fit every model of the registry on one trait's training accessions, cross-validate them all
     on the same folds, and write each one's files and the table of every accession's prediction
     from the recommended model. A model that fails (`models.FAILURES`) is written as failed, with
@@ -171,9 +184,11 @@ def trait_models_stage(*, files, settings, outputs):
     `files`: TraitInputs' arguments (trait, split_path, grm_path, and with genotypes matrix_paths,
     snps_paths, accessions_paths, matrix_chromosomes); `settings`: every model's
     (`models.model_settings`); `outputs`: every model's files ({model}_{output}, as
-    `models.trait_model_outputs` names them), cv_predictions and table.
+    `models.trait_model_outputs` names them), cv_predictions and table; `threads`: the CPU
+    threads the job was given, which its GCN fits use.
     """
     start = time.perf_counter()
+    torch.set_num_threads(threads)
     inputs = TraitInputs(**files)
     every = training_fold(inputs, settings)
     fits = fit_every_model(every, inputs)

@@ -1,0 +1,235 @@
+"""Many GCNs that share a graph and node features, trained as one batched model.
+
+A trait's model job fits hundreds of small GCNs that differ only in their target (each member's
+own standardisation and fixed effects) and in the accessions they learn from and stop on. Trained
+one after another, each pays for its own small products; `BatchedGCN` stacks their weights on a
+member dimension so each layer is one product for all of them: the genotypes (or GRM rows) times
+every member's first weight in one matrix product, one sparse propagation over the graph of all
+members' channels side by side, and batched products for the later layers and the heads. Members
+stay independent: a member's predictions and gradients depend on its own weights alone, Adam acts
+element by element, and each keeps its own early stopping. A member that stops keeps its best
+state and leaves the batch (`BatchedGCN.keep`), so stopped members cost nothing.
+
+Mechanism: stacked weights with one dense product for the first layer, one sparse product of
+the normalised adjacency with every member's channels, and `einsum` (a batched matmul) for the
+later layers, rather than `torch.func.stack_module_state` + `vmap` over PyTorch Geometric's
+GCNConv: vmap would run the propagation and its per-edge message copy once per member, where here
+one sparse product serves every member, and the first layer, the dominant cost (accessions ×
+features × members × hidden), is one large product instead of B small ones.
+
+Every member starts from the weights the configured seed gives one GCN, and dropout draws one
+mask per layer and epoch shared by all members: the same draws, in the same order, that each
+sequential member makes from the same seed, so batched and sequential training give the same
+predictions up to float rounding (`strategies.PREDICTION_TOLERANCE`).
+"""
+
+import logging
+import time
+
+import psutil
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..statistics import pearson_r
+from .training import PROGRESS_EVERY_S, EarlyStopping, ensemble_result, member_problem
+
+log = logging.getLogger(__name__)
+
+
+def adjacency(problem):
+    """The graph's normalised adjacency Â as a sparse matrix (rows: the nodes messages go to): one
+    sparse product then propagates every member's channels at once, without the per-edge copy of
+    every channel a message-passing layer makes (at 250 members of 64 channels, 15 times faster
+    here)."""
+    n, (source, target) = len(problem.ids), problem.edge_index
+    return torch.sparse_coo_tensor(
+        torch.stack([target, source]), problem.edge_weight, (n, n), check_invariants=True
+    ).coalesce()
+
+
+class BatchedGCN(nn.Module):
+    """`n_members` copies of one `networks.GCN` (its weights as each copy's start), trained as one
+    model; forward returns [members, nodes]."""
+
+    def __init__(self, gcn, n_members):
+        super().__init__()
+        convs = gcn.stack.convs
+
+        def stacked(tensor, dim=0):
+            return nn.Parameter(torch.stack([tensor.detach()] * n_members, dim=dim).clone())
+
+        self.first = stacked(convs[0].lin.weight.T, dim=1)  # [features, members, hidden]
+        self.weights = nn.ParameterList(stacked(conv.lin.weight.T) for conv in convs[1:])  # [members, hidden, hidden]
+        self.biases = nn.ParameterList(stacked(conv.bias) for conv in convs)  # [members, hidden]
+        self.head_weight = stacked(gcn.head.weight[0])  # [members, hidden]
+        self.head_bias = stacked(gcn.head.bias[0])  # [members]
+        self.dropout = gcn.stack.dropout
+
+    @property
+    def n_members(self):
+        return self.head_bias.shape[0]
+
+    def member_parameters(self):
+        """Every parameter with the dimension that indexes its members."""
+        return [(self.first, 1), *((p, 0) for p in (*self.weights, *self.biases, self.head_weight, self.head_bias))]
+
+    def forward(self, x, adjacency):
+        n, (features, members, hidden) = x.shape[0], self.first.shape
+        z = x @ self.first.reshape(features, members * hidden)
+        for layer, bias in enumerate(self.biases):
+            if layer:
+                z = torch.einsum("nbh,bhk->nbk", z, self.weights[layer - 1]).reshape(n, members * hidden)
+            z = F.relu(torch.sparse.mm(adjacency, z).view(n, members, hidden) + bias)
+            if self.training and self.dropout > 0:
+                # The mask one sequential member draws for its [nodes, hidden] activations.
+                mask = F.dropout(torch.ones(n, hidden, dtype=z.dtype, device=z.device), p=self.dropout)
+                z = z * mask[:, None, :]
+        return torch.einsum("nbh,bh->bn", z, self.head_weight) + self.head_bias[:, None]
+
+    def keep(self, members, optimizer):
+        """Only `members` (indices into the batch) stay, with their Adam state; the others stop
+        changing and cost nothing more."""
+        index = torch.as_tensor(members, dtype=torch.long, device=self.head_bias.device)
+        for parameter, dim in self.member_parameters():
+            state = optimizer.state.pop(parameter, {})
+            parameter.data = parameter.data.index_select(dim, index)
+            parameter.grad = None
+            optimizer.state[parameter] = {
+                key: value.index_select(dim, index) if torch.is_tensor(value) and value.dim() > 0 else value
+                for key, value in state.items()
+            }
+
+
+def fit_members(gcn, problems, folds, settings, label="training"):
+    """Train one batched member per (problem, validation fold), all sharing `problems[0]`'s
+    features and graph, each on its own target; returns each one's (EarlyStopping, records), as
+    `training.fit` returns them. `gcn`: the network every member starts from. A member whose loss
+    stops being finite leaves the batch with a logged reason (its best state kept), the others go
+    on; the batch ends when every member has stopped."""
+    first = problems[0]
+    model, graph = BatchedGCN(gcn, len(problems)).to(first.x.device), adjacency(first)
+    target = Targets(problems, folds)
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay, fused=True)
+    stoppings = [EarlyStopping(settings.patience) for _ in problems]
+    records = [[] for _ in problems]
+    active, shown = list(range(len(problems))), time.monotonic()
+    for epoch in range(settings.max_epochs):
+        start = time.perf_counter()
+        diverged = train_step(model, first.x, graph, target, active, optimizer)
+        model.eval()
+        with torch.no_grad():
+            pred = model(first.x, graph)
+        seconds = (time.perf_counter() - start) / len(active)  # each member's share of the epoch
+        for row, member in enumerate(active):
+            if member not in diverged:
+                records[member].append(target.record(member, epoch, pred[row], stoppings[member], seconds))
+        for member in diverged:
+            log.warning("%s: member %d stopped at epoch %d: its loss is not finite", label, member + 1, epoch)
+        if time.monotonic() - shown >= PROGRESS_EVERY_S:
+            shown = time.monotonic()
+            log.info("%s: epoch %d, %d of %d members still training", label, epoch + 1, len(active), len(problems))
+        staying = [m for m in active if m not in diverged and not stoppings[m].done]
+        if staying != active:
+            model.keep([active.index(m) for m in staying], optimizer)
+            active = staying
+        if not active:
+            break
+    return list(zip(stoppings, records))
+
+
+class Targets:
+    """Each member's standardised target, the nodes its loss is taken on (each weighing
+    1 / its count, as `training.fit` weighs them) and the nodes it stops on."""
+
+    def __init__(self, problems, folds):
+        self.splits = [problem.validation_split(fold) for problem, fold in zip(problems, folds)]
+        self.folds = list(folds)
+        self.y = torch.stack([torch.nan_to_num(problem.y) for problem in problems])
+        self.observed = [problem.y for problem in problems]
+        self.weight = torch.zeros_like(self.y)
+        for member, (fit_idx, _) in enumerate(self.splits):
+            self.weight[member, fit_idx] = 1.0 / len(fit_idx)
+
+    def losses(self, pred, active):
+        return (self.weight[active] * (pred - self.y[active]) ** 2).sum(dim=1)
+
+    def record(self, member, epoch, pred, stopping, seconds):
+        fit_idx, val_idx = self.splits[member]
+        y = self.observed[member]
+        val_loss = torch.mean((pred[val_idx] - y[val_idx]) ** 2).item()
+        stopping.record(epoch, val_loss, pred, val_idx)
+        return {
+            "fold": self.folds[member],
+            "epoch": epoch,
+            "train_loss": torch.mean((pred[fit_idx] - y[fit_idx]) ** 2).item(),
+            "val_loss": val_loss,
+            "val_r": pearson_r(pred[val_idx].cpu().numpy(), y[val_idx].cpu().numpy()),
+            "seconds": seconds,
+        }
+
+
+def train_step(model, x, graph, target, active, optimizer):
+    """One Adam step of every active member on its own loss; returns the members whose loss is
+    not finite (no step reaches them: a member's gradients come from its own loss alone)."""
+    model.train()
+    optimizer.zero_grad(set_to_none=True)
+    losses = target.losses(model(x, graph), active)
+    finite = torch.isfinite(losses)
+    losses[finite].sum().backward()
+    optimizer.step()
+    return [member for member, ok in zip(active, finite.tolist()) if not ok]
+
+
+def fit_ensemble_batched(build_model, problem, settings, label="training", offsets=None):
+    """`training.fit_ensemble` with its members trained as batched models."""
+    return fit_ensembles_batched(build_model, [(problem, offsets)], settings, label)[0]
+
+
+def fit_ensembles_batched(build_model, ensembles, settings, label="training"):
+    """Several fold ensembles [(problem, offsets)] over the same features and graph (an outer CV
+    fold's each), every member of every one trained in shared batched models: as many in one as
+    `members_per_batch` allows, a batch over that bound split, never truncated. `build_model()`
+    gives the network every member starts from (seeded: each batch starts as the first)."""
+    members = [
+        (e, fold, member_problem(problem, fold, offsets))
+        for e, (problem, offsets) in enumerate(ensembles)
+        for fold in settings.validation_folds(problem)
+    ]
+    size = members_per_batch(ensembles[0][0], settings)
+    fitted = []
+    for start in range(0, len(members), size):
+        batch = members[start : start + size]
+        fitted += fit_members(
+            build_model(), [own for _, _, own in batch], [fold for _, fold, _ in batch], settings, label
+        )
+    results = []
+    for e, (problem, offsets) in enumerate(ensembles):
+        own = [(fold, problem_, *fit) for (m, fold, problem_), fit in zip(members, fitted) if m == e]
+        results.append(ensemble_result(problem, own, offsets))
+    return results
+
+
+# The share of the memory free when a batch starts that its members may take.
+MEMORY_SHARE = 0.5
+
+
+def member_bytes(problem, settings):
+    """What one member of a batch holds: its first weight with its gradient and Adam's two
+    moments (features × hidden × 4 floats), the same for the later layers, and its activations
+    kept for the backward pass (about 4 nodes × hidden floats per layer)."""
+    n, features = problem.x.shape
+    hidden, layers = settings.hidden, settings.layers
+    weights = (features + (layers - 1) * hidden + layers + 1) * hidden
+    return 4 * (4 * weights + 4 * n * hidden * layers)
+
+
+def members_per_batch(problem, settings, free_bytes=None):
+    """`train.batch_members`, or fewer where that many would not fit MEMORY_SHARE of the memory
+    free now (the GPU's with `train.device: cuda`); at least one."""
+    if free_bytes is None:
+        if problem.x.device.type == "cuda":
+            free_bytes = torch.cuda.mem_get_info(problem.x.device)[0]
+        else:
+            free_bytes = psutil.virtual_memory().available
+    return max(1, min(settings.batch_members, int(MEMORY_SHARE * free_bytes // member_bytes(problem, settings))))
