@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test gpu-check benchmark-data-stage benchmark-real-traits benchmark-real-genotypes benchmark-default-cost clean
+.PHONY: setup demo test gpu-check benchmark-data-stage benchmark-real-traits benchmark-real-genotypes benchmark-default-cost benchmark-batched clean
 
 # Reinstall only when the pinned dependencies change.
 $(STAMP): pyproject.toml
@@ -53,6 +53,12 @@ benchmark-real-genotypes: setup
 # repeats (docs/benchmarks/default_cost.md).
 benchmark-default-cost: setup
 	$(BIN)/python benchmarks/default_cost.py
+
+# Batched GCN members against one at a time: member fits on one core (docs/benchmarks/batched_members.md)
+# and one real trait's per-trait job (docs/benchmarks/batched_job.md; needs ../shared).
+benchmark-batched: setup
+	$(BIN)/python benchmarks/batched_members.py
+	$(BIN)/python benchmarks/batched_job.py
 
 clean:
 	rm -rf results logs .snakemake

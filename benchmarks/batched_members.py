@@ -111,6 +111,17 @@ def write_page(rows, args, busy):
         lines.append(
             f"| {name} | {n} × {p:,} {kind} | {size} | {sequential:.0f} | {batched:.0f} | {batched / sequential:.2f}× |"
         )
+    cap = default_config()["train"]["batch_members"]
+    for name in COHORTS:
+        mine = [row for row in rows if row[0] == name]
+        best = max(mine, key=lambda row: row[6] / row[5])
+        largest = mine[-1]
+        lines += [
+            "",
+            f"{name}: batching pays most at B = {best[4]} ({best[6] / best[5]:.2f}×), less beyond (at B = "
+            f"{largest[4]}: {largest[6] / largest[5]:.2f}×); `train.batch_members` ({cap} by default) caps a "
+            "batch near the best. Sequential member-epochs per second do not depend on B.",
+        ]
     out = REPO / "docs" / "benchmarks" / "batched_members.md"
     out.write_text("\n".join(lines) + "\n")
     print(f"wrote {out}")

@@ -78,8 +78,8 @@ def test_members_learn_around_their_own_fixed_effects():
 
 
 def test_a_batch_over_the_memory_bound_is_split_not_cut(monkeypatch):
-    """Room for two members at a time: five members run as batches of 2, 2 and 1, and the
-    ensemble is the one trained member after member."""
+    """Room for two members a batch: five members run as batches of 2, 2 and 1, and the ensemble
+    is the one trained member after member."""
     from gpgcn.gcn import batched as module
 
     sizes = []
@@ -91,9 +91,8 @@ def test_a_batch_over_the_memory_bound_is_split_not_cut(monkeypatch):
 
     problem = with_folds(toy_problem(), 5)
     settings = train_settings(hidden=16)
-    room = 2 * member_bytes(problem, settings) / module.MEMORY_SHARE
-    assert members_per_batch(problem, settings, free_bytes=room) == 2
-    monkeypatch.setattr(module, "members_per_batch", lambda problem, settings: 2)
+    monkeypatch.setattr(module, "BATCH_BYTES", 2 * member_bytes(problem, settings) + 1)
+    assert members_per_batch(problem, settings) == 2
     monkeypatch.setattr(module, "fit_members", recording)
     assert_same(*both(problem, patience=10))
     assert sizes == [2, 2, 1]

@@ -26,7 +26,6 @@ predictions up to float rounding (`strategies.PREDICTION_TOLERANCE`).
 import logging
 import time
 
-import psutil
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -210,8 +209,9 @@ def fit_ensembles_batched(build_model, ensembles, settings, label="training"):
     return results
 
 
-# The share of the memory free when a batch starts that its members may take.
-MEMORY_SHARE = 0.5
+# The most a batch's members may hold together. Fixed, not the memory free at the time: the batches,
+# and with them the float rounding of every member's fit, are then the same on every machine.
+BATCH_BYTES = 2 * 1024**3
 
 
 def member_bytes(problem, settings):
@@ -224,12 +224,7 @@ def member_bytes(problem, settings):
     return 4 * (4 * weights + 4 * n * hidden * layers)
 
 
-def members_per_batch(problem, settings, free_bytes=None):
-    """`train.batch_members`, or fewer where that many would not fit MEMORY_SHARE of the memory
-    free now (the GPU's with `train.device: cuda`); at least one."""
-    if free_bytes is None:
-        if problem.x.device.type == "cuda":
-            free_bytes = torch.cuda.mem_get_info(problem.x.device)[0]
-        else:
-            free_bytes = psutil.virtual_memory().available
-    return max(1, min(settings.batch_members, int(MEMORY_SHARE * free_bytes // member_bytes(problem, settings))))
+def members_per_batch(problem, settings):
+    """`train.batch_members`, or fewer where that many would hold more than BATCH_BYTES; at least
+    one."""
+    return max(1, min(settings.batch_members, BATCH_BYTES // member_bytes(problem, settings)))
