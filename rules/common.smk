@@ -182,6 +182,17 @@ def check_inputs(wildcards):
     return {**inputs, **{key: files[key] for key in keys if key in files}}
 
 
+def threads_per_trait():
+    """A per-trait model job's threads: the run's cores shared among the traits (at most 16
+    each), so a one-trait run uses them all; 1 where the run names no core count (`--report`).
+    """
+    try:
+        cores = workflow.cores
+    except WorkflowError:
+        return 1
+    return max(1, min(cores, 16) // len(TRAITS))
+
+
 # What every timed training job asks for (all of profiles/default's timing slots: it runs alone on
 # the machine); each strategy's rule adds its GPUs (and tasks, nodes).
 TRAIN_RESOURCES = {"mem_mb": 4000, "runtime": 120, "timing_slot": 1000}

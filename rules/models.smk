@@ -25,8 +25,7 @@ rule trait_models:
         "results/benchmarks/models/{trait}/trait_models.tsv"
     conda:
         "../envs/gpgcn.yaml"
-    # The run's cores shared among the traits (at most 16 each): a one-trait run uses them all.
-    threads: max(1, min(workflow.cores, 16) // len(TRAITS))
+    threads: threads_per_trait()
     resources:
         mem_mb=4000,
         runtime=240,
