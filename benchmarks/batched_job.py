@@ -24,6 +24,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from defaults import default_config  # noqa: E402
+
 from gpgcn.models import MODELS, RECOMMENDED, model_settings, trait_model_outputs  # noqa: E402
 from gpgcn.models.job import trait_models_stage  # noqa: E402
 from gpgcn.records import cpu_model  # noqa: E402
@@ -37,14 +39,8 @@ def prepare():
     """The trait's split and the kinship, by the workflow (mode kinship: no genotype stage)."""
     OUT.mkdir(parents=True, exist_ok=True)
     config = yaml.safe_load((REPO / "benchmarks" / "real_traits.yaml").read_text())
+    # OUT lies as deep as real_traits.yaml's own run folder, so its relative paths hold as they are.
     config["input"]["traits"] = [TRAIT]
-    for section, key in (
-        ("input", "kinship"),
-        ("input", "phenotypes"),
-        ("split", "test_ids"),
-        ("split", "cv_folds_file"),
-    ):
-        config[section][key] = str((REPO / "benchmarks" / "out" / "x" / config[section][key]).resolve())
     (OUT / "config.yaml").write_text(yaml.safe_dump(config))
     targets = [f"results/split/{TRAIT}/split.tsv", "results/kinship/grm.tsv"]
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--cores", "1"]
@@ -54,7 +50,7 @@ def prepare():
 
 def run(config, batch_members, threads, name):
     """One per-trait job; its wall time, the GCN's seconds and member fits, and its GCN's test r."""
-    full = yaml.safe_load((REPO / "config.yaml").read_text())
+    full = default_config()
     merged = {section: {**full[section], **config.get(section, {})} for section in ("train", "graph", "select")}
     merged["train"]["batch_members"] = batch_members
     folder = OUT / name
@@ -101,7 +97,7 @@ def main():
     busy = psutil.cpu_percent(interval=1.0) / 100
     if busy > 0.05:
         print(f"warning: CPU {busy:.0%} busy before the run: the machine is not idle", flush=True)
-    configured = yaml.safe_load((REPO / "config.yaml").read_text())["train"]["batch_members"]
+    configured = default_config()["train"]["batch_members"]
     cores = os.cpu_count()
     variants = {
         "one at a time, 1 thread": (1, 1),

@@ -185,7 +185,8 @@ def fit_fold(fold, settings):
     variance components (on the trait's scale) recorded."""
     trained = fold.folds > 0
     fit, _, predicted = fold.kinship.fit_predict(fold.y, trained)
-    h2 = fit.heritability(float(np.mean(np.diag(fold.kinship.k[trained][:, fold.kinship.column[trained]]))))
+    # The training accessions' self-relationships: each one's row at its own column.
+    h2 = fit.heritability(float(np.mean(fold.kinship.k[trained, fold.kinship.column[trained]])))
     scale = fold.problem.y_sd**2
     reml = {"delta": fit.delta, "sigma_g2": fit.sigma_g2 * scale, "sigma_e2": fit.sigma_e2 * scale, "h2": h2}
     return FoldFit(predicted, fold.kinship.out_of_fold(fold.y, fold.folds), details={"reml": reml})

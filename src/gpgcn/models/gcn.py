@@ -95,7 +95,7 @@ class CandidateProblems:
             return None
         if not self.inputs.matrix_paths:
             return "SNP features need genotypes"
-        n_snps = sum(np.load(path, mmap_mode="r").shape[1] for path in self.inputs.matrix_paths)
+        n_snps = self.inputs.n_snps
         if n_snps > self.snp_feature_limit * self.n_train:
             return (
                 f"{n_snps} SNPs are more than select.snp_feature_limit ({self.snp_feature_limit:g}) "
