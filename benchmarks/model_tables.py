@@ -3,6 +3,8 @@
 model (GBLUP), read from the registry's fields, never a model's name."""
 
 import json
+import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -33,13 +35,13 @@ def cv_difference(record, reference):
 
 def what_it_chose(record):
     """The choices a model made on all training accessions, in a few words: a combination's
-    weights, a chosen candidate, or the numbers it records of itself in every fold (those it also
+    weights, the candidates averaged, or the numbers it records of itself in every fold (those it also
     records per outer fold, as cv_<key>s)."""
     if MODELS[record["model"]].combines:
         weights = {name: record.get(f"weight_{name}", 0) for name in MODELS}
         return ", ".join(f"{MODELS[n].display} {w:.2f}" for n, w in weights.items() if w)
     if "selection" in record:
-        return record["selection"]["chosen"] or ""
+        return " + ".join(f"({name})" for name in record["selection"]["averaged"])
     own = [key for key in record if f"cv_{key}s" in record]
     return ", ".join(f"{key} = {record[key]:g}" for key in own)
 
@@ -133,4 +135,45 @@ def cost_rows(run, traits):
         cells = [f"{spent[m]['training_accessions']:.0f} + {spent[m]['cross_validation']:.0f}" for m in MODELS]
         job = pd.read_csv(run / f"results/benchmarks/models/{trait}/trait_models.tsv", sep="\t")["s"].iloc[0]
         lines.append(f"| {trait} | " + " | ".join(cells) + f" | {job / 60:.1f} min |")
+    return lines
+
+
+# The commit whose pages hold the runs before every choice was nested (the GCN's settings chosen
+# once among eight candidates and kept for the CV; the stack's GCN evidence from single members).
+BEFORE_NESTED = "a2c627b"
+
+
+def page_before(page, commit=BEFORE_NESTED):
+    """A benchmark page as it was at `commit` (docs/benchmarks/{page})."""
+    return subprocess.run(
+        ["git", "-C", str(REPO), "show", f"{commit}:docs/benchmarks/{page}"], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def cv_before(text, section=None):
+    """{(trait, model display): CV r mean} from an accuracy table of a page's text (the part after
+    the heading `## {section}`, up to the next one, where given)."""
+    if section:
+        text = text.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
+    found = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 7 and re.fullmatch(r"-?\d\.\d{3} ± \d\.\d{3}", cells[4]):
+            found[cells[0], cells[1]] = float(cells[4].split()[0])
+    return found
+
+
+def nested_rows(run, traits, before):
+    """Per trait, the GCN's and the recommended model's CV r before (`before`: cv_before's, the
+    choices not nested) and now (nested), and their difference."""
+    lines = [
+        "| trait | model | CV r before (not nested) | CV r now (nested) | before − now |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for trait in traits:
+        for model in (GRAPH_MODEL, RECOMMENDED):
+            display, now = MODELS[model].display, metrics(run, trait, model)["cv_pearson_r_mean"]
+            old = before.get((trait, display))
+            cells = ("–", "–") if old is None else (f"{old:.3f}", f"{old - now:+.3f}")
+            lines.append(f"| {trait} | {display} | {cells[0]} | {now:.3f} | {cells[1]} |")
     return lines

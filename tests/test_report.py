@@ -36,7 +36,7 @@ def test_accuracy_table_rows_follow_each_models_record():
     observed = np.where(sets == "unlabelled", np.nan, rng.normal(size=n))
     good = observed + 0.3 * rng.normal(size=n)
     poor = observed + 1.5 * rng.normal(size=n)
-    selection = {"chosen": "lr=0.01", "cv_settings_chosen_on_same_accessions": True}
+    selection = {"averaged": ["lr=0.01", "k=5"]}
     models = [
         ("T", *model("gblup", observed, poor, sets, cv=(0.30, 0.40))),
         ("T", *model("gcn", observed, good, sets, cv=(0.50, 0.70), selection=selection)),
@@ -69,7 +69,7 @@ def test_accuracy_table_rows_follow_each_models_record():
     assert table.loc["GCN", "cv_pearson_r_mean"] == pytest.approx(0.6)
     assert table.loc["GCN", "cv_pearson_r_sd"] == pytest.approx(0.1)
     assert list(table["cv_repeats"]) == [2, 2, 2]
-    assert list(table["cv_settings_chosen_on_same_accessions"]) == [False, True, False]
+    assert table.loc["GCN", "gcn_settings"] == "lr=0.01; k=5" and pd.isna(table.loc["GBLUP", "gcn_settings"])
     assert list(table["n_train"]) == [50] * 3 and list(table["n_test"]) == [25] * 3
     assert list(table["predicted_without_phenotype"]) == [5] * 3
     assert table.loc["stack (recommended)", "stack_weights"] == "GBLUP 0.5, GCN 0.25"
@@ -78,7 +78,6 @@ def test_accuracy_table_rows_follow_each_models_record():
     # Paired over the repeats: (0.50 - 0.30, 0.70 - 0.40) for the GCN.
     assert table.loc["GCN", "cv_r_minus_gblup_mean"] == pytest.approx(0.25)
     assert table.loc["GCN", "cv_r_minus_gblup_sd"] == pytest.approx(0.05)
-    assert table.loc["GCN", "gcn_settings"] == "lr=0.01" and pd.isna(table.loc["GBLUP", "gcn_settings"])
     rmse = np.sqrt(np.mean((good[test] - observed[test]) ** 2))
     assert table.loc["GCN", "test_rmse"] == pytest.approx(rmse)
 

@@ -230,7 +230,6 @@ def test_report_holds_the_tables_and_plots(tiny_run):
     assert (accuracy["n_train"] + accuracy["n_test"] == 100).all()
     assert (accuracy["bootstrap_95_low"] <= accuracy["test_r_minus_gblup"] + 1e-9).all()
     assert (accuracy["test_r_minus_gblup"] <= accuracy["bootstrap_95_high"] + 1e-9).all()
-    assert not accuracy["cv_settings_chosen_on_same_accessions"].any()  # no CV repeats reported
     stack = accuracy[accuracy["model"] == MODELS[RECOMMENDED].display]
     assert stack["gcn_share"].between(0, 1).all() and stack["stack_weights"].notna().all()
     folders = {model.display: name for name, model in MODELS.items()}
@@ -256,7 +255,9 @@ def test_report_holds_the_tables_and_plots(tiny_run):
         assert len(predictions) == 100 and predictions["phenotyped"].all()
         assert f"results/models/{trait}/{RECOMMENDED}/cv_predictions.tsv" in embedded
     choice = table("model_choice.tsv")
-    assert len(choice) == 2 * len(TINY["select"]["candidates"]) and choice.groupby("trait")["chosen"].sum().eq(1).all()
+    assert (
+        len(choice) == 2 * len(TINY["select"]["candidates"]) and choice.groupby("trait")["averaged"].sum().ge(1).all()
+    )
     timings = table("timings.tsv")
     assert list(timings["strategy"]) == ["serial", "intraop", "interop", "interop", "dataparallel", "ddp", "snpshard"]
     data = table("data.tsv").set_index("item")["value"]

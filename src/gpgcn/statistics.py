@@ -24,21 +24,19 @@ def paired_bootstrap_difference(observed, predicted, reference, n_resamples=2000
     return float(low), float(high)
 
 
-def one_standard_error_choice(candidates, y, complexity=None, n_resamples=200, seed=0):
-    """The simplest of `candidates` (predictions of y) whose r is within one standard error of the
-    best one's, on the accessions every candidate and y cover (the one-standard-error rule: a more
-    complex candidate wins only where the evidence for it is more than noise); among equally
-    simple ones, the best. `complexity`: a sortable key per candidate; by default each is simpler
-    than those after it. The standard error of each difference to the best is a paired
-    bootstrap's. Returns the index and every candidate's r."""
+def within_noise_of_best(candidates, y, n_resamples=200, seed=0):
+    """The candidates (predictions of y) whose r is within one standard error of the best one's,
+    on the accessions every candidate and y cover, and every candidate's r there. The standard
+    error of each difference to the best is a paired bootstrap's; a candidate without an r
+    (constant predictions) is never within. Returns (indices, scores); no index where none
+    predicts."""
     candidates = np.asarray(candidates, float)
     y = np.asarray(y, float)
-    complexity = list(range(len(candidates))) if complexity is None else list(complexity)
     known = np.isfinite(candidates).all(axis=0) & np.isfinite(y)
     candidates, y = candidates[:, known], y[known]
     scores = np.array([pearson_r(c, y) for c in candidates])
     if np.isnan(scores).all():
-        return int(min(range(len(complexity)), key=complexity.__getitem__)), scores  # none predicts: the simplest
+        return np.array([], dtype=int), scores
     best = int(np.nanargmax(scores))
     rng = np.random.default_rng(seed)
     differences = []
@@ -47,9 +45,20 @@ def one_standard_error_choice(candidates, y, complexity=None, n_resamples=200, s
         resampled = np.array([pearson_r(c[pick], y[pick]) for c in candidates])
         differences.append(resampled - resampled[best])
     differences = np.array(differences)
-    # A candidate without an r (constant predictions) has no spread either: it is never chosen.
     standard_error = np.array([np.std(d[np.isfinite(d)]) if np.isfinite(d).any() else np.nan for d in differences.T])
-    within = np.flatnonzero(scores >= scores[best] - standard_error)
+    return np.flatnonzero(scores >= scores[best] - standard_error), scores
+
+
+def one_standard_error_choice(candidates, y, complexity=None, n_resamples=200, seed=0):
+    """The simplest of `candidates` (predictions of y) whose r is within one standard error of the
+    best one's (`within_noise_of_best`: the one-standard-error rule, a more complex candidate wins
+    only where the evidence for it is more than noise); among equally simple ones, the best.
+    `complexity`: a sortable key per candidate; by default each is simpler than those after it.
+    Returns the index and every candidate's r."""
+    complexity = list(range(len(candidates))) if complexity is None else list(complexity)
+    within, scores = within_noise_of_best(candidates, y, n_resamples, seed)
+    if not len(within):
+        return int(min(range(len(complexity)), key=complexity.__getitem__)), scores  # none predicts: the simplest
     simplest = min(complexity[i] for i in within)
     return int(max((i for i in within if complexity[i] == simplest), key=scores.__getitem__)), scores
 

@@ -8,8 +8,8 @@ them), with their inner CV folds. Its module's `fit_fold(fold)` returns its pred
 accession and its out-of-fold predictions of the fold's training accessions (`FoldFit`), both on
 the scale of the trait's problem; `settings`: its own (`Model.settings`). A module may also define
 - `fit_training_accessions(fold, settings, inputs)`: its fit on every training accession where
-  that differs from an outer fold's (the GCN chooses its settings there: `FoldFit.chosen`, kept
-  for the CV folds as settings["chosen"]);
+  that differs from an outer fold's (the GCN builds its candidates' problems there from the job's
+  inputs: `FoldFit.for_cv_folds`, given to the CV folds as settings["for_cv_folds"]);
 - `fit_folds(folds, settings)`: its fits on many outer CV folds at once (the GCN batches the
   members of every fold), per fold a FoldFit or the exception that failed that fold alone;
 - `write_files(outputs, problem, fit, record)`: its files where they hold more than the two every
@@ -36,8 +36,8 @@ class Model:
     name: str  # its folder, results/models/{trait}/{name}/, and metrics.json's "model"
     display: str  # its name in the report
     module: str  # its module, relative to this package (".gblup") or absolute
-    # Its part in the stack: "baseline" (any subset of the baselines is a candidate stack),
-    # "graph" (joins a stack beside a baseline, never alone), or None (not a member).
+    # Its part in the stack: "baseline" or "graph" (a member: any subset of the members is a
+    # candidate stack; the graph model's share is recorded), or None (not a member).
     stack_role: str = None
     learns_around: str = None  # the model whose fixed effects (FoldFit.offsets) it learns around
     # The config keys it reads ("section.key", or a whole "section"), given to it on every fold
@@ -128,8 +128,8 @@ def fit_every_model(fold, inputs=None, only=None):
         try:
             check_needs(model, fold)
             fold.fits[name] = model.fit_fold(fold) if inputs is None else model.fit_training_accessions(fold, inputs)
-            if fold.fits[name].chosen is not None:
-                fold.settings = {**fold.settings, name: {**fold.settings[name], "chosen": fold.fits[name].chosen}}
+            if (kept := fold.fits[name].for_cv_folds) is not None:
+                fold.settings = {**fold.settings, name: {**fold.settings[name], "for_cv_folds": kept}}
         except FAILURES as error:
             fold.fits[name] = failure(fold, model, error)
         fold.seconds[name] = time.perf_counter() - start

@@ -1,9 +1,18 @@
-"""The GCN of one trait: its settings chosen among candidates by cross-validation inside the
-training accessions.
+"""The GCN of one trait: the average of fold ensembles, one per candidate setting whose score is
+within noise of the best, chosen by cross-validation inside the accessions it learns from: on
+every training accession for the GCN the trait deploys, and anew inside every outer CV fold, so
+its CV and the stack's are nested for every choice.
 
-A candidate is a change to the configured GCN settings. Each is scored by the fold ensemble it
-is trained as anyway: every member predicts the fold it was early-stopped on, and together they
-predict every training accession out of fold. The best candidate's ensemble is the trait's GCN.
+A candidate (`gcn_candidates.py`) is a change to the configured GCN settings, trained as a fold
+ensemble: one member per inner fold, early-stopped on it. Each member predicts the fold it was
+stopped on, so each candidate predicts every training accession out of fold. The candidates
+whose out-of-fold r is within one standard error of the best one's
+(`statistics.within_noise_of_best`) are averaged: one winner flips between candidates whose
+scores differ by noise (two runs of one config chose different settings), the average of those
+within noise moves little.
+
+The stack weighs the GCN by the same kind of predictor it deploys: for each accession, the mean
+of the averaged candidates' members that never learnt from it (one per candidate).
 
 Covariates and large-effect loci enter as fixed effects the GCN learns around: each member
 learns what GBLUP + loci's fixed part (covariates, the chosen markers), fitted without the
@@ -20,116 +29,66 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..data.graph import relationship_graph
 from ..errors import InputError
-from ..gcn.batched import fit_ensemble_batched, fit_ensembles_batched
+from ..gcn.batched import fit_ensembles_batched
 from ..gcn.strategies import IntraOp, Serial
-from ..gcn.training import TrainSettings
+from ..gcn.training import TrainResult
 from ..io import write_tsv
 from ..records import write_model_outputs, write_training_outputs
-from ..statistics import pearson_r
+from ..statistics import pearson_r, within_noise_of_best
 from . import MODELS, registered
 from .fold import FoldFit, ModelFailure
+from .gcn_candidates import CandidateProblems, candidates
 
 log = logging.getLogger(__name__)
 # The model whose fixed effects the GCN learns around, as the registry declares it.
 LEARNS_AROUND = registered(__name__).learns_around
-
-# What a candidate may change: graph settings, training settings and its node features.
-GRAPH_KEYS = ("k", "self_loop_weight")
-TRAIN_KEYS = ("lr", "weight_decay", "features", "dropout")
-FEATURE_KEYS = ("node_features",)
+CANDIDATE_COLUMNS = ["candidate", "cv_pearson_r", "averaged", "seconds", "skipped"]
 
 
 @dataclasses.dataclass
-class Candidate:
-    change: dict  # the keys it changes from the configured settings
-    settings: TrainSettings
-    k: int
-    self_loop_weight: float
-    node_features: str  # kinship: GRM rows; genotypes: SNP dosages
+class Search:
+    """The candidates the GCN tries on every fold, each with its training problem on every
+    training accession (an outer CV fold holds its own accessions out of it), and the rows of
+    those it cannot try here."""
 
-    @property
-    def name(self):
-        return ", ".join(f"{key}={value}" for key, value in self.change.items()) or "as configured"
+    tried: list  # [(Candidate, problem)]
+    skipped: list  # candidates.tsv rows of those not tried, with why
 
 
-def candidates(train, graph, changes, node_features="kinship"):
-    """One Candidate per change (a dict of GRAPH_KEYS, TRAIN_KEYS and FEATURE_KEYS) to the
-    configured settings."""
-    found = []
-    for change in changes or [{}]:
-        unknown = sorted(set(change) - set(GRAPH_KEYS) - set(TRAIN_KEYS) - set(FEATURE_KEYS))
-        if unknown:
-            raise ValueError(f"select.candidates: unknown key {', '.join(unknown)}")
-        settings = TrainSettings(**{**train, **{k: v for k, v in change.items() if k in TRAIN_KEYS}})
-        found.append(
-            Candidate(
-                dict(change),
-                settings,
-                change.get("k", graph["k"]),
-                change.get("self_loop_weight", graph["self_loop_weight"]),
-                change.get("node_features", node_features),
+def search(settings, inputs):
+    """The Search of the configured candidates; an InputError where none can be tried."""
+    choices = candidates(settings["train"], settings["graph"], settings["candidates"], settings["node_features"])
+    problems = CandidateProblems(inputs, settings["snp_feature_limit"])
+    tried, skipped = [], []
+    for candidate in choices:
+        reason = problems.skip_reason(candidate)
+        if reason:
+            log.info("%s: candidate %s not tried: %s", inputs.trait, candidate.name, reason)
+            skipped.append(
+                {
+                    "candidate": candidate.name,
+                    "cv_pearson_r": np.nan,
+                    "averaged": False,
+                    "seconds": 0.0,
+                    "skipped": reason,
+                }
             )
+        else:
+            tried.append((candidate, problems.problem(candidate)))
+    if not tried:
+        raise InputError(
+            "select.candidates", f"no candidate can be tried here: {'; '.join(r['skipped'] for r in skipped)}"
         )
-    return found
-
-
-class CandidateProblems:
-    """The training problem of each candidate: features built once per kind and scaling (by the
-    job's `TraitInputs`), the kNN graph of the relationship matrix once per k (by the graph rule's
-    own function).
-
-    `snp_feature_limit`: a candidate whose own change asks for SNP features is tried only where
-    the SNPs number at most this many per training accession, so its first layer costs at most
-    that many times a GRM-row candidate's."""
-
-    def __init__(self, inputs, snp_feature_limit):
-        self.inputs, self.snp_feature_limit = inputs, snp_feature_limit
-        self.n_train = int(inputs.split["set"].eq("train").sum())
-        self.graphs = {}
-
-    def skip_reason(self, candidate):
-        """Why a candidate is not tried here, or None."""
-        if candidate.change.get("node_features") != "genotypes":
-            return None
-        if not self.inputs.matrix_paths:
-            return "SNP features need genotypes"
-        n_snps = self.inputs.n_snps
-        if n_snps > self.snp_feature_limit * self.n_train:
-            return (
-                f"{n_snps} SNPs are more than select.snp_feature_limit ({self.snp_feature_limit:g}) "
-                f"x {self.n_train} training accessions"
-            )
-        return None
-
-    def problem(self, candidate):
-        problem = self.inputs.problem(candidate.node_features == "genotypes", candidate.settings.features)
-        relationships = self.inputs.relationships
-        rows = relationships[1]
-        if candidate.k not in self.graphs:
-            self.graphs[candidate.k] = relationship_graph(*relationships, candidate.k)
-        if problem.ids != rows:
-            raise InputError(self.inputs.grm_path, "accession order differs from the node features'")
-        return problem.with_graph(*self.graphs[candidate.k], candidate.self_loop_weight)
+    return Search(tried, skipped)
 
 
 @dataclasses.dataclass
-class Chosen:
-    """The candidate chosen on every training accession, with its training problem: what the GCN
-    of each CV fold trains with."""
+class Averaged:
+    """The GCN of one fold: its candidates' fold ensembles, those averaged, and every candidate's score."""
 
-    candidate: Candidate
-    problem: object
-    table: pd.DataFrame  # every candidate's score
-
-
-def train_gcn(problem, settings, label, offsets=None):
-    """The fold ensemble, its members trained as batched models; `offsets`: fit_ensemble's, by
-    inner fold."""
-    runner = job_runner(settings)
-    problem = runner.prepare(problem)
-    return fit_ensemble_batched(lambda: runner.build_model(problem, settings), problem, settings, label, offsets)
+    trained: list  # [(Candidate, its problem on this fold, TrainResult)] of the averaged candidates
+    table: pd.DataFrame  # every candidate's out-of-fold r, whether it was averaged, seconds
 
 
 def job_runner(settings):
@@ -138,74 +97,33 @@ def job_runner(settings):
     return IntraOp(torch.get_num_threads(), settings) if settings.device == "cpu" else Serial(1, settings)
 
 
-def choose_gcn(problems, choices, y, trait, offsets):
-    """Train every candidate's fold ensemble; return the table of scores, and the best
-    candidate with its problem and result."""
-    rows, best = [], None
-    for i, candidate in enumerate(choices, 1):
-        skipped = problems.skip_reason(candidate)
-        if skipped:
-            log.info("%s: candidate %s not tried: %s", trait, candidate.name, skipped)
-            rows.append({"candidate": candidate.name, "cv_pearson_r": np.nan, "seconds": 0.0, "skipped": skipped})
-            continue
-        start = time.perf_counter()
-        problem = problems.problem(candidate)
-        label = f"{trait}: candidate {i} of {len(choices)} ({candidate.name})"
-        result = train_gcn(problem, candidate.settings, label, offsets)
-        score = pearson_r(*finite_pairs(result.validation_predictions, y))
-        log.info("%s: candidate %s: out-of-fold r %.4f", trait, candidate.name, score)
-        rows.append(
-            {"candidate": candidate.name, "cv_pearson_r": score, "seconds": time.perf_counter() - start, "skipped": ""}
-        )
-        if best is None or score > best[0]:
-            best = (score, candidate, problem, result)
-    if best is None:
-        raise InputError(
-            "select.candidates", f"no candidate can be tried here: {'; '.join(r['skipped'] for r in rows)}"
-        )
-    return pd.DataFrame(rows), best[1:]
-
-
 def finite_pairs(predicted, y):
     known = np.isfinite(predicted) & np.isfinite(y)
     return predicted[known], y[known]
 
 
 def fit_training_accessions(fold, settings, inputs):
-    """The GCN on every training accession: its settings chosen among the candidates, the chosen
-    candidate's ensemble, and for the stack's evidence the same settings refitted from another
-    seed (`FoldFit.chosen`: the choice, kept for the CV folds)."""
-    around = around_fit(fold)
-    choices = candidates(settings["train"], settings["graph"], settings["candidates"], settings["node_features"])
-    problems = CandidateProblems(inputs, settings["snp_feature_limit"])
-    table, (chosen, problem, result) = choose_gcn(problems, choices, fold.y, inputs.trait, around.offsets)
-    log.info("%s: chose %s", inputs.trait, chosen.name)
-    # The chosen candidate's out-of-fold r is the best of several, so it flatters the GCN; the
-    # stack weighs it by the same settings refitted from another seed, as it does in every CV fold
-    # (where the settings are given, not chosen).
-    refit_settings = dataclasses.replace(chosen.settings, seed=chosen.settings.seed + 1)
-    refit = train_gcn(
-        problem, refit_settings, f"{inputs.trait}: chosen settings refitted for the stack", around.offsets
-    )
-    record = {"selection": selection_record(table, chosen, refit.validation_predictions, fold.y)}
-    return FoldFit(
-        result.predictions,
-        refit.validation_predictions,
-        details=record,
-        chosen=Chosen(chosen, problem, table),
-        trained=result,
-    )
+    """The GCN on every training accession, its candidates kept for the CV folds
+    (`FoldFit.for_cv_folds`), where each chooses again."""
+    found = search(settings, inputs)
+    fitted = fit_folds([fold], {**settings, "for_cv_folds": found})[0]
+    if isinstance(fitted, Exception):
+        raise fitted
+    table = pd.concat([fitted.trained.table, pd.DataFrame(found.skipped, columns=CANDIDATE_COLUMNS)])
+    averaged = [candidate.name for candidate, _, _ in fitted.trained.trained]
+    log.info("%s: averaged %s", inputs.trait, "; ".join(averaged))
+    record = {"selection": selection_record(table, averaged, fitted.out_of_fold, fold.y)}
+    trained = Averaged(fitted.trained.trained, table)
+    return dataclasses.replace(fitted, details=record, for_cv_folds=found, trained=trained)
 
 
-def selection_record(table, chosen, evidence, y):
+def selection_record(table, averaged, evidence, y):
     """What metrics.json says of the choice (the stack's, whose predictions hold the GCN's, too)."""
     return {
         "candidates": table.to_dict("records"),
-        "chosen": chosen.name if chosen else None,
-        "graph_k": chosen.k if chosen else None,
-        "self_loop_weight": chosen.self_loop_weight if chosen else None,
-        # The out-of-fold r of the refit whose predictions the stack is weighed on.
-        "stack_evidence_cv_pearson_r": pearson_r(*finite_pairs(evidence, y)) if chosen else None,
+        "averaged": averaged,
+        # The out-of-fold r of the evidence the stack weighs the GCN by.
+        "stack_evidence_cv_pearson_r": pearson_r(*finite_pairs(evidence, y)) if averaged else None,
     }
 
 
@@ -218,7 +136,7 @@ def around_fit(fold):
 
 
 def fit_fold(fold, settings):
-    """The chosen settings' ensemble trained on the fold's training accessions."""
+    """The GCN trained and chosen on the fold's training accessions."""
     fitted = fit_folds([fold], settings)[0]
     if isinstance(fitted, Exception):
         raise fitted
@@ -226,46 +144,107 @@ def fit_fold(fold, settings):
 
 
 def fit_folds(folds, settings):
-    """The chosen settings' ensemble on each outer fold's training accessions, every member of
-    every fold trained in shared batched models (they share the chosen candidate's features and
-    graph); per fold its FoldFit, or the ModelFailure of a fold whose fixed effects failed."""
-    chosen = settings["chosen"]
-    runner = job_runner(chosen.candidate.settings)
-    results, ensembles = {}, []
+    """The GCN of each fold: every candidate trained as a fold ensemble on each fold's training
+    accessions (every member of every fold in shared batched models, candidate by candidate: the
+    members of one candidate share its features and graph), and those within noise of the best
+    averaged, fold by fold. Per fold its FoldFit, or the ModelFailure of a fold whose fixed
+    effects failed."""
+    results, offsets = {}, {}
     for i, fold in enumerate(folds):
         try:
-            around = around_fit(fold)
+            offsets[i] = around_fit(fold).offsets
         except ModelFailure as error:
             results[i] = error
-            continue
-        held_out = runner.prepare(chosen.problem.with_sets_of(fold.held_out))
-        offsets = {f: held_out.rescaled(o, fold.problem) for f, o in around.offsets.items()}
-        ensembles.append((i, held_out, offsets))
-    if ensembles:
-        build = lambda: runner.build_model(ensembles[0][1], chosen.candidate.settings)  # noqa: E731
-        label = f"{folds[0].label.rsplit(':', 1)[0]}: {len(ensembles)} fold ensembles"
-        trained = fit_ensembles_batched(build, [(h, o) for _, h, o in ensembles], chosen.candidate.settings, label)
-        for (i, held_out, _), result in zip(ensembles, trained):
-            fold = folds[i]
-            results[i] = FoldFit(
-                fold.problem.rescaled(result.predictions, held_out),
-                fold.problem.rescaled(result.validation_predictions, held_out),
-            )
+    if not offsets:
+        return [results[i] for i in range(len(folds))]
+    tried = settings["for_cv_folds"].tried
+    trained = [train_candidate(candidate, problem, folds, offsets) for candidate, problem in tried]
+    for i in offsets:
+        results[i] = average(folds[i], [(candidate, by_fold[i], seconds) for candidate, by_fold, seconds in trained])
     return [results[i] for i in range(len(folds))]
+
+
+def train_candidate(candidate, problem, folds, offsets):
+    """One candidate's fold ensemble on each fold of `offsets` (fold index -> the fixed effects its
+    members learn around), all trained in shared batched models; returns the candidate, {fold
+    index: (its problem on that fold, TrainResult)} and the seconds it took."""
+    start = time.perf_counter()
+    runner = job_runner(candidate.settings)
+    ensembles = {}
+    for i, around in offsets.items():
+        held_out = runner.prepare(problem.with_sets_of(folds[i].held_out))
+        ensembles[i] = (held_out, {f: held_out.rescaled(o, folds[i].problem) for f, o in around.items()})
+    label = f"{folds[0].label.rsplit(':', 1)[0]}: candidate {candidate.name}, {len(ensembles)} fold(s)"
+    first = next(iter(ensembles.values()))[0]
+    results = fit_ensembles_batched(
+        lambda: runner.build_model(first, candidate.settings), list(ensembles.values()), candidate.settings, label
+    )
+    by_fold = {i: (ensembles[i][0], result) for i, result in zip(ensembles, results)}
+    return candidate, by_fold, time.perf_counter() - start
+
+
+def average(fold, trained):
+    """The fold's GCN from its candidates [(Candidate, (problem, TrainResult), seconds)]: those whose
+    out-of-fold r is within noise of the best averaged, on the fold problem's scale."""
+    predicted, out_of_fold = [], []
+    for _, (problem, result), _ in trained:
+        predicted.append(fold.problem.rescaled(result.predictions, problem))
+        out_of_fold.append(fold.problem.rescaled(result.validation_predictions, problem))
+    kept, scores = within_noise_of_best(out_of_fold, fold.y)
+    if not len(kept):
+        kept = np.arange(len(trained))  # none predicts: none is better than another
+    table = pd.DataFrame(
+        {
+            "candidate": [candidate.name for candidate, _, _ in trained],
+            "cv_pearson_r": scores,
+            "averaged": np.isin(np.arange(len(trained)), kept),
+            "seconds": [seconds for _, _, seconds in trained],
+            "skipped": "",
+        }
+    )
+    averaged = Averaged([(trained[k][0], *trained[k][1]) for k in kept], table)
+    return FoldFit(
+        np.mean([predicted[k] for k in kept], axis=0),
+        mean_where_known([out_of_fold[k] for k in kept]),
+        extra={"gcn_candidates_averaged": len(kept)},
+        trained=averaged,
+    )
+
+
+def mean_where_known(values):
+    """The mean over the finite values at each accession (NaN where there is none): a member that
+    diverged leaves its accessions to the other candidates' members."""
+    values = np.asarray(values, float)
+    known = np.isfinite(values)
+    counts = known.sum(axis=0)
+    return np.where(counts > 0, np.where(known, values, 0.0).sum(axis=0) / np.maximum(counts, 1), np.nan)
 
 
 def write_files(outputs, problem, fit, record):
     """Its metrics.json and predictions.tsv with what the training says of the run, its epochs
-    and its candidates' scores (empty where it failed)."""
+    (each averaged candidate's members, by candidate) and its candidates' scores (empty where it
+    failed)."""
     # Trained by the job's batched members, not by one of the timed strategies.
     record = {"strategy": None, "batched_members": True, "threads": torch.get_num_threads(), **record}
     if fit.failed:
-        table = pd.DataFrame(columns=["candidate", "cv_pearson_r", "seconds", "skipped"])
-        epochs = pd.DataFrame(columns=["fold", "epoch", "train_loss", "val_loss", "val_r", "seconds"])
-        write_tsv(outputs["epochs"], epochs)
-        record["selection"] = selection_record(table, None, None, None)
+        table = pd.DataFrame(columns=CANDIDATE_COLUMNS)
+        write_tsv(
+            outputs["epochs"],
+            pd.DataFrame(columns=["candidate", "fold", "epoch", "train_loss", "val_loss", "val_r", "seconds"]),
+        )
+        record["selection"] = selection_record(table, [], None, None)
         write_model_outputs(outputs, problem, fit.predicted, record)
     else:
-        table = fit.chosen.table
-        write_training_outputs(outputs, fit.chosen.problem, fit.chosen.candidate.settings, fit.trained, record)
+        table = fit.trained.table
+        trained = fit.trained.trained
+        combined = TrainResult(
+            fit.predicted,
+            [epoch for _, _, result in trained for epoch in result.best_epochs],
+            [r for _, _, result in trained for r in result.validation_r],
+            fit.out_of_fold,
+            [{"candidate": candidate.name, **epoch} for candidate, _, result in trained for epoch in result.epochs],
+        )
+        record["settings"] = {candidate.name: vars(candidate.settings) for candidate, _, _ in trained}
+        record["n_features"] = {candidate.name: own.n_snps for candidate, own, _ in trained}
+        write_training_outputs(outputs, problem, trained[0][0].settings, combined, record)
     write_tsv(outputs["candidates"], table, float_format="%.6g")

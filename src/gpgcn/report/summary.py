@@ -56,10 +56,6 @@ def accuracy_table(models, genetic_values=None):
             "cv_repeats": metrics["cv_repeats"],
             # Paired over the CV repeats: the same folds for both models.
             **cv_difference(metrics["cv_pearson_r"], reference_cv[trait]),
-            # The GCN's settings were chosen on the split's folds of these same training accessions.
-            "cv_settings_chosen_on_same_accessions": metrics.get("selection", {}).get(
-                "cv_settings_chosen_on_same_accessions", False
-            ),
             "test_r2": metrics["test_r2"],
             "test_rmse": metrics["test_rmse"],
             "n_train": metrics["n_train"],
@@ -68,7 +64,7 @@ def accuracy_table(models, genetic_values=None):
             "stack_weights": stack_weights_text(metrics),
             "gcn_share": metrics.get("gcn_share"),
             "loci_m": metrics.get("loci_m"),
-            "gcn_settings": metrics["selection"]["chosen"] if "selection" in metrics else None,
+            "gcn_settings": "; ".join(metrics["selection"]["averaged"]) if "selection" in metrics else None,
             # Why the model has no predictions; or what it was in this run (GBLUP + loci without genotypes).
             "note": f"failed: {metrics['failed']}" if metrics.get("failed") else metrics.get("note"),
         }
@@ -107,14 +103,12 @@ def loci_table(models):
     return pd.DataFrame(rows, columns=["trait", "rank", "chrom", "pos", "id", "effect", "t"])
 
 
-def model_choice_table(candidate_tables, chosen):
-    """Every (trait, model, path) candidates table with their out-of-fold r, the one `chosen` (by
-    trait and model) marked."""
+def model_choice_table(candidate_tables):
+    """Every (trait, model, path) candidates table with their out-of-fold r and which were averaged."""
     frames = []
-    for trait, name, path in candidate_tables:
+    for trait, _, path in candidate_tables:
         table = pd.read_csv(path, sep="\t")
         table.insert(0, "trait", trait)
-        table["chosen"] = table["candidate"].eq(chosen[trait, name])
         frames.append(table)
     return pd.concat(frames, ignore_index=True)
 
@@ -259,9 +253,7 @@ def report_stage(
     # A model with candidates.tsv chose its settings among them; one with epochs.tsv trained by epochs.
     extra = [(trait, name, model_files[trait][name]) for trait in traits for name in MODELS]
     choices = [(trait, name, files["candidates"]) for trait, name, files in extra if "candidates" in files]
-    recorded = {(trait, metrics["model"]): metrics for trait, metrics, _ in models}
-    chosen = {(trait, name): recorded[trait, name]["selection"]["chosen"] for trait, name, _ in choices}
-    write_tsv(outputs["model_choice"], model_choice_table(choices, chosen), float_format="%.4f")
+    write_tsv(outputs["model_choice"], model_choice_table(choices), float_format="%.4f")
     write_tsv(outputs["data"], data_table(snp_tables, funnels, graph_summary, split_summaries, study))
     write_tsv(outputs["loci"], loci_table(models), float_format="%.4g")
     plot_accuracy_by_trait(table, outputs["by_trait"])
