@@ -10,6 +10,7 @@ docs/benchmarks/simulated_traits.md.
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -23,7 +24,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from model_tables import MODELS, RECOMMENDED, what_it_chose  # noqa: E402
+from model_tables import BEFORE_NESTED, MODELS, RECOMMENDED, page_before, what_it_chose  # noqa: E402
 
 from gpgcn.gcn.strategies import STRATEGIES  # noqa: E402
 
@@ -70,6 +71,7 @@ def main():
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         list(pool.map(run, CASES))
     wall = time.perf_counter() - start
+    before = re.search(r"([\d.]+ min) for the four cases", page_before("simulated_traits.md")).group(1)
     cpu = json.loads(
         (directory(next(iter(CASES))) / f"results/models/FT10_mean/{RECOMMENDED}/metrics.json").read_text()
     )
@@ -81,7 +83,8 @@ def main():
         "default) or from 5 (oligogenic, `simulate.n_causal: 5`); the per-trait models on the SNPs or on",
         "each accession's GRM row (`select.node_features: kinship`). Everything else is `config.yaml`.",
         f"Run on {platform.node()} ({cpu['cpu_model']}, {os.cpu_count()} cores), {time.strftime('%Y-%m-%d')}: "
-        f"{wall / 60:.1f} min for the four cases, {os.cpu_count()} at a time.",
+        f"{wall / 60:.1f} min for the four cases, {os.cpu_count()} at a time ({before} at {BEFORE_NESTED}, with",
+        "eight candidate settings where the GCN now has three).",
         "",
         "```sh",
         ".venv/bin/python benchmarks/simulated_traits.py",
