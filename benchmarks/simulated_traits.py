@@ -83,8 +83,8 @@ def main():
         "default) or from 5 (oligogenic, `simulate.n_causal: 5`); the per-trait models on the SNPs or on",
         "each accession's GRM row (`select.node_features: kinship`). Everything else is `config.yaml`.",
         f"Run on {platform.node()} ({cpu['cpu_model']}, {os.cpu_count()} cores), {time.strftime('%Y-%m-%d')}: "
-        f"{wall / 60:.1f} min for the four cases, {os.cpu_count()} at a time ({before} at {BEFORE_NESTED}, with",
-        "eight candidate settings where the GCN now has three).",
+        f"{wall / 60:.1f} min for the four cases, {os.cpu_count()} at a time ({before} on this page at",
+        f"{BEFORE_NESTED}, with eight candidate settings where the GCN now has three).",
         "",
         "```sh",
         ".venv/bin/python benchmarks/simulated_traits.py",
