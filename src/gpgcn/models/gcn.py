@@ -106,9 +106,7 @@ def fit_training_accessions(fold, settings, inputs):
     """The GCN on every training accession, its candidates kept for the CV folds
     (`FoldFit.for_cv_folds`), where each chooses again."""
     found = search(settings, inputs)
-    fitted = fit_folds([fold], {**settings, "for_cv_folds": found})[0]
-    if isinstance(fitted, Exception):
-        raise fitted
+    fitted = fit_fold(fold, {**settings, "for_cv_folds": found})
     table = pd.concat([fitted.trained.table, pd.DataFrame(found.skipped, columns=CANDIDATE_COLUMNS)])
     averaged = [candidate.name for candidate, _, _ in fitted.trained.trained]
     log.info("%s: averaged %s", inputs.trait, "; ".join(averaged))

@@ -48,7 +48,7 @@ class TraitInputs:
     def relationships(self):
         return read_kinship(self.grm_path)
 
-    @property
+    @cached_property
     def n_snps(self):
         """The genotype stage's SNP count (None without genotypes), from the matrices' headers."""
         if not self.matrix_paths:

@@ -10,9 +10,9 @@ is the stack. A stack counts the models its weights use. Chosen anew in every ou
 Every model is weighed by out-of-fold predictions of the predictor it deploys: the GCN's are
 the mean of the averaged candidates' members that never learnt from each accession (`gcn.py`).
 Its members alone would be noisier than the ensemble that predicts new accessions, and a
-rule that counts noise against a model cannot see its gains (measured: with single members'
-evidence, and the GCN counted as more complex than any baseline, the stack kept GBLUP where the
-GCN was 0.06 r better in CV).
+rule that counts noise against a model cannot see its gains: with single members' evidence, and
+the GCN counted as more complex than any baseline, the stack kept GBLUP where the GCN was clearly
+better (`test_the_gcn_counts_as_one_model_in_the_stack`).
 
 The weights sum to one rather than rescale the models: every model predicts on the trait's scale
 already, a stack of one model is that model exactly, and a rescaling fitted in each outer fold
