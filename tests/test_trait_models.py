@@ -329,6 +329,11 @@ def test_every_model_is_fitted_chosen_and_cross_validated(tmp_path):
     assert gcn["cv_repeats"] == stack["cv_repeats"] == 2
     # Chosen anew inside every outer fold: how many candidates each fold averaged.
     assert all(1 <= n <= 3 for n in gcn["cv_gcn_candidates_averageds"]["cv_1"])
+    # What the GCN cost counts every candidate's member-epochs: epochs.tsv holds the averaged ones'.
+    epochs = pd.read_csv(outputs["gcn_epochs"], sep="\t")
+    assert gcn["gcn_member_epochs"] >= len(epochs)
+    assert (gcn["gcn_member_epochs"] == len(epochs)) == scores["averaged"].all()
+    assert all(n > 0 for n in gcn["cv_gcn_member_epochss"]["cv_1"])
     # Only the models whose predictions hold the GCN carry its settings' choice.
     assert stack["selection"] == gcn["selection"]
     for name in ("gblup", "rkhs", "gblup_loci"):

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..statistics import pearson_r
-from .training import PROGRESS_EVERY_S, EarlyStopping, ensemble_result, member_problem
+from .training import PROGRESS_EVERY_S, EarlyStopping, ensemble_result, member_problem, squared_error
 
 log = logging.getLogger(__name__)
 
@@ -68,23 +68,35 @@ class BatchedGCN(nn.Module):
         """Every parameter with the dimension that indexes its members."""
         return [(self.first, 1), *((p, 0) for p in (*self.weights, *self.biases, self.head_weight, self.head_bias))]
 
-    def forward(self, x, adjacency):
-        n, (features, members, hidden) = x.shape[0], self.first.shape
-        z = x @ self.first.reshape(features, members * hidden)
+    def first_product(self, features):
+        """The first layer's product for every member, [nodes, members × hidden]."""
+        features_, members, hidden = self.first.shape
+        return features @ self.first.reshape(features_, members * hidden)
+
+    def forward(self, features, adjacency, first=None):
+        """`features`: the node features propagated over the graph once (Â·X: the first layer's
+        propagation then costs nothing per epoch, Â·(X·W) = (Â·X)·W); `first`: `first_product` at
+        the current weights where it is known (the last evaluation computed it and no step has
+        been taken since), so the training step does not compute it again."""
+        n, (n_features, members, hidden) = features.shape[0], self.first.shape
+        weight = self.first.reshape(n_features, members * hidden)
+        z = features @ weight if first is None else KnownProduct.apply(features, weight, first)
         for layer, bias in enumerate(self.biases):
             if layer:
                 z = torch.einsum("nbh,bhk->nbk", z, self.weights[layer - 1]).reshape(n, members * hidden)
-            z = F.relu(torch.sparse.mm(adjacency, z).view(n, members, hidden) + bias)
+                z = torch.sparse.mm(adjacency, z)
+            z = F.relu(z.view(n, members, hidden) + bias)
             if self.training and self.dropout > 0:
                 # The mask one sequential member draws for its [nodes, hidden] activations.
                 mask = F.dropout(torch.ones(n, hidden, dtype=z.dtype, device=z.device), p=self.dropout)
                 z = z * mask[:, None, :]
         return torch.einsum("nbh,bh->bn", z, self.head_weight) + self.head_bias[:, None]
 
-    def keep(self, members, optimizer):
+    def keep(self, members, optimizer, first):
         """Only `members` (indices into the batch) stay, with their Adam state; the others stop
-        changing and cost nothing more."""
+        changing and cost nothing more. Returns `first` (a `first_product`) of those staying."""
         index = torch.as_tensor(members, dtype=torch.long, device=self.head_bias.device)
+        _, n_members, hidden = self.first.shape
         for parameter, dim in self.member_parameters():
             state = optimizer.state.pop(parameter, {})
             parameter.data = parameter.data.index_select(dim, index)
@@ -93,6 +105,22 @@ class BatchedGCN(nn.Module):
                 key: value.index_select(dim, index) if torch.is_tensor(value) and value.dim() > 0 else value
                 for key, value in state.items()
             }
+        return first.view(len(first), n_members, hidden).index_select(1, index).reshape(len(first), -1)
+
+
+class KnownProduct(torch.autograd.Function):
+    """`features @ weight` whose value is already known: the forward pass takes it as it is, the
+    backward pass gives `weight` the gradient the product would (the features need none)."""
+
+    @staticmethod
+    def forward(ctx, features, weight, product):
+        ctx.save_for_backward(features)
+        return product.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        (features,) = ctx.saved_tensors
+        return None, features.T @ grad, None
 
 
 def fit_members(gcn, problems, folds, settings, label="training"):
@@ -101,8 +129,8 @@ def fit_members(gcn, problems, folds, settings, label="training"):
     `training.fit` returns them. `gcn`: the network every member starts from. A member whose loss
     stops being finite leaves the batch with a logged reason (its best state kept), the others go
     on; the batch ends when every member has stopped."""
-    first = problems[0]
-    model, graph = BatchedGCN(gcn, len(problems)).to(first.x.device), adjacency(first)
+    model, graph = BatchedGCN(gcn, len(problems)).to(problems[0].x.device), adjacency(problems[0])
+    features, first = torch.sparse.mm(graph, problems[0].x), None
     target = Targets(problems, folds)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay, fused=True)
     stoppings = [EarlyStopping(settings.patience) for _ in problems]
@@ -110,10 +138,11 @@ def fit_members(gcn, problems, folds, settings, label="training"):
     active, shown = list(range(len(problems))), time.monotonic()
     for epoch in range(settings.max_epochs):
         start = time.perf_counter()
-        diverged = train_step(model, first.x, graph, target, active, optimizer)
+        diverged = train_step(model, features, graph, first, target, active, optimizer)
         model.eval()
         with torch.no_grad():
-            pred = model(first.x, graph)
+            first = model.first_product(features)
+            pred = model(features, graph, first).cpu().numpy()
         seconds = (time.perf_counter() - start) / len(active)  # each member's share of the epoch
         for row, member in enumerate(active):
             if member not in diverged:
@@ -125,7 +154,7 @@ def fit_members(gcn, problems, folds, settings, label="training"):
             log.info("%s: epoch %d, %d of %d members still training", label, epoch + 1, len(active), len(problems))
         staying = [m for m in active if m not in diverged and not stoppings[m].done]
         if staying != active:
-            model.keep([active.index(m) for m in staying], optimizer)
+            first = model.keep([active.index(m) for m in staying], optimizer, first)
             active = staying
         if not active:
             break
@@ -140,35 +169,37 @@ class Targets:
         self.splits = [problem.validation_split(fold) for problem, fold in zip(problems, folds)]
         self.folds = list(folds)
         self.y = torch.stack([torch.nan_to_num(problem.y) for problem in problems])
-        self.observed = [problem.y for problem in problems]
+        self.observed = [problem.y.cpu().numpy() for problem in problems]
         self.weight = torch.zeros_like(self.y)
         for member, (fit_idx, _) in enumerate(self.splits):
             self.weight[member, fit_idx] = 1.0 / len(fit_idx)
+        self.nodes = [(fit_idx.cpu().numpy(), val_idx.cpu().numpy()) for fit_idx, val_idx in self.splits]
 
     def losses(self, pred, active):
         return (self.weight[active] * (pred - self.y[active]) ** 2).sum(dim=1)
 
     def record(self, member, epoch, pred, stopping, seconds):
-        fit_idx, val_idx = self.splits[member]
+        """`pred`: the member's prediction of every node this epoch (numpy)."""
+        fit_idx, val_idx = self.nodes[member]
         y = self.observed[member]
-        val_loss = torch.mean((pred[val_idx] - y[val_idx]) ** 2).item()
+        val_loss = squared_error(pred, y, val_idx)
         stopping.record(epoch, val_loss, pred, val_idx)
         return {
             "fold": self.folds[member],
             "epoch": epoch,
-            "train_loss": torch.mean((pred[fit_idx] - y[fit_idx]) ** 2).item(),
+            "train_loss": squared_error(pred, y, fit_idx),
             "val_loss": val_loss,
-            "val_r": pearson_r(pred[val_idx].cpu().numpy(), y[val_idx].cpu().numpy()),
+            "val_r": pearson_r(pred[val_idx], y[val_idx]),
             "seconds": seconds,
         }
 
 
-def train_step(model, x, graph, target, active, optimizer):
+def train_step(model, features, graph, first, target, active, optimizer):
     """One Adam step of every active member on its own loss; returns the members whose loss is
     not finite (no step reaches them: a member's gradients come from its own loss alone)."""
     model.train()
     optimizer.zero_grad(set_to_none=True)
-    losses = target.losses(model(x, graph), active)
+    losses = target.losses(model(features, graph, first), active)
     finite = torch.isfinite(losses)
     losses[finite].sum().backward()
     optimizer.step()

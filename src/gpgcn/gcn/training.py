@@ -76,9 +76,10 @@ class EarlyStopping:
     history: list = field(default_factory=list)  # the validation nodes' predictions, every epoch
 
     def record(self, epoch, val_loss, pred, val_idx):
-        self.history.append(pred[val_idx].cpu().numpy().tolist())
+        """`pred`: every node's prediction this epoch (numpy); `val_idx`: the validation nodes."""
+        self.history.append(pred[val_idx].tolist())
         if val_loss < self.best_loss:
-            self.best_loss, self.best_epoch, self.best_pred, self.waited = val_loss, epoch, pred.cpu().numpy().copy(), 0
+            self.best_loss, self.best_epoch, self.best_pred, self.waited = val_loss, epoch, pred.copy(), 0
         else:
             self.waited += 1
 
@@ -135,17 +136,18 @@ def train_step(model, problem, strategy, optimizer, loss_idx, loss_weight):
 
 
 def evaluate(model, problem, strategy, fit_idx, val_idx):
-    """Predictions for every node, and the mean squared error on the fit and validation nodes."""
+    """Predictions for every node (numpy), and the mean squared error on the fit and validation nodes."""
     model.eval()
     with torch.no_grad():
-        pred = strategy.forward(model, problem)
-    y = problem.y
-    pred = pred.detach()
-    return (
-        pred,
-        torch.mean((pred[fit_idx] - y[fit_idx]) ** 2).item(),
-        torch.mean((pred[val_idx] - y[val_idx]) ** 2).item(),
-    )
+        pred = strategy.forward(model, problem).cpu().numpy()
+    y = problem.y.cpu().numpy()
+    return pred, squared_error(pred, y, fit_idx), squared_error(pred, y, val_idx)
+
+
+def squared_error(pred, y, idx):
+    """The mean squared error over the nodes `idx` (numpy), as every trainer computes it: the
+    sequential and the batched members stop on the same numbers."""
+    return float(np.mean((pred[idx] - y[idx]) ** 2))
 
 
 def fit(model, problem, settings, strategy, val_fold, checkpointer=None, progress=None, member=1):
@@ -159,6 +161,7 @@ def fit(model, problem, settings, strategy, val_fold, checkpointer=None, progres
     """
     fit_idx, val_idx = problem.validation_split(val_fold)
     loss_idx, loss_weight = strategy.loss_nodes(fit_idx)
+    fit_idx, val_idx = fit_idx.cpu().numpy(), val_idx.cpu().numpy()
     # Fused: one pass over each parameter. At a million SNPs the first layer's weight is 256 MB, and
     # the default CPU Adam's separate passes (and temporaries) took as long as half the products.
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay, fused=True)
@@ -178,7 +181,7 @@ def fit(model, problem, settings, strategy, val_fold, checkpointer=None, progres
         strategy.synchronize()
         seconds = time.perf_counter() - start
         stopping.record(epoch, val_loss, pred, val_idx)
-        val_r = pearson_r(pred[val_idx].cpu().numpy(), problem.y[val_idx].cpu().numpy())
+        val_r = pearson_r(pred[val_idx], problem.y[val_idx].cpu().numpy())
         records.append(
             {
                 "fold": val_fold,

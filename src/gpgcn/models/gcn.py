@@ -204,7 +204,12 @@ def average(fold, trained):
     return FoldFit(
         np.mean([predicted[k] for k in kept], axis=0),
         mean_where_known([out_of_fold[k] for k in kept]),
-        extra={"gcn_candidates_averaged": len(kept)},
+        extra={
+            "gcn_candidates_averaged": len(kept),
+            # Every candidate's members' epochs summed: what the fold's GCN cost, in the unit its
+            # time grows with (docs/benchmarks/batched_members.md's cost model).
+            "gcn_member_epochs": sum(len(result.epochs) for _, (_, result), _ in trained),
+        },
         trained=averaged,
     )
 
