@@ -55,7 +55,8 @@ benchmark-default-cost: setup
 	$(BIN)/python benchmarks/default_cost.py
 
 # Batched GCN members against one at a time: member fits on one core (docs/benchmarks/batched_members.md)
-# and one real trait's per-trait job (docs/benchmarks/batched_job.md; needs ../shared).
+# and one real trait's per-trait job at B = 1-250 with its cost model (docs/benchmarks/batched_job.md;
+# needs ../shared, and the cost model the six traits' jobs of `make benchmark-real-traits`).
 benchmark-batched: setup
 	$(BIN)/python benchmarks/batched_members.py
 	$(BIN)/python benchmarks/batched_job.py

@@ -150,17 +150,22 @@ def page_before(page, commit=BEFORE_NESTED):
     ).stdout
 
 
-def cv_before(text, section=None):
-    """{(trait, model display): CV r mean} from an accuracy table of a page's text (the part after
-    the heading `## {section}`, up to the next one, where given)."""
+def accuracy_cells(text, section=None):
+    """{(trait, model display): (CV r mean, what was chosen)} from an accuracy table of a page's
+    text (the part after the heading `## {section}`, up to the next one, where given)."""
     if section:
         text = text.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
     found = {}
     for line in text.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) == 7 and re.fullmatch(r"-?\d\.\d{3} ± \d\.\d{3}", cells[4]):
-            found[cells[0], cells[1]] = float(cells[4].split()[0])
+            found[cells[0], cells[1]] = (float(cells[4].split()[0]), cells[6])
     return found
+
+
+def cv_before(text, section=None):
+    """{(trait, model display): CV r mean} from an accuracy table of a page's text."""
+    return {key: cv for key, (cv, _) in accuracy_cells(text, section).items()}
 
 
 def nested_rows(run, traits, before):

@@ -15,7 +15,10 @@ the normalised adjacency with every member's channels, and `einsum` (a batched m
 later layers, rather than `torch.func.stack_module_state` + `vmap` over PyTorch Geometric's
 GCNConv: vmap would run the propagation and its per-edge message copy once per member, where here
 one sparse product serves every member, and the first layer, the dominant cost (accessions ×
-features × members × hidden), is one large product instead of B small ones.
+features × members × hidden), is one large product instead of B small ones. That product is taken
+twice per epoch, not three times: the features are propagated over the graph once per fit
+((Â·X)·W = Â·(X·W)), and the product the evaluation takes at the new weights is the one the next
+training step needs (`KnownProduct`), so only the weight's gradient costs a second one.
 
 Every member starts from the weights the configured seed gives one GCN, and dropout draws one
 mask per layer and epoch shared by all members: the same draws, in the same order, that each
