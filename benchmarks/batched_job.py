@@ -81,13 +81,12 @@ def measured(folder):
     choice and CV r, from the run's folder."""
     outputs = trait_model_outputs(str(folder))
     gcn = json.loads(Path(outputs[f"{GCN}_metrics"]).read_text())
-    seconds = gcn["seconds_by_model"][GCN]
     repeats, folds = gcn["cv_repeats"], 5
     tried = [c for c in gcn["selection"]["candidates"] if not c["skipped"]]
     cv = pd.read_csv(folder / "cv.tsv", sep="\t")
     return {
         **json.loads((folder / "run.json").read_text()),
-        "gcn_seconds": seconds["training_accessions"] + seconds["cross_validation"],
+        "gcn_seconds": gcn_seconds(gcn),
         "tried": len(tried),
         "members": len(tried) * (folds + repeats * folds * (folds - 1)),  # every candidate on every fold
         "member_epochs": member_epochs(gcn),
@@ -97,6 +96,12 @@ def measured(folder):
         "averaged": gcn["selection"]["averaged"],
         "scores": {c["candidate"]: c["cv_pearson_r"] for c in tried},
     }
+
+
+def gcn_seconds(gcn):
+    """The GCN's seconds in a per-trait job (its metrics.json): on all training accessions and in the CV."""
+    spent = gcn["seconds_by_model"][GCN]
+    return spent["training_accessions"] + spent["cross_validation"]
 
 
 def member_epochs(gcn):
@@ -218,14 +223,12 @@ def cost_model_lines(results, cores):
     rows, ratios, total_gcn, total_job = [], [], 0.0, 0.0
     for trait in yaml.safe_load((REPO / "benchmarks" / "real_traits.yaml").read_text())["input"]["traits"]:
         gcn = json.loads((run_dir / f"results/models/{trait}/{GCN}/metrics.json").read_text())
-        spent = gcn["seconds_by_model"][GCN]
-        measured = spent["training_accessions"] + spent["cross_validation"]
-        epochs = member_epochs(gcn)
-        total_gcn += measured
+        spent, epochs = gcn_seconds(gcn), member_epochs(gcn)
+        total_gcn += spent
         total_job += gcn["seconds_total"]
         model = epochs * one
-        ratios.append(measured / model)
-        rows.append(f"| {trait} | {epochs:,} | {model:.0f} s | {measured:.0f} s | {measured / model:.2f} |")
+        ratios.append(spent / model)
+        rows.append(f"| {trait} | {epochs:,} | {model:.0f} s | {spent:.0f} s | {spent / model:.2f} |")
     wall = float((run_dir / "wall_seconds").read_text())
     return [
         "## Cost model",

@@ -169,14 +169,14 @@ class Targets:
     1 / its count, as `training.fit` weighs them) and the nodes it stops on."""
 
     def __init__(self, problems, folds):
-        self.splits = [problem.validation_split(fold) for problem, fold in zip(problems, folds)]
+        splits = [problem.validation_split(fold) for problem, fold in zip(problems, folds)]
         self.folds = list(folds)
         self.y = torch.stack([torch.nan_to_num(problem.y) for problem in problems])
         self.observed = [problem.y.cpu().numpy() for problem in problems]
         self.weight = torch.zeros_like(self.y)
-        for member, (fit_idx, _) in enumerate(self.splits):
+        for member, (fit_idx, _) in enumerate(splits):
             self.weight[member, fit_idx] = 1.0 / len(fit_idx)
-        self.nodes = [(fit_idx.cpu().numpy(), val_idx.cpu().numpy()) for fit_idx, val_idx in self.splits]
+        self.nodes = [(fit_idx.cpu().numpy(), val_idx.cpu().numpy()) for fit_idx, val_idx in splits]
 
     def losses(self, pred, active):
         return (self.weight[active] * (pred - self.y[active]) ** 2).sum(dim=1)

@@ -135,12 +135,12 @@ def train_step(model, problem, strategy, optimizer, loss_idx, loss_weight):
     return loss.item()
 
 
-def evaluate(model, problem, strategy, fit_idx, val_idx):
-    """Predictions for every node (numpy), and the mean squared error on the fit and validation nodes."""
+def evaluate(model, problem, strategy, y, fit_idx, val_idx):
+    """Predictions for every node (numpy), and the mean squared error on the fit and validation
+    nodes against `y` (the problem's target as numpy)."""
     model.eval()
     with torch.no_grad():
         pred = strategy.forward(model, problem).cpu().numpy()
-    y = problem.y.cpu().numpy()
     return pred, squared_error(pred, y, fit_idx), squared_error(pred, y, val_idx)
 
 
@@ -161,7 +161,7 @@ def fit(model, problem, settings, strategy, val_fold, checkpointer=None, progres
     """
     fit_idx, val_idx = problem.validation_split(val_fold)
     loss_idx, loss_weight = strategy.loss_nodes(fit_idx)
-    fit_idx, val_idx = fit_idx.cpu().numpy(), val_idx.cpu().numpy()
+    fit_idx, val_idx, y = fit_idx.cpu().numpy(), val_idx.cpu().numpy(), problem.y.cpu().numpy()
     # Fused: one pass over each parameter. At a million SNPs the first layer's weight is 256 MB, and
     # the default CPU Adam's separate passes (and temporaries) took as long as half the products.
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay, fused=True)
@@ -177,11 +177,11 @@ def fit(model, problem, settings, strategy, val_fold, checkpointer=None, progres
         loss = train_step(model, problem, strategy, optimizer, loss_idx, loss_weight)
         if not math.isfinite(loss):
             raise TrainingDiverged(f"loss became {loss} at epoch {epoch} (fold {val_fold}); lower train.lr")
-        pred, train_loss, val_loss = evaluate(model, problem, strategy, fit_idx, val_idx)
+        pred, train_loss, val_loss = evaluate(model, problem, strategy, y, fit_idx, val_idx)
         strategy.synchronize()
         seconds = time.perf_counter() - start
         stopping.record(epoch, val_loss, pred, val_idx)
-        val_r = pearson_r(pred[val_idx], problem.y[val_idx].cpu().numpy())
+        val_r = pearson_r(pred[val_idx], y[val_idx])
         records.append(
             {
                 "fold": val_fold,
