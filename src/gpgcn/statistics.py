@@ -78,6 +78,31 @@ def cross_validated_choice(candidates, y, folds, complexity=None):
     return combined
 
 
+def cross_validated_average(candidates, y, folds):
+    """Out-of-fold predictions of the average of the candidates within noise of the best that the
+    choice has not flattered: each fold's the mean of those `within_noise_of_best` keeps on the
+    other folds (of all, where none predicts there). The candidates kept on all folds include some
+    whose scores noise lifted; evidence built on their predictions there (a stack's weights) would
+    over-rate their average, as it did the GCN's on small cohorts. `folds`: each accession's fold
+    (0: none)."""
+    candidates = np.asarray(candidates, float)
+    combined = np.full(len(y), np.nan)
+    for fold in np.unique(folds[folds > 0]):
+        held = folds == fold
+        kept, _ = within_noise_of_best(np.where(held, np.nan, candidates), y)
+        combined[held] = mean_where_known(candidates[kept if len(kept) else slice(None)][:, held])
+    return combined
+
+
+def mean_where_known(values):
+    """The mean over the finite values at each accession (NaN where there is none): a candidate
+    without a prediction there (a member that diverged) leaves it to the others."""
+    values = np.asarray(values, float)
+    known = np.isfinite(values)
+    counts = known.sum(axis=0)
+    return np.where(counts > 0, np.where(known, values, 0.0).sum(axis=0) / np.maximum(counts, 1), np.nan)
+
+
 def r_squared(observed, predicted):
     observed, predicted = np.asarray(observed, float), np.asarray(predicted, float)
     return float(1.0 - np.sum((observed - predicted) ** 2) / np.sum((observed - observed.mean()) ** 2))

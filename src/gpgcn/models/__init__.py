@@ -36,8 +36,8 @@ class Model:
     name: str  # its folder, results/models/{trait}/{name}/, and metrics.json's "model"
     display: str  # its name in the report
     module: str  # its module, relative to this package (".gblup") or absolute
-    # Its part in the stack: "baseline" or "graph" (a member: any subset of the members is a
-    # candidate stack; the graph model's share is recorded), or None (not a member).
+    # Its part in the stack: "baseline" or "graph" (a member the stack weighs; the graph model's
+    # weight is recorded as its share), or None (not a member).
     stack_role: str = None
     learns_around: str = None  # the model whose fixed effects (FoldFit.offsets) it learns around
     # The config keys it reads ("section.key", or a whole "section"), given to it on every fold

@@ -12,7 +12,9 @@ scores differ by noise (two runs of one config chose different settings), the av
 within noise moves little.
 
 The stack weighs the GCN by the same kind of predictor it deploys: for each accession, the mean
-of the averaged candidates' members that never learnt from it (one per candidate).
+of the averaged candidates' members that never learnt from it (one per candidate), the candidates
+averaged there chosen without the accession's inner fold (`statistics.cross_validated_average`):
+chosen with it, the candidates that noise lifted would over-rate the GCN's evidence.
 
 Covariates and large-effect loci enter as fixed effects the GCN learns around: each member
 learns what GBLUP + loci's fixed part (covariates, the chosen markers), fitted without the
@@ -35,7 +37,7 @@ from ..gcn.strategies import IntraOp, Serial
 from ..gcn.training import TrainResult
 from ..io import write_tsv
 from ..records import write_model_outputs, write_training_outputs
-from ..statistics import pearson_r, within_noise_of_best
+from ..statistics import cross_validated_average, pearson_r, within_noise_of_best
 from . import MODELS, registered
 from .fold import FoldFit, ModelFailure
 from .gcn_candidates import CandidateProblems, candidates
@@ -203,7 +205,7 @@ def average(fold, trained):
     averaged = Averaged([(trained[k][0], *trained[k][1]) for k in kept], table)
     return FoldFit(
         np.mean([predicted[k] for k in kept], axis=0),
-        mean_where_known([out_of_fold[k] for k in kept]),
+        cross_validated_average(out_of_fold, fold.y, fold.folds),
         extra={
             "gcn_candidates_averaged": len(kept),
             # Every candidate's members' epochs summed: what the fold's GCN cost, in the unit its
@@ -212,15 +214,6 @@ def average(fold, trained):
         },
         trained=averaged,
     )
-
-
-def mean_where_known(values):
-    """The mean over the finite values at each accession (NaN where there is none): a member that
-    diverged leaves its accessions to the other candidates' members."""
-    values = np.asarray(values, float)
-    known = np.isfinite(values)
-    counts = known.sum(axis=0)
-    return np.where(counts > 0, np.where(known, values, 0.0).sum(axis=0) / np.maximum(counts, 1), np.nan)
 
 
 def write_files(outputs, problem, fit, record):

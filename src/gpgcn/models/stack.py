@@ -1,32 +1,33 @@
-"""The stack: the recommended model. Candidate stacks are the non-empty subsets of the models it
-combines (GBLUP, RKHS, GBLUP + loci, the GCN); each is combined with non-negative weights (least
-squares on the centred out-of-fold predictions inside the training accessions), scaled to sum to
-one. The stack chosen is the simplest whose out-of-fold r is within one standard error of the
-best (`statistics.one_standard_error_choice`), and the best-scoring of those as simple: simpler
-is fewer models. So a model joins only where the evidence for it is more than noise, and of
-stacks equally simple the better one stands (not the first listed): where one model is best, it
-is the stack. A stack counts the models its weights use. Chosen anew in every outer CV fold.
+"""The stack: the recommended model. It combines the models fitted on the fold (GBLUP, RKHS,
+GBLUP + loci, the GCN) with non-negative weights that sum to one: the mean, over bootstrap
+resamples of the training accessions, of each resample's least-squares weights on the models'
+centred out-of-fold predictions (bagged stacking). Chosen anew in every outer CV fold.
 
-Every model is weighed by out-of-fold predictions of the predictor it deploys: the GCN's are
-the mean of the averaged candidates' members that never learnt from each accession (`gcn.py`).
-Its members alone would be noisier than the ensemble that predicts new accessions, and a
-rule that counts noise against a model cannot see its gains: with single members' evidence, and
-the GCN counted as more complex than any baseline, the stack kept GBLUP where the GCN was clearly
-better (`test_the_gcn_counts_as_one_model_in_the_stack`).
+Bagged, not one choice: on a small cohort the models' out-of-fold scores differ by noise, and a
+choice of one subset (the rule before: the simplest within one standard error of the best) flips
+all or nothing between folds and runs; each flip costs the difference between the models. The
+mean over resamples moves by as much as the evidence does. A model that adds nothing gets little
+weight (no resample's least squares needs it), and one that is clearly better gets nearly all.
+docs/benchmarks/stack_rules.md replays both rules, and others, on every outer fold of the shared
+cohorts' runs.
+
+Every model is weighed by out-of-fold predictions of the predictor it deploys, unflattered by its
+own choices: the GCN's are the mean of its averaged candidates' members that never learnt from
+each accession, the candidates chosen without the accession's inner fold (`gcn.py`); GBLUP +
+loci's, its marker count chosen without it (`loci.py`); RKHS's, its bandwidth chosen without it.
 
 The weights sum to one rather than rescale the models: every model predicts on the trait's scale
 already, a stack of one model is that model exactly, and a rescaling fitted in each outer fold
 would differ between folds and cost r where the folds' predictions are pooled.
 """
 
-from itertools import combinations
-
 import numpy as np
 from scipy.optimize import nnls
 
-from ..statistics import one_standard_error_choice
 from . import MODELS
 from .fold import FoldFit, ModelFailure
+
+RESAMPLES = 200
 
 
 def members():
@@ -36,29 +37,27 @@ def members():
     return baselines, next((name for name, model in MODELS.items() if model.stack_role == "graph"), None)
 
 
-def subsets(names):
-    """Every non-empty subset, smallest first (each in the order of `names`)."""
-    return [subset for size in range(1, len(names) + 1) for subset in combinations(names, size)]
+def least_squares_weights(columns, y):
+    """Non-negative least-squares weights of the centred columns for the centred y, scaled to sum
+    to one; equal weights where no column predicts y (all zero)."""
+    weights, _ = nnls(columns - columns.mean(axis=0), y - y.mean())
+    return weights / weights.sum() if weights.sum() > 0 else np.full(columns.shape[1], 1 / columns.shape[1])
 
 
-def stack_weights(out_of_fold, y):
-    """{model: weight} of the chosen subset (summing to one), from out-of-fold predictions by model."""
+def stack_weights(out_of_fold, y, n_resamples=RESAMPLES, seed=0):
+    """{model: weight} (summing to one): the bagged least-squares weights of the models'
+    out-of-fold predictions, on the accessions every model and y cover."""
     names = list(out_of_fold)
+    if len(names) == 1:
+        return {names[0]: 1.0}  # a stack of one model is that model
     known = np.isfinite(y) & np.all([np.isfinite(p) for p in out_of_fold.values()], axis=0)
-    fitted, combined, complexity = [], [], []
-    for subset in subsets(names):
-        if len(subset) == 1:
-            weights = np.ones(1)  # a stack of one model is that model
-        else:
-            columns = np.column_stack([out_of_fold[name][known] for name in subset])
-            weights, _ = nnls(columns - columns.mean(axis=0), y[known] - y[known].mean())
-            weights = weights / weights.sum() if weights.sum() > 0 else weights
-        # As simple as the models it weighs: one the weights leave out does not count.
-        complexity.append(int((weights > 0).sum()) or len(subset))
-        fitted.append(dict(zip(subset, weights.tolist())))
-        combined.append(np.column_stack([out_of_fold[name] for name in subset]) @ weights)
-    choice, _ = one_standard_error_choice(combined, y, complexity)
-    return {name: fitted[choice].get(name, 0.0) for name in names}
+    columns, target = np.column_stack([out_of_fold[name][known] for name in names]), y[known]
+    rng = np.random.default_rng(seed)
+    total = np.zeros(len(names))
+    for _ in range(n_resamples):
+        pick = rng.integers(0, len(target), len(target))
+        total += least_squares_weights(columns[pick], target[pick])
+    return dict(zip(names, (total / n_resamples).tolist()))
 
 
 def fit_fold(fold, settings):
