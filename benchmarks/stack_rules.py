@@ -3,11 +3,14 @@ predictions of the fold's training accessions and its predictions of the held-ou
 accuracy benchmarks' runs wrote them, and the nested CV r each rule would give, per trait, against
 the best single model's. Writes docs/benchmarks/stack_rules.md.
 
-The inputs come from the accuracy pages' runs with the dump hook on (benchmarks/stack_dump):
+The inputs come from the accuracy pages' runs with the dump hook on (benchmarks/stack_dump), each
+page's folder under benchmarks/out removed first so that its workflow runs again:
 
-    PYTHONPATH=benchmarks/stack_dump GPGCN_STACK_DUMP=benchmarks/out/stack_rules/real_traits \\
-        make benchmark-real-traits
-    (the same for benchmarks/real_genotypes.py and benchmarks/default_cost.py, each into its own folder)
+    rm -rf benchmarks/out/{real_traits,real_genotypes,default_cost,stack_rules}
+    export PYTHONPATH=$PWD/benchmarks/stack_dump
+    GPGCN_STACK_DUMP=$PWD/benchmarks/out/stack_rules/real_traits make benchmark-real-traits
+    GPGCN_STACK_DUMP=$PWD/benchmarks/out/stack_rules/real_genotypes .venv/bin/python benchmarks/real_genotypes.py
+    GPGCN_STACK_DUMP=$PWD/benchmarks/out/stack_rules/default_cost .venv/bin/python benchmarks/default_cost.py
     .venv/bin/python benchmarks/stack_rules.py
 """
 
@@ -124,11 +127,17 @@ def page(found):
         "inputs (each model's out-of-fold predictions of the fold's training accessions, its predictions of",
         "the held-out accessions), as the accuracy pages' runs wrote them, combined under each rule and",
         "scored as the pages score the stack (out-of-fold predictions pooled per repeat, r averaged over",
-        "repeats). Only the rule differs; the models, folds and evidence are the same.",
-        f"Inputs from the runs of {', '.join(SOURCES.values())}; models at {commit.strip()}, on",
+        "repeats). Only the rule differs; the models, folds and evidence are the same. The rule before is",
+        "the stack's until 71915f3, here on the evidence the stack weighs now (the GCN's candidates chosen",
+        "without each inner fold).",
+        f"Inputs from the runs of {'; '.join(SOURCES.values())}; models at {commit.strip()}, on",
         f"{platform.node()} ({platform.machine()}), {date.today().isoformat()}.",
         "",
-        "Reproduce: " + __doc__.split("\n\n", 2)[1].strip().replace("\n", " ").replace("\\\\ ", ""),
+        "Reproduce (needs `../shared` beside the checkout; the accuracy pages are rewritten too):",
+        "",
+        "```sh",
+        *(line.strip() for line in __doc__.split("\n\n")[2].strip().splitlines()),
+        "```",
         "",
         "## Recommended minus the best single model, CV r",
         "",
