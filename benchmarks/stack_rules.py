@@ -17,7 +17,6 @@ page's folder under benchmarks/out removed first so that its workflow runs again
 import collections
 import pickle
 import platform
-import subprocess
 import sys
 from datetime import date
 from itertools import combinations
@@ -27,7 +26,7 @@ from model_tables import REPO
 from scipy.optimize import nnls
 
 from gpgcn.models import MODELS
-from gpgcn.models.stack import least_squares_weights, stack_weights
+from gpgcn.models.stack import covered, least_squares_weights, stack_weights
 from gpgcn.statistics import one_standard_error_choice, pearson_r
 
 DUMPS = REPO / "benchmarks" / "out" / "stack_rules"
@@ -43,7 +42,7 @@ def one_subset(out_of_fold, y):
     """The rule before: of the non-empty subsets (least-squares weights), the simplest whose
     out-of-fold r is within one standard error of the best; simpler is fewer models."""
     names = list(out_of_fold)
-    known = np.isfinite(y) & np.all([np.isfinite(p) for p in out_of_fold.values()], axis=0)
+    known = covered(out_of_fold, y)
     fitted, combined, complexity = [], [], []
     for subset in (s for size in range(1, len(names) + 1) for s in combinations(names, size)):
         columns = np.column_stack([out_of_fold[name] for name in subset])
@@ -60,14 +59,14 @@ def one_subset(out_of_fold, y):
 
 def least_squares_once(out_of_fold, y):
     """Least-squares weights on all accessions, not bagged."""
-    known = np.isfinite(y) & np.all([np.isfinite(p) for p in out_of_fold.values()], axis=0)
+    known = covered(out_of_fold, y)
     columns = np.column_stack([p[known] for p in out_of_fold.values()])
     return dict(zip(out_of_fold, least_squares_weights(columns, y[known])))
 
 
 def best_single(out_of_fold, y):
     """The model whose out-of-fold r is highest, alone."""
-    known = np.isfinite(y) & np.all([np.isfinite(p) for p in out_of_fold.values()], axis=0)
+    known = covered(out_of_fold, y)
     scores = {name: pearson_r(p[known], y[known]) for name, p in out_of_fold.items()}
     return {max(scores, key=scores.get): 1.0}
 
@@ -81,7 +80,8 @@ RULES = {
 
 
 def load(folder):
-    """{trait: {"training": the fit on all training accessions, "outer": {(repeat, fold): fit}}}"""
+    """{trait: {"training": the fit on all training accessions, "outer": {(repeat, fold): fit}}},
+    each fit its record as the dump hook wrote it."""
     traits = collections.defaultdict(lambda: {"outer": {}})
     for path in sorted(folder.glob("*.pkl")):
         record = pickle.loads(path.read_bytes())
@@ -109,17 +109,19 @@ def nested_cv(found, weigh):
 
 
 def rows():
-    """Per trait: its source, each single model's nested CV r and each rule's."""
+    """Per trait: its source, each single model's nested CV r, each rule's, and the commit of the
+    code whose fits were dumped."""
     found = []
     for source in SOURCES:
         for trait, fits in sorted(load(DUMPS / source).items()):
             singles = {name: nested_cv(fits, lambda oof, y, n=name: {n: 1.0}) for name in fits["training"]["models"]}
-            found.append((source, trait, singles, {rule: nested_cv(fits, weigh) for rule, weigh in RULES.items()}))
+            by_rule = {rule: nested_cv(fits, weigh) for rule, weigh in RULES.items()}
+            found.append((source, trait, singles, by_rule, fits["training"].get("commit", "not recorded")))
     return found
 
 
 def page(found):
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO).stdout
+    commits = sorted({commit for *_, commit in found})
     lines = [
         "# The stack's rule, replayed on every outer fold",
         "",
@@ -130,7 +132,7 @@ def page(found):
         "repeats). Only the rule differs; the models, folds and evidence are the same. The rule before is",
         "the stack's until 71915f3, here on the evidence the stack weighs now (the GCN's candidates chosen",
         "without each inner fold).",
-        f"Inputs from the runs of {'; '.join(SOURCES.values())}; models at {commit.strip()}, on",
+        f"Inputs from the runs of {'; '.join(SOURCES.values())}; models at {', '.join(commits)}, on",
         f"{platform.node()} ({platform.machine()}), {date.today().isoformat()}.",
         "",
         "Reproduce (needs `../shared` beside the checkout; the accuracy pages are rewritten too):",
@@ -144,7 +146,7 @@ def page(found):
         "| trait | best single model (CV r) | " + " | ".join(RULES) + " |",
         "| --- | --- | " + " | ".join("---" for _ in RULES) + " |",
     ]
-    for _, trait, singles, by_rule in found:
+    for _, trait, singles, by_rule, _ in found:
         best = max(singles, key=singles.get)
         cells = " | ".join(f"{by_rule[rule] - singles[best]:+.3f}" for rule in RULES)
         lines.append(f"| {trait} | {MODELS[best].display} ({singles[best]:.3f}) | {cells} |")

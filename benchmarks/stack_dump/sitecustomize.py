@@ -8,16 +8,22 @@ import os
 if os.environ.get("GPGCN_STACK_DUMP"):
     import itertools
     import pickle
+    import subprocess
 
     import gpgcn.models.stack as stack
 
     fit_stack = stack.fit_fold
     calls = itertools.count()
+    # The code the models ran, for the page to name (the replay may run at a later commit).
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=os.path.dirname(stack.__file__)
+    ).stdout.strip()
 
     def fit_fold(fold, settings):
         fitted = fit_stack(fold, settings)
         record = {
             "label": fold.label,
+            "commit": commit,
             "y": fold.y,
             "folds": fold.folds,
             "models": {

@@ -63,19 +63,25 @@ def one_standard_error_choice(candidates, y, complexity=None, n_resamples=200, s
     return int(max((i for i in within if complexity[i] == simplest), key=scores.__getitem__)), scores
 
 
+def cross_fitted(candidates, y, folds, choose):
+    """Each fold's predictions from the mean of the candidates `choose` picks without that fold
+    (`choose(candidates with the fold's predictions NaN)` returns their indices), over those that
+    predict each accession. `folds`: each accession's fold (0: none)."""
+    candidates = np.asarray(candidates, float)
+    combined = np.full(len(y), np.nan)
+    for fold in np.unique(folds[folds > 0]):
+        held = folds == fold
+        combined[held] = mean_where_known(candidates[choose(np.where(held, np.nan, candidates))][:, held])
+    return combined
+
+
 def cross_validated_choice(candidates, y, folds, complexity=None):
     """Out-of-fold predictions that a choice among `candidates` (out-of-fold predictions of y)
     has not flattered: each fold's from the candidate `one_standard_error_choice` picks on the
     other folds. The candidate chosen on all folds predicts them as well as it does partly because
     it was chosen for it; evidence built on its predictions (a stack's weights) would be biased
     towards it. `folds`: each accession's fold (0: none)."""
-    candidates = np.asarray(candidates, float)
-    combined = np.full(len(y), np.nan)
-    for fold in np.unique(folds[folds > 0]):
-        held = folds == fold
-        choice, _ = one_standard_error_choice(np.where(held, np.nan, candidates), y, complexity)
-        combined[held] = candidates[choice][held]
-    return combined
+    return cross_fitted(candidates, y, folds, lambda others: [one_standard_error_choice(others, y, complexity)[0]])
 
 
 def cross_validated_average(candidates, y, folds):
@@ -85,13 +91,12 @@ def cross_validated_average(candidates, y, folds):
     whose scores noise lifted; evidence built on their predictions there (a stack's weights) would
     over-rate their average, as it did the GCN's on small cohorts. `folds`: each accession's fold
     (0: none)."""
-    candidates = np.asarray(candidates, float)
-    combined = np.full(len(y), np.nan)
-    for fold in np.unique(folds[folds > 0]):
-        held = folds == fold
-        kept, _ = within_noise_of_best(np.where(held, np.nan, candidates), y)
-        combined[held] = mean_where_known(candidates[kept if len(kept) else slice(None)][:, held])
-    return combined
+
+    def kept(others):
+        found, _ = within_noise_of_best(others, y)
+        return found if len(found) else slice(None)
+
+    return cross_fitted(candidates, y, folds, kept)
 
 
 def mean_where_known(values):

@@ -37,6 +37,11 @@ def members():
     return baselines, next((name for name, model in MODELS.items() if model.stack_role == "graph"), None)
 
 
+def covered(out_of_fold, y):
+    """The accessions every model's out-of-fold predictions and y cover."""
+    return np.isfinite(y) & np.all([np.isfinite(p) for p in out_of_fold.values()], axis=0)
+
+
 def least_squares_weights(columns, y):
     """Non-negative least-squares weights of the centred columns for the centred y, scaled to sum
     to one; equal weights where no column predicts y (all zero)."""
@@ -50,7 +55,7 @@ def stack_weights(out_of_fold, y, n_resamples=RESAMPLES, seed=0):
     names = list(out_of_fold)
     if len(names) == 1:
         return {names[0]: 1.0}  # a stack of one model is that model
-    known = np.isfinite(y) & np.all([np.isfinite(p) for p in out_of_fold.values()], axis=0)
+    known = covered(out_of_fold, y)
     columns, target = np.column_stack([out_of_fold[name][known] for name in names]), y[known]
     rng = np.random.default_rng(seed)
     total = np.zeros(len(names))
