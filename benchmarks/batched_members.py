@@ -36,21 +36,31 @@ COHORTS = {  # name: (accessions, features, what the features are)
 }
 
 
-def cohort_problem(n, p, kind, rng):
-    """Random genotypes of n accessions: their centred dosages, or their GRM's rows; the kNN
-    graph of the GRM as the pipeline builds it (graph.k, graph.self_loop_weight)."""
+def cohort_problem(n, p, kind, rng, n_snps=1279):
+    """Random genotypes of n accessions at `n_snps` SNPs: their centred dosages (the first p), or
+    their GRM's rows; the kNN graph of the GRM as the pipeline builds it (graph.k,
+    graph.self_loop_weight)."""
     graph = default_config()["graph"]
-    dosage = rng.binomial(2, 0.3, size=(n, 1279)).astype(np.float32)
+    dosage = rng.binomial(2, 0.3, size=(n, n_snps)).astype(np.float32)
     z = dosage - dosage.mean(axis=0)
     grm = z @ z.T / z.shape[1]
     features = (grm - grm.mean(axis=0)) if kind == "GRM rows" else z[:, :p]
     return in_memory_problem(features, grm, graph["k"], graph["self_loop_weight"], rng, n_test=n // 5)
 
 
-def member_epochs_per_second(problem, n_members, settings, batched):
-    serial = Serial(1, settings)
+def members_of(problem, n_members):
+    """`n_members` members of one ensemble over the problem's five CV folds in turn: each one's
+    validation fold and its own problem."""
     folds = [1 + member % 5 for member in range(n_members)]
-    problems = [member_problem(problem, fold, None) for fold in folds]
+    return folds, [member_problem(problem, fold, None) for fold in folds]
+
+
+def member_epochs_per_second(problem, n_members, settings, batched):
+    """Member-epochs per second of `n_members` members trained one after another or as one batched
+    model, on one core or on the GPU of `settings.device`."""
+    serial = Serial(1, settings)
+    problem = serial.prepare(problem)
+    folds, problems = members_of(problem, n_members)
     start = time.perf_counter()
     if batched:
         fit_members(serial.build_model(problem, settings), problems, folds, settings)
@@ -58,6 +68,15 @@ def member_epochs_per_second(problem, n_members, settings, batched):
         for own, fold in zip(problems, folds):
             fit(serial.build_model(problem, settings), own, settings, serial, fold)
     return n_members * settings.max_epochs / (time.perf_counter() - start)
+
+
+def batched_predictions(problem, n_members, settings, runner):
+    """Every node's prediction by each of `n_members` members trained as one batched model on
+    `runner`'s device, at each one's best epoch: [members, nodes]."""
+    problem = runner.prepare(problem)
+    folds, problems = members_of(problem, n_members)
+    fitted = fit_members(runner.build_model(problem, settings), problems, folds, settings)
+    return np.stack([stopping.best_pred for stopping, _ in fitted])
 
 
 def main():

@@ -6,11 +6,18 @@ Two problems. The demo's simulated cohort goes through the workflow itself with 
 cuda`: serial, interop, dataparallel, ddp over NCCL and snpshard, on one GPU and on every
 visible GPU, and the per-trait models. A synthetic cohort of `--snps` SNPs goes through the
 same training jobs, started as the rules start them. Every run trains the configured GCN for a
-fixed number of epochs (no early stopping, one ensemble member), so each GPU run's predictions
-can be held against a CPU serial run of the same job, to the tolerance the tests hold every
-strategy to. Each problem's serial GPU epoch is timed against the floor of its three large
-products on the GPU, the ratio docs/benchmarks/strategies.md reports for CPUs. The page it writes
-names the GPU, CUDA and the driver.
+fixed number of epochs (no early stopping, one ensemble member, no dropout: the GPU's random
+numbers are not the CPU's, so masks would differ), so each GPU run's predictions can be held
+against a CPU serial run of the same job, to the tolerance the tests hold every strategy to.
+Each problem's serial GPU epoch is timed against the floor of its three large products on the
+GPU, the ratio docs/benchmarks/strategies.md reports for CPUs.
+
+Then the per-trait job's batched members (`gcn.batched`) on the GPU, on the demo's shape (383
+accessions, their GRM rows) and on `--snps` SNPs of 383 accessions: member-epochs per second one
+member after another and as one batched model of B = 1, 5, 25, 50, 250 (a B whose members would
+not fit the GPU's free memory is listed as not run, with why), and the predictions of five
+members batched on the GPU against the same five batched on the CPU. The page it writes names
+the GPU, CUDA and the driver.
 
 On a host without CUDA it stops at once and says so. `--device cpu` runs the same check on the
 CPU (dataparallel left out), to try the check itself where there is no GPU.
@@ -18,23 +25,28 @@ CPU (dataparallel left out), to try the check itself where there is no GPU.
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import psutil
 import torch
 import yaml
+from batched_members import SIZES, batched_predictions, cohort_problem, member_epochs_per_second
 from defaults import REPO, default_config
 from synthetic import product_seconds, write_synthetic_cohort
 
-from gpgcn.gcn.strategies import PREDICTION_TOLERANCE, STRATEGIES
+from gpgcn.gcn.batched import member_bytes
+from gpgcn.gcn.strategies import PREDICTION_TOLERANCE, STRATEGIES, IntraOp, Serial
 from gpgcn.gcn.timing_job import TrainJob
+from gpgcn.gcn.training import TrainSettings
 from gpgcn.io import write_json, write_text
 from gpgcn.models import MODELS, model_settings, trait_model_outputs
 from gpgcn.models.job import trait_models_stage
@@ -43,6 +55,10 @@ TRAIT = "FT10_mean"  # the demo's trait
 # The per-trait GCN, as the registry names it (the graph model of the stack).
 GCN = next(name for name, model in MODELS.items() if model.stack_role == "graph")
 OUTPUTS = {"metrics": "metrics.json", "predictions": "predictions.tsv", "epochs": "epochs.tsv"}
+# Members whose batched predictions on the GPU are held against the same batch's on the CPU.
+COMPARED_MEMBERS = 5
+# Sequential member-epochs per second do not depend on B (batched_members.md): timed on this many.
+SEQUENTIAL_MEMBERS = 5
 
 
 class NoCuda(RuntimeError):
@@ -115,9 +131,11 @@ def mkparent(path):
 
 
 def train_settings(epochs, device):
-    """The configured training settings for a fixed number of epochs, one member, on `device`."""
+    """The configured training settings for a fixed number of epochs, one member, no dropout (the
+    GPU's random numbers are not the CPU's: its masks would differ), on `device`."""
     return {
         **default_config()["train"],
+        "dropout": 0.0,
         "max_epochs": epochs,
         "patience": epochs + 1,
         "ensemble": False,
@@ -241,6 +259,50 @@ def synthetic_problem(work, n_snps, settings, plan, device):
     return rows, cohort.matrices
 
 
+def memory_free(device):
+    """Bytes free for a batch's members on `device`."""
+    return torch.cuda.mem_get_info()[0] if device == "cuda" else psutil.virtual_memory().available
+
+
+def batched_members(n_snps, settings, device):
+    """The per-trait job's batched members on `device`, on the demo's shape and on `n_snps` SNPs:
+    timing rows (member-epochs per second, sequential and batched, at each B of SIZES whose
+    members fit 80 % of the free memory) and one check row per problem (COMPARED_MEMBERS members
+    batched on `device` against the same batch on the CPU's threads)."""
+    settings = TrainSettings(**settings)
+    on_cpu = replace(settings, device="cpu")
+    cohorts = {
+        "demo": cohort_problem(383, 383, "GRM rows", np.random.default_rng(0)),
+        "synthetic": cohort_problem(383, n_snps, "SNP dosages", np.random.default_rng(0), n_snps=n_snps),
+    }
+    timings, checks = [], []
+    for name, problem in cohorts.items():
+        start = time.perf_counter()
+        sequential = member_epochs_per_second(problem, SEQUENTIAL_MEMBERS, settings, batched=False)
+        for size in SIZES:
+            need, free = size * member_bytes(problem, settings), memory_free(device)
+            row = {"problem": name, "features": problem.x.shape[1], "B": size, "sequential": sequential}
+            if need > 0.8 * free:
+                row["not_run"] = f"{size} members hold {need / 1024**3:.1f} GiB; {free / 1024**3:.1f} GiB free"
+            else:
+                row["batched"] = member_epochs_per_second(problem, size, settings, batched=True)
+            timings.append(row)
+        ours = batched_predictions(problem, COMPARED_MEMBERS, settings, Serial(1, settings))
+        cpu = batched_predictions(problem, COMPARED_MEMBERS, on_cpu, IntraOp(os.cpu_count(), on_cpu))
+        difference = float(np.max(np.abs(ours - cpu)))
+        checks.append(
+            {
+                "problem": name,
+                "run": f"batched members ({COMPARED_MEMBERS})",
+                "device": device,
+                "max_abs_difference": difference,
+                "within_tolerance": bool(difference <= PREDICTION_TOLERANCE),
+            }
+        )
+        log_seconds(f"batched members on {name}", start)
+    return timings, checks
+
+
 def log_seconds(what, start):
     print(f"gpu-check: {what}: {time.perf_counter() - start:.0f} s", flush=True)
 
@@ -282,9 +344,9 @@ COLUMNS = [
 ]
 
 
-def page(rows, host, command, epochs, n_snps):
+def page(rows, host, command, epochs, n_snps, batched=()):
     """docs/benchmarks/gpu.md: what ran where, how long an epoch took, and whether it learnt what
-    the CPU serial run learnt."""
+    the CPU serial run learnt; the batched members' timing rows (`batched_members`)."""
     table = pd.DataFrame(rows, columns=COLUMNS)
     lines = [
         "# GPU check",
@@ -298,13 +360,35 @@ def page(rows, host, command, epochs, n_snps):
         "same model on one device (`interop/1` for interop, a different architecture; `serial/1` for the",
         f"rest), in training-phenotype standard deviations; within tolerance at most {PREDICTION_TOLERANCE:g},",
         "the tolerance the tests hold every strategy to. `epoch_over_products`: serial's median epoch over",
-        "its three large products (X·W, Xᵀ·G, X·W) timed alone on the same device.",
+        "its three large products (X·W, Xᵀ·G, X·W) timed alone on the same device. `batched members`:",
+        f"{COMPARED_MEMBERS} ensemble members trained as one batched model, as the per-trait job trains them,",
+        "against the same batch on the CPU (the largest difference of any member's prediction, in its own",
+        "target's standard deviations).",
         "",
         "| " + " | ".join(COLUMNS) + " |",
         "| " + " | ".join("---" for _ in COLUMNS) + " |",
     ]
     for row in table.to_dict("records"):
         lines.append("| " + " | ".join(cell(row[c]) for c in COLUMNS) + " |")
+    if batched:
+        lines += [
+            "",
+            "## Batched members",
+            "",
+            f"Member-epochs per second ({epochs} epochs each, no early stopping) of B members trained one after",
+            f"another (timed on {SEQUENTIAL_MEMBERS}: one member's speed does not depend on B) and as one batched",
+            "model; `demo`: 383 accessions, their GRM rows as features (random genotypes, the demo's shape);",
+            f"`synthetic`: {n_snps:,} random SNPs of 383 accessions.",
+            "",
+            "| problem | features | B | sequential | batched | batched / sequential |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for row in batched:
+            if "batched" in row:
+                cells = f"{row['batched']:.0f} | {row['batched'] / row['sequential']:.2f}×"
+            else:
+                cells = f"not run: {row['not_run']} | "
+            lines.append(f"| {row['problem']} | {row['features']:,} | {row['B']} | {row['sequential']:.0f} | {cells} |")
     return "\n".join(lines) + "\n"
 
 
@@ -338,17 +422,19 @@ def main(argv=None):
     for row in rows:
         if row["run"] == "serial/1":
             row["epoch_over_products"] = row["seconds_per_epoch_median"] / floors[row["problem"]]
+    timings, checks = batched_members(args.snps, settings, args.device)
+    rows += checks
     command = (
         "make gpu-check"
         if argv is None and len(sys.argv) == 1
         else "python benchmarks/gpu_check.py " + " ".join(sys.argv[1:] if argv is None else argv)
     )
-    write_text(args.out, page(rows, host_description(args.device), command, args.epochs, args.snps))
-    write_json(args.work / "rows.json", rows)
+    write_text(args.out, page(rows, host_description(args.device), command, args.epochs, args.snps, timings))
+    write_json(args.work / "rows.json", {"runs": rows, "batched_members": timings})
     log_seconds(f"done, {args.out} written", start)
     failed = [f"{r['problem']} {r['run']}" for r in rows if not r["within_tolerance"]]
     if failed:
-        print(f"gpu-check: predictions differ from CPU serial beyond {PREDICTION_TOLERANCE:g}: {', '.join(failed)}")
+        print(f"gpu-check: predictions differ from the CPU's beyond {PREDICTION_TOLERANCE:g}: {', '.join(failed)}")
         return 1
     return 0
 

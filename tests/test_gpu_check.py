@@ -115,3 +115,56 @@ def test_the_page_names_the_host_and_marks_each_run():
     assert "1,000,000 random SNPs" in text and "for 20 epochs" in text
     assert "| demo | serial/1 | cuda | 0.0123 | 1.5 | 0 | yes |" in lines
     assert "| synthetic | ddp/2 | cuda | 0.5 |  | 0.25 | **no** |" in lines
+
+
+@pytest.fixture
+def small_batches(monkeypatch):
+    """The batched-members check at a size a test can afford: B = 1 and 3, 3 epochs, 60 SNPs."""
+    monkeypatch.setattr(gpu_check, "SIZES", (1, 3))
+    monkeypatch.setattr(gpu_check, "SEQUENTIAL_MEMBERS", 2)
+    return gpu_check.train_settings(3, "cpu"), 60
+
+
+def test_batched_members_are_timed_and_held_against_the_cpu(small_batches):
+    settings, snps = small_batches
+    timings, checks = gpu_check.batched_members(snps, settings, "cpu")
+    assert [(r["problem"], r["features"], r["B"]) for r in timings] == [
+        ("demo", 383, 1),
+        ("demo", 383, 3),
+        ("synthetic", 60, 1),
+        ("synthetic", 60, 3),
+    ]
+    assert all(r["sequential"] > 0 and r["batched"] > 0 for r in timings)
+    assert [(c["problem"], c["run"], c["within_tolerance"]) for c in checks] == [
+        ("demo", "batched members (5)", True),
+        ("synthetic", "batched members (5)", True),
+    ]
+    assert all(c["max_abs_difference"] <= PREDICTION_TOLERANCE for c in checks)
+    text = page(checks, "host", "make gpu-check", 3, snps, timings)
+    assert "## Batched members" in text and "| synthetic | 60 | 3 |" in text
+
+
+def test_a_batch_that_does_not_fit_is_listed_not_run(small_batches, monkeypatch):
+    settings, snps = small_batches
+    monkeypatch.setattr(gpu_check, "memory_free", lambda device: 2 * 1024**3)
+    monkeypatch.setattr(gpu_check, "member_bytes", lambda problem, settings: 2 * 1024**3)
+    timings, _ = gpu_check.batched_members(snps, settings, "cpu")
+    assert all("batched" not in r for r in timings)
+    assert timings[1]["not_run"] == "3 members hold 6.0 GiB; 2.0 GiB free"
+    lines = page([], "host", "make gpu-check", 3, snps, timings).splitlines()
+    sequential = f"{timings[1]['sequential']:.0f}"
+    assert f"| demo | 383 | 3 | {sequential} | not run: 3 members hold 6.0 GiB; 2.0 GiB free |  |" in lines
+
+
+def test_batched_predictions_that_differ_from_the_cpu_fail_the_check(small_batches, monkeypatch):
+    settings, snps = small_batches
+    trained = gpu_check.batched_predictions
+
+    def off_on_the_device(problem, n_members, settings, runner):
+        shift = 0.0 if isinstance(runner, gpu_check.IntraOp) else 10 * PREDICTION_TOLERANCE
+        return trained(problem, n_members, settings, runner) + shift
+
+    monkeypatch.setattr(gpu_check, "batched_predictions", off_on_the_device)
+    _, checks = gpu_check.batched_members(snps, settings, "cpu")
+    assert [c["within_tolerance"] for c in checks] == [False, False]
+    assert checks[0]["max_abs_difference"] == pytest.approx(10 * PREDICTION_TOLERANCE, rel=0.5)
