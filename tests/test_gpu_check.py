@@ -1,6 +1,7 @@
 """`make gpu-check` where it can be checked without a GPU: the refusal, its arguments, the runs it
 plans, how it compares predictions, and the page it writes."""
 
+import json
 import subprocess
 import sys
 
@@ -168,3 +169,39 @@ def test_batched_predictions_that_differ_from_the_cpu_fail_the_check(small_batch
     _, checks = gpu_check.batched_members(snps, settings, "cpu")
     assert [c["within_tolerance"] for c in checks] == [False, False]
     assert checks[0]["max_abs_difference"] == pytest.approx(10 * PREDICTION_TOLERANCE, rel=0.5)
+
+
+def test_a_batch_that_runs_out_of_memory_is_listed_not_run(small_batches, monkeypatch):
+    settings, snps = small_batches
+    timed = gpu_check.member_epochs_per_second
+
+    def short_of_memory(problem, n_members, settings, batched):
+        if batched and n_members == 3:
+            raise torch.OutOfMemoryError("CUDA out of memory")
+        return timed(problem, n_members, settings, batched)
+
+    monkeypatch.setattr(gpu_check, "member_epochs_per_second", short_of_memory)
+    timings, checks = gpu_check.batched_members(snps, settings, "cpu")
+    assert ["batched" in r for r in timings] == [True, False, True, False]
+    assert timings[1]["not_run"].startswith("out of memory (") and len(checks) == 2
+
+
+@pytest.mark.slow
+def test_on_the_cpu_every_run_learns_what_its_reference_learns(tmp_path):
+    """The whole check with `--device cpu`: every run, the per-trait GCN and the batched members
+    included, within tolerance of its CPU reference (a run compared with a different model, e.g.
+    the per-trait GCN on the GRM rows against serial on the SNPs, fails here)."""
+    out = tmp_path / "gpu.md"
+    command = [sys.executable, str(REPO / "benchmarks" / "gpu_check.py"), "--device", "cpu"]
+    command += ["--snps", "200", "--epochs", "3", "--work", str(tmp_path / "work"), "--out", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    rows = json.loads((tmp_path / "work" / "rows.json").read_text())
+    assert {(r["problem"], r["run"]) for r in rows["runs"]} >= {
+        ("demo", "per-trait GCN"),
+        ("synthetic", "per-trait GCN"),
+        ("demo", "batched members (5)"),
+        ("synthetic", "batched members (5)"),
+    }
+    assert all(r["within_tolerance"] for r in rows["runs"])
+    assert "## Batched members" in out.read_text()
