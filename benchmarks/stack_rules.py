@@ -33,7 +33,7 @@ DUMPS = REPO / "benchmarks" / "out" / "stack_rules"
 PAGE = REPO / "docs" / "benchmarks" / "stack_rules.md"
 SOURCES = {
     "real_traits": "ft10_383 (306 training accessions, GRM only)",
-    "real_genotypes": "wheat_599 and mice_1814 (2 CV repeats)",
+    "real_genotypes": "wheat_599 and mice_1814 (all ten CV repeats)",
     "default_cost": "default_cost's simulated cohort (162 accessions)",
 }
 
