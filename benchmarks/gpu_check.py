@@ -271,7 +271,7 @@ def memory_free(device):
     return torch.cuda.mem_get_info()[0]
 
 
-def batched_members(n_snps, settings, device):
+def batched_rows(n_snps, settings, device):
     """The per-trait job's batched members on `device`, on the demo's shape and on `n_snps` SNPs:
     timing rows (member-epochs per second, sequential and batched, at each B of SIZES whose
     members fit 80 % of the free memory) and one check row per problem (COMPARED_MEMBERS members
@@ -356,7 +356,7 @@ COLUMNS = [
 
 def page(rows, host, command, epochs, n_snps, batched=()):
     """docs/benchmarks/gpu.md: what ran where, how long an epoch took, and whether it learnt what
-    the CPU serial run learnt; the batched members' timing rows (`batched_members`)."""
+    the CPU serial run learnt; the batched members' timing rows (`batched_rows`)."""
     table = pd.DataFrame(rows, columns=COLUMNS)
     lines = [
         "# GPU check",
@@ -432,7 +432,7 @@ def main(argv=None):
     for row in rows:
         if row["run"] == "serial/1":
             row["epoch_over_products"] = row["seconds_per_epoch_median"] / floors[row["problem"]]
-    timings, checks = batched_members(args.snps, settings, args.device)
+    timings, checks = batched_rows(args.snps, settings, args.device)
     rows += checks
     command = (
         "make gpu-check"

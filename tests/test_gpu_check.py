@@ -128,7 +128,7 @@ def small_batches(monkeypatch):
 
 def test_batched_members_are_timed_and_held_against_the_cpu(small_batches):
     settings, snps = small_batches
-    timings, checks = gpu_check.batched_members(snps, settings, "cpu")
+    timings, checks = gpu_check.batched_rows(snps, settings, "cpu")
     assert [(r["problem"], r["features"], r["B"]) for r in timings] == [
         ("demo", 383, 1),
         ("demo", 383, 3),
@@ -149,7 +149,7 @@ def test_a_batch_that_does_not_fit_is_listed_not_run(small_batches, monkeypatch)
     settings, snps = small_batches
     monkeypatch.setattr(gpu_check, "memory_free", lambda device: 2 * 1024**3)
     monkeypatch.setattr(gpu_check, "member_bytes", lambda problem, settings: 2 * 1024**3)
-    timings, _ = gpu_check.batched_members(snps, settings, "cpu")
+    timings, _ = gpu_check.batched_rows(snps, settings, "cpu")
     assert all("batched" not in r for r in timings)
     assert timings[1]["not_run"] == "3 members hold 6.0 GiB; 2.0 GiB free"
     lines = page([], "host", "make gpu-check", 3, snps, timings).splitlines()
@@ -166,7 +166,7 @@ def test_batched_predictions_that_differ_from_the_cpu_fail_the_check(small_batch
         return trained(problem, n_members, settings, runner) + shift
 
     monkeypatch.setattr(gpu_check, "batched_predictions", off_on_the_device)
-    _, checks = gpu_check.batched_members(snps, settings, "cpu")
+    _, checks = gpu_check.batched_rows(snps, settings, "cpu")
     assert [c["within_tolerance"] for c in checks] == [False, False]
     assert checks[0]["max_abs_difference"] == pytest.approx(10 * PREDICTION_TOLERANCE, rel=0.5)
 
@@ -181,7 +181,7 @@ def test_a_batch_that_runs_out_of_memory_is_listed_not_run(small_batches, monkey
         return timed(problem, n_members, settings, batched)
 
     monkeypatch.setattr(gpu_check, "member_epochs_per_second", short_of_memory)
-    timings, checks = gpu_check.batched_members(snps, settings, "cpu")
+    timings, checks = gpu_check.batched_rows(snps, settings, "cpu")
     assert ["batched" in r for r in timings] == [True, False, True, False]
     assert timings[1]["not_run"].startswith("out of memory (") and len(checks) == 2
 
