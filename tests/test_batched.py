@@ -12,12 +12,14 @@ import yaml
 from gpgcn.config.check import config_errors
 from gpgcn.gcn.batched import (
     BatchedGCN,
+    KnownProduct,
     adjacency,
     fit_ensemble_batched,
     fit_ensembles_batched,
     fit_members,
     member_bytes,
     members_per_batch,
+    product,
 )
 from gpgcn.gcn.strategies import PREDICTION_TOLERANCE, Serial
 from gpgcn.gcn.training import fit, fit_ensemble, member_problem
@@ -140,6 +142,39 @@ def test_batch_members_below_one_is_one_line(value):
     config["train"]["batch_members"] = value
     schema = yaml.safe_load((REPO / "config.schema.yaml").read_text())
     assert config_errors(config, schema) == [f"train.batch_members = {value}: {value} is less than the minimum of 1"]
+
+
+def test_a_first_layer_in_bfloat16_learns_what_float32_learns():
+    """The same members with their first layer's products in bfloat16: not float32's predictions
+    to float rounding (bfloat16 really ran), yet the same fit."""
+    sequential, half = both(with_folds(toy_problem(), 5), patience=1000, first_layer_precision="bfloat16")
+    difference = np.abs(half.predictions - sequential.predictions)
+    assert difference.max() > 10 * PREDICTION_TOLERANCE
+    assert difference.mean() < 0.05 * sequential.predictions.std()
+    assert np.corrcoef(half.predictions, sequential.predictions)[0, 1] > 0.999
+    np.testing.assert_allclose(half.validation_r, sequential.validation_r, atol=0.02)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_a_known_product_has_the_products_gradient(dtype):
+    torch.manual_seed(0)
+    features, upstream = torch.randn(30, 12).to(dtype), torch.randn(30, 8)
+    weight = torch.randn(12, 8, requires_grad=True)
+    (product(features, weight) * upstream).sum().backward()
+    expected, weight.grad = weight.grad, None
+    known = product(features, weight).detach()
+    (KnownProduct.apply(features, weight, known) * upstream).sum().backward()
+    assert known.dtype == torch.float32
+    assert torch.equal(weight.grad, expected)
+
+
+def test_a_first_layer_precision_other_than_float32_or_bfloat16_is_one_line():
+    config = default_config()
+    config["train"]["first_layer_precision"] = "float16"
+    schema = yaml.safe_load((REPO / "config.schema.yaml").read_text())
+    assert config_errors(config, schema) == [
+        "train.first_layer_precision = 'float16': 'float16' is not one of ['float32', 'bfloat16']"
+    ]
 
 
 def test_the_ensembles_of_several_outer_folds_train_in_one_batch():

@@ -20,6 +20,11 @@ twice per epoch, not three times: the features are propagated over the graph onc
 ((Â·X)·W = Â·(X·W)), and the product the evaluation takes at the new weights is the one the next
 training step needs (`KnownProduct`), so only the weight's gradient costs a second one.
 
+`train.first_layer_precision: bfloat16` holds the propagated features in bfloat16 and takes both
+of those products in it (float32 sums, a float32 result), the rest in float32: on CPUs with
+AVX512-BF16 the products run some twice as fast, and the predictions move as a small perturbation
+of training would move them, not by rounding alone (docs/benchmarks/precision.md).
+
 Every member starts from the weights the configured seed gives one GCN, and dropout draws one
 mask per layer and epoch shared by all members: the same draws, in the same order, that each
 sequential member makes from the same seed, so batched and sequential training give the same
@@ -37,6 +42,8 @@ from ..statistics import pearson_r
 from .training import PROGRESS_EVERY_S, EarlyStopping, ensemble_result, member_problem, squared_error
 
 log = logging.getLogger(__name__)
+# `train.first_layer_precision`: the dtype the node features are held in for the first layer's products.
+PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
 def adjacency(problem):
@@ -72,9 +79,10 @@ class BatchedGCN(nn.Module):
         return [(self.first, 1), *((p, 0) for p in (*self.weights, *self.biases, self.head_weight, self.head_bias))]
 
     def first_product(self, features):
-        """The first layer's product for every member, [nodes, members × hidden]."""
+        """The first layer's product for every member, [nodes, members × hidden], in float32 from
+        features in their own precision (`first_layer_precision`)."""
         features_, members, hidden = self.first.shape
-        return features @ self.first.reshape(features_, members * hidden)
+        return product(features, self.first.reshape(features_, members * hidden))
 
     def forward(self, features, adjacency, first=None):
         """`features`: the node features propagated over the graph once (Â·X: the first layer's
@@ -83,7 +91,7 @@ class BatchedGCN(nn.Module):
         been taken since), so the training step does not compute it again."""
         n, (n_features, members, hidden) = features.shape[0], self.first.shape
         weight = self.first.reshape(n_features, members * hidden)
-        z = features @ weight if first is None else KnownProduct.apply(features, weight, first)
+        z = product(features, weight) if first is None else KnownProduct.apply(features, weight, first)
         for layer, bias in enumerate(self.biases):
             if layer:
                 z = torch.einsum("nbh,bhk->nbk", z, self.weights[layer - 1]).reshape(n, members * hidden)
@@ -111,19 +119,25 @@ class BatchedGCN(nn.Module):
         return first.view(len(first), n_members, hidden).index_select(1, index).reshape(len(first), -1)
 
 
+def product(features, weight):
+    """features @ weight in the features' precision (float32 or bfloat16: `first_layer_precision`),
+    the sums in float32 either way, the result in float32; its gradient for `weight` likewise."""
+    return (features @ weight.to(features.dtype)).float()
+
+
 class KnownProduct(torch.autograd.Function):
-    """`features @ weight` whose value is already known: the forward pass takes it as it is, the
-    backward pass gives `weight` the gradient the product would (the features need none)."""
+    """`product(features, weight)` whose value is already known: the forward pass takes it as it
+    is, the backward pass gives `weight` the gradient the product would (the features need none)."""
 
     @staticmethod
-    def forward(ctx, features, weight, product):
+    def forward(ctx, features, weight, known):
         ctx.save_for_backward(features)
-        return product.clone()
+        return known.clone()
 
     @staticmethod
     def backward(ctx, grad):
         (features,) = ctx.saved_tensors
-        return None, features.T @ grad, None
+        return None, (features.T @ grad.to(features.dtype)).float(), None
 
 
 def fit_members(gcn, problems, folds, settings, label="training"):
@@ -133,7 +147,7 @@ def fit_members(gcn, problems, folds, settings, label="training"):
     stops being finite leaves the batch with a logged reason (its best state kept), the others go
     on; the batch ends when every member has stopped."""
     model, graph = BatchedGCN(gcn, len(problems)).to(problems[0].x.device), adjacency(problems[0])
-    features, first = torch.sparse.mm(graph, problems[0].x), None
+    features, first = torch.sparse.mm(graph, problems[0].x).to(PRECISIONS[settings.first_layer_precision]), None
     target = Targets(problems, folds)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay, fused=True)
     stoppings = [EarlyStopping(settings.patience) for _ in problems]

@@ -38,6 +38,7 @@ class TrainSettings:
     checkpoint_every: int
     device: str
     batch_members: int  # the per-trait models' members trained as one batched model, at most
+    first_layer_precision: str  # the per-trait models' first-layer products: float32 | bfloat16
 
     def validation_folds(self, problem):
         """Every CV fold in turn (an ensemble over folds), or the one `val_fold`: in an outer CV
