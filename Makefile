@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test gpu-check benchmark-data-stage benchmark-real-traits benchmark-real-genotypes benchmark-default-cost benchmark-batched clean
+.PHONY: setup demo test gpu-check benchmark-data-stage benchmark-real-traits benchmark-real-genotypes benchmark-default-cost benchmark-batched benchmark-precision clean
 
 # Reinstall only when the pinned dependencies change.
 $(STAMP): pyproject.toml
@@ -60,6 +60,11 @@ benchmark-default-cost: setup
 benchmark-batched: setup
 	$(BIN)/python benchmarks/batched_members.py
 	$(BIN)/python benchmarks/batched_job.py
+
+# The per-trait models' first layer in float32 against bfloat16 on every shared trait and the
+# simulated one (docs/benchmarks/precision.md); needs ../shared.
+benchmark-precision: setup
+	$(BIN)/python benchmarks/precision.py
 
 clean:
 	rm -rf results logs .snakemake

@@ -1,0 +1,194 @@
+"""The per-trait models with their GCN members' first-layer products in float32 (the default) and
+in bfloat16 (`train.first_layer_precision`), on every trait of the three shared cohorts and on the
+simulated one: CV r of the GCN and of the recommended model (the simulated cohort, without CV
+repeats: test r), the GCN's member-epochs and seconds. Each cohort's workflow runs once per
+precision on the same data stage and the same folds (the first two published CV repeats), float32
+first. Needs ../shared
+beside the checkout. Writes docs/benchmarks/precision.md.
+
+    make benchmark-precision    # or: .venv/bin/python benchmarks/precision.py [--page-only]
+"""
+
+import argparse
+import json
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import psutil
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from model_tables import GRAPH_MODEL, metrics  # noqa: E402
+
+from gpgcn.gcn.strategies import STRATEGIES  # noqa: E402
+from gpgcn.models import RECOMMENDED  # noqa: E402
+from gpgcn.records import cpu_model  # noqa: E402
+
+OUT = REPO / "benchmarks" / "out" / "precision"
+PAGE = REPO / "docs" / "benchmarks" / "precision.md"
+PRECISIONS = ("float32", "bfloat16")
+REPEATS = 2
+# cohort: (its benchmark config, the folder its relative paths are written from); None: config.yaml's
+# simulated cohort.
+COHORTS = {
+    "ft10_383": ("real_traits.yaml", "benchmarks/out/real_traits"),
+    "wheat_599": ("real_genotypes_wheat.yaml", "benchmarks/out/real_genotypes/wheat"),
+    "mice_1814": ("real_genotypes_mice.yaml", "benchmarks/out/real_genotypes/mice"),
+    "simulated": None,
+}
+
+
+def absolute(value, base):
+    """A config's relative input path as an absolute one."""
+    return str((base / value).resolve()) if isinstance(value, str) and value.startswith("../") else value
+
+
+def cohort_config(cohort):
+    """The cohort's config with absolute input paths, only the first REPEATS CV repeats, no strategy."""
+    if COHORTS[cohort] is None:
+        config = {"input": {"traits": ["FT10_mean"]}}
+    else:
+        name, written_from = COHORTS[cohort]
+        config = yaml.safe_load((REPO / "benchmarks" / name).read_text())
+        base = REPO / written_from
+        for section in ("input", "split"):
+            config[section] = {key: absolute(value, base) for key, value in config[section].items()}
+        config["split"]["cv_repeats"] = REPEATS
+    config["strategies"] = dict.fromkeys(STRATEGIES, [])
+    return config
+
+
+def run(cohort, precision, previous):
+    """The cohort's per-trait models at one precision; the data stage of `previous` (the other
+    precision's run folder) is reused where it exists. Returns the wall seconds."""
+    work = OUT / cohort / precision
+    if work.exists():
+        shutil.rmtree(work)
+    if previous is not None and previous.exists():
+        shutil.copytree(previous, work, ignore=shutil.ignore_patterns("models", "predictions", "summary"))
+    work.mkdir(parents=True, exist_ok=True)
+    config = cohort_config(cohort)
+    config.setdefault("train", {})["first_layer_precision"] = precision
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    targets = [f"results/predictions/{trait}.tsv" for trait in config["input"]["traits"]]
+    command = [str(REPO / ".venv/bin/snakemake"), "--snakefile", str(REPO / "Snakefile"), "--cores", "2"]
+    start = time.perf_counter()
+    subprocess.run(
+        [*command, *targets, "--directory", str(work), "--configfile", str(work / "config.yaml")], check=True
+    )
+    wall = time.perf_counter() - start
+    (work / "run.json").write_text(json.dumps({"wall": wall}))
+    return wall
+
+
+def measured(work, trait):
+    gcn, recommended = metrics(work, trait, GRAPH_MODEL), metrics(work, trait, RECOMMENDED)
+    spent = gcn["seconds_by_model"][GRAPH_MODEL]
+    member_epochs = gcn["gcn_member_epochs"] + sum(sum(f) for f in gcn["cv_gcn_member_epochss"].values())
+    # A cohort without published CV repeats (the simulated one) is scored on its test accessions.
+    score = "cv_pearson_r_mean" if gcn["cv_repeats"] else "test_pearson_r"
+    return {
+        "score": "CV r" if gcn["cv_repeats"] else "test r",
+        "gcn": gcn[score],
+        "recommended": recommended[score],
+        "seconds": spent["training_accessions"] + spent["cross_validation"],
+        "member_epochs": member_epochs,
+    }
+
+
+def cohort_rows(cohort):
+    traits = cohort_config(cohort)["input"]["traits"]
+    rows = []
+    for trait in traits:
+        single, half = (measured(OUT / cohort / p, trait) for p in PRECISIONS)
+        rows.append((trait, single, half))
+    return rows
+
+
+def table(rows):
+    score = rows[0][1]["score"]
+    lines = [
+        f"| trait | GCN {score} float32 | bfloat16 | difference | recommended {score} float32 | bfloat16 | difference "
+        "| GCN member-epochs bfloat16 / float32 | GCN seconds per member-epoch bfloat16 / float32 |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for trait, single, half in rows:
+        per_epoch = (half["seconds"] / half["member_epochs"]) / (single["seconds"] / single["member_epochs"])
+        lines.append(
+            f"| {trait} | {single['gcn']:.3f} | {half['gcn']:.3f} | {half['gcn'] - single['gcn']:+.3f} "
+            f"| {single['recommended']:.3f} | {half['recommended']:.3f} "
+            f"| {half['recommended'] - single['recommended']:+.3f} "
+            f"| {half['member_epochs'] / single['member_epochs']:.2f} | {per_epoch:.2f} |"
+        )
+    return lines
+
+
+def write_page(busy):
+    sections, everything = [], []
+    for cohort in COHORTS:
+        rows = cohort_rows(cohort)
+        everything += rows
+        walls = {p: json.loads((OUT / cohort / p / "run.json").read_text())["wall"] for p in PRECISIONS}
+        sections += [
+            f"## {cohort}",
+            "",
+            f"Workflow wall time (the per-trait jobs, two at a time; the data stage only in the first run): "
+            f"float32 {walls['float32'] / 60:.1f} min, bfloat16 {walls['bfloat16'] / 60:.1f} min.",
+            "",
+            *table(rows),
+            "",
+        ]
+    gcn = np.array([half["gcn"] - single["gcn"] for _, single, half in everything])
+    recommended = np.array([half["recommended"] - single["recommended"] for _, single, half in everything])
+    header = [
+        "# First-layer precision: float32 against bfloat16",
+        "",
+        "The per-trait models' GCN members with their first layer's two products per epoch (node features",
+        "times every member's first weights, and that weight's gradient) in float32, the default, and in",
+        "bfloat16 (`train.first_layer_precision: bfloat16`; float32 sums, weights, Adam and later layers),",
+        "every other setting config.yaml's. Each cohort's workflow ran once per precision on the same data",
+        f"stage and folds: the first {REPEATS} published CV repeats of 5-fold CV; CV r is nested as on the",
+        "other pages, mean over the repeats. The simulated cohort (config.yaml's, the demo's) has no",
+        "published CV repeats: its models are scored on its test accessions.",
+        f"Run on {platform.node()} ({cpu_model()}, {psutil.cpu_count()} cores), {date.today()}, "
+        f"CPU {busy:.0%} busy before it.",
+        "",
+        "```sh",
+        "make benchmark-precision",
+        "```",
+        "",
+        f"Over all {len(everything)} traits, bfloat16 minus float32: GCN r {gcn.mean():+.4f} on average "
+        f"(from {gcn.min():+.3f} to {gcn.max():+.3f}), the recommended model's {recommended.mean():+.4f} "
+        f"(from {recommended.min():+.3f} to {recommended.max():+.3f}).",
+        "",
+    ]
+    PAGE.write_text("\n".join(header + sections))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--page-only", action="store_true", help="write the page from the runs already in OUT")
+    args = parser.parse_args()
+    busy = psutil.cpu_percent(interval=1.0) / 100
+    if not args.page_only:
+        if busy > 0.05:
+            print(f"warning: CPU {busy:.0%} busy before the run: the machine is not idle", flush=True)
+        for cohort in COHORTS:
+            previous = None
+            for precision in PRECISIONS:
+                print(cohort, precision, f"{run(cohort, precision, previous) / 60:.1f} min", flush=True)
+                previous = OUT / cohort / precision
+        (OUT / "busy.json").write_text(json.dumps({"busy": busy}))
+    write_page(json.loads((OUT / "busy.json").read_text())["busy"])
+
+
+if __name__ == "__main__":
+    main()
