@@ -26,6 +26,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from batched_job import gcn_seconds, member_epochs  # noqa: E402
 from model_tables import GRAPH_MODEL, metrics  # noqa: E402
 
 from gpgcn.gcn.strategies import STRATEGIES  # noqa: E402
@@ -91,16 +92,14 @@ def run(cohort, precision, previous):
 
 def measured(work, trait):
     gcn, recommended = metrics(work, trait, GRAPH_MODEL), metrics(work, trait, RECOMMENDED)
-    spent = gcn["seconds_by_model"][GRAPH_MODEL]
-    member_epochs = gcn["gcn_member_epochs"] + sum(sum(f) for f in gcn["cv_gcn_member_epochss"].values())
     # A cohort without published CV repeats (the simulated one) is scored on its test accessions.
     score = "cv_pearson_r_mean" if gcn["cv_repeats"] else "test_pearson_r"
     return {
         "score": "CV r" if gcn["cv_repeats"] else "test r",
         "gcn": gcn[score],
         "recommended": recommended[score],
-        "seconds": spent["training_accessions"] + spent["cross_validation"],
-        "member_epochs": member_epochs,
+        "seconds": gcn_seconds(gcn),
+        "member_epochs": member_epochs(gcn),
     }
 
 
