@@ -29,6 +29,7 @@ from gpgcn.statistics import (
     one_standard_error_choice,
     paired_bootstrap_difference,
     pearson_r,
+    resampled_r,
     within_noise_of_best,
 )
 
@@ -203,6 +204,22 @@ def test_paired_bootstrap_interval():
     assert paired_bootstrap_difference(y, better, better) == (0.0, 0.0)
     low, high = paired_bootstrap_difference(y, better, worse)
     assert 0 < low < high
+
+
+def test_resampled_r_is_each_draws_pearson_r():
+    """Every resample's r is pearson_r on that draw of accessions (the draws a loop of
+    rng.integers would make), NaN where the draw leaves a side constant."""
+    rng = np.random.default_rng(2)
+    y = np.r_[rng.normal(size=7), np.zeros(1)]
+    candidates = [y + rng.normal(size=8), rng.normal(size=8), np.full(8, 2.0)]
+    found = resampled_r(candidates, y, 300, seed=4)
+    draws = np.random.default_rng(4)
+    expected = []
+    for _ in range(300):
+        pick = draws.integers(0, 8, 8)
+        expected.append([pearson_r(c[pick], y[pick]) for c in candidates])
+    np.testing.assert_allclose(found, expected, rtol=1e-12, atol=1e-12)
+    assert np.isnan(found[:, 2]).all() and np.isfinite(found[:, 0]).any()
 
 
 LARGE_EFFECTS = [1.5, -1.2]  # markers m0 and m1

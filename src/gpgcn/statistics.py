@@ -15,13 +15,28 @@ def paired_bootstrap_difference(observed, predicted, reference, n_resamples=2000
     """95 % interval of r(predicted) - r(reference) over the same accessions resampled with
     replacement: how far one test draw can move the difference between two models."""
     observed, predicted, reference = (np.asarray(v, float) for v in (observed, predicted, reference))
-    rng = np.random.default_rng(seed)
-    differences = []
-    for _ in range(n_resamples):
-        pick = rng.integers(0, len(observed), len(observed))
-        differences.append(pearson_r(predicted[pick], observed[pick]) - pearson_r(reference[pick], observed[pick]))
-    low, high = np.nanpercentile(differences, [2.5, 97.5])
+    resampled = resampled_r([predicted, reference], observed, n_resamples, seed)
+    low, high = np.nanpercentile(resampled[:, 0] - resampled[:, 1], [2.5, 97.5])
     return float(low), float(high)
+
+
+def resampled_r(candidates, y, n_resamples, seed):
+    """[resample, candidate]: each candidate's r with y over the same accessions drawn with
+    replacement, one draw per resample (NaN where a draw makes either side constant, as
+    `pearson_r`). All resamples at once: a choice among candidates takes hundreds of these, and
+    one r at a time was most of a trait's baseline fits."""
+    picks = np.random.default_rng(seed).integers(0, len(y), (n_resamples, len(y)))
+    ys = y[picks]
+    ys = ys - ys.mean(axis=1, keepdims=True)
+    y_spread = np.einsum("rn,rn->r", ys, ys)
+    found = np.empty((n_resamples, len(candidates)))
+    for i, candidate in enumerate(candidates):
+        cs = candidate[picks]
+        cs = cs - cs.mean(axis=1, keepdims=True)
+        spread = np.einsum("rn,rn->r", cs, cs) * y_spread
+        with np.errstate(invalid="ignore", divide="ignore"):
+            found[:, i] = np.where(spread > 0, np.einsum("rn,rn->r", cs, ys) / np.sqrt(spread), np.nan)
+    return found
 
 
 def within_noise_of_best(candidates, y, n_resamples=200, seed=0):
@@ -38,13 +53,8 @@ def within_noise_of_best(candidates, y, n_resamples=200, seed=0):
     if np.isnan(scores).all():
         return np.array([], dtype=int), scores
     best = int(np.nanargmax(scores))
-    rng = np.random.default_rng(seed)
-    differences = []
-    for _ in range(n_resamples):
-        pick = rng.integers(0, len(y), len(y))
-        resampled = np.array([pearson_r(c[pick], y[pick]) for c in candidates])
-        differences.append(resampled - resampled[best])
-    differences = np.array(differences)
+    resampled = resampled_r(candidates, y, n_resamples, seed)
+    differences = resampled - resampled[:, [best]]
     standard_error = np.array([np.std(d[np.isfinite(d)]) if np.isfinite(d).any() else np.nan for d in differences.T])
     return np.flatnonzero(scores >= scores[best] - standard_error), scores
 

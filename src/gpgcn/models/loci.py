@@ -146,8 +146,14 @@ def fit_fold(fold, settings):
         held = fold.folds == inner
         fit_mask = trained & ~held
         ranked, _ = top_markers(kinship, fold.y, fit_mask, dosage, max(counts))
+        # Counts beyond the discoveries take the same markers: one fit serves them (without a
+        # discovery, the usual case, one GBLUP fit serves every count).
+        fitted = {}
         for m in counts:
-            _, predicted, fixed[m][int(inner)] = fit_with_markers(kinship, fold.y, fit_mask, fold.markers, ranked[:m])
+            taken = min(m, len(ranked))
+            if taken not in fitted:
+                fitted[taken] = fit_with_markers(kinship, fold.y, fit_mask, fold.markers, ranked[:taken])
+            _, predicted, fixed[m][int(inner)] = fitted[taken]
             out_of_fold[m][held] = predicted[held]
     by_count = [out_of_fold[m] for m in counts]
     choice, _ = one_standard_error_choice(by_count, fold.y, counts)
