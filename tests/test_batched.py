@@ -54,9 +54,8 @@ def assert_same(sequential, batched):
     np.testing.assert_allclose(
         batched.validation_predictions, sequential.validation_predictions, atol=PREDICTION_TOLERANCE
     )
-    assert [r["val_loss"] for r in batched.epochs] == pytest.approx(
-        [r["val_loss"] for r in sequential.epochs], abs=1e-5
-    )
+    for key in ("val_loss", "train_loss", "val_r"):
+        assert [r[key] for r in batched.epochs] == pytest.approx([r[key] for r in sequential.epochs], abs=1e-5), key
 
 
 @pytest.mark.parametrize("n_members", [1, 5])

@@ -34,11 +34,11 @@ predictions up to float rounding (`strategies.PREDICTION_TOLERANCE`).
 import logging
 import time
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..statistics import pearson_r
 from .training import PROGRESS_EVERY_S, EarlyStopping, ensemble_result, member_problem, squared_error
 
 log = logging.getLogger(__name__)
@@ -161,9 +161,12 @@ def fit_members(gcn, problems, folds, settings, label="training"):
             first = model.first_product(features)
             pred = model(features, graph, first).cpu().numpy()
         seconds = (time.perf_counter() - start) / len(active)  # each member's share of the epoch
-        for row, member in enumerate(active):
+        summaries = zip(*target.summaries(pred, active))
+        for row, (member, (train_loss, val_r)) in enumerate(zip(active, summaries)):
             if member not in diverged:
-                records[member].append(target.record(member, epoch, pred[row], stoppings[member], seconds))
+                records[member].append(
+                    target.record(member, epoch, pred[row], stoppings[member], seconds, train_loss, val_r)
+                )
         for member in diverged:
             log.warning("%s: member %d stopped at epoch %d: its loss is not finite", label, member + 1, epoch)
         if time.monotonic() - shown >= PROGRESS_EVERY_S:
@@ -191,22 +194,43 @@ class Targets:
         for member, (fit_idx, _) in enumerate(splits):
             self.weight[member, fit_idx] = 1.0 / len(fit_idx)
         self.nodes = [(fit_idx.cpu().numpy(), val_idx.cpu().numpy()) for fit_idx, val_idx in splits]
+        # The fit and validation nodes as weights that average over them, for the records' train
+        # loss and validation r of every member at once (per member, they were most of an
+        # epoch's cost on small cohorts).
+        self.known = self.y.cpu().numpy().astype(float)
+        self.averaging = {part: np.zeros(self.known.shape) for part in ("fit", "val")}
+        for member, nodes in enumerate(self.nodes):
+            for part, idx in zip(("fit", "val"), nodes):
+                self.averaging[part][member, idx] = 1.0 / len(idx)
 
     def losses(self, pred, active):
         return (self.weight[active] * (pred - self.y[active]) ** 2).sum(dim=1)
 
-    def record(self, member, epoch, pred, stopping, seconds):
-        """`pred`: the member's prediction of every node this epoch (numpy)."""
-        fit_idx, val_idx = self.nodes[member]
-        y = self.observed[member]
-        val_loss = squared_error(pred, y, val_idx)
+    def summaries(self, pred, active):
+        """Every active member's train loss and validation r (`pearson_r` of its validation
+        nodes; NaN where either side is constant), from `pred` ([active members, nodes], numpy)."""
+        pred, y = pred.astype(float), self.known[active]
+        fit, val = self.averaging["fit"][active], self.averaging["val"][active]
+        train_loss = np.sum(fit * (pred - y) ** 2, axis=1)
+        centred_pred = (pred - np.sum(val * pred, axis=1, keepdims=True)) * (val > 0)
+        centred_y = (y - np.sum(val * y, axis=1, keepdims=True)) * (val > 0)
+        spread = np.sum(centred_pred**2, axis=1) * np.sum(centred_y**2, axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            val_r = np.where(spread > 0, np.sum(centred_pred * centred_y, axis=1) / np.sqrt(spread), np.nan)
+        return train_loss, val_r
+
+    def record(self, member, epoch, pred, stopping, seconds, train_loss, val_r):
+        """`pred`: the member's prediction of every node this epoch (numpy); `train_loss`,
+        `val_r`: its `summaries`."""
+        _, val_idx = self.nodes[member]
+        val_loss = squared_error(pred, self.observed[member], val_idx)
         stopping.record(epoch, val_loss, pred, val_idx)
         return {
             "fold": self.folds[member],
             "epoch": epoch,
-            "train_loss": squared_error(pred, y, fit_idx),
+            "train_loss": float(train_loss),
             "val_loss": val_loss,
-            "val_r": pearson_r(pred[val_idx], y[val_idx]),
+            "val_r": float(val_r),
             "seconds": seconds,
         }
 

@@ -87,9 +87,12 @@ def association(split_kinship, y, fit_mask, markers):
 def discovery_threshold(t, dof):
     """|t| a marker must reach to be a locus: the Benjamini-Hochberg step-up at
     FALSE_DISCOVERY_RATE over every marker's two-sided p; infinite where none passes."""
-    strongest = np.sort(np.abs(t))[::-1]
+    # No marker with p above the rate itself passes at any rank: only those below it (a margin
+    # for rounding) are sorted and given a p, the strongest of every marker's ranks.
+    reach = stats.t.isf(FALSE_DISCOVERY_RATE / 2, max(dof, 1)) * (1 - 1e-9)
+    strongest = np.sort(np.abs(t[np.abs(t) >= reach]))[::-1]
     p = 2 * stats.t.sf(strongest, max(dof, 1))  # ascending, as |t| descends
-    passed = np.flatnonzero(p <= FALSE_DISCOVERY_RATE * np.arange(1, len(p) + 1) / len(p))
+    passed = np.flatnonzero(p <= FALSE_DISCOVERY_RATE * np.arange(1, len(p) + 1) / len(t))
     return float(strongest[passed[-1]]) if len(passed) else np.inf
 
 
@@ -105,9 +108,10 @@ def top_markers(split_kinship, y, fit_mask, markers, m):
     threshold = discovery_threshold(t, dof)
     basis = split_kinship.effects.design(fit_mask)[2]
     chosen = []
-    for j in np.argsort(-np.abs(t), kind="stable"):
+    discoveries = np.flatnonzero(np.abs(t) >= threshold)
+    for j in discoveries[np.argsort(-np.abs(t[discoveries]), kind="stable")]:
         column = markers[fit_mask, j]
-        if abs(t[j]) < threshold or column.std() == 0:
+        if column.std() == 0:
             break  # no marker from here on is a locus
         if any(np.corrcoef(column, markers[fit_mask, k])[0, 1] ** 2 > MAX_R2 for k in chosen):
             continue
