@@ -112,7 +112,7 @@ def top_markers(split_kinship, y, fit_mask, markers, m):
     for j in discoveries[np.argsort(-np.abs(t[discoveries]), kind="stable")]:
         column = markers[fit_mask, j]
         if column.std() == 0:
-            break  # no marker from here on is a locus
+            continue  # constant on these accessions: its t is rounding, not a locus
         if any(np.corrcoef(column, markers[fit_mask, k])[0, 1] ** 2 > MAX_R2 for k in chosen):
             continue
         part = new_part(basis, column)
