@@ -26,17 +26,18 @@ def resampled_r(candidates, y, n_resamples, seed):
     `pearson_r`). All resamples at once: a choice among candidates takes hundreds of these, and
     one r at a time was most of a trait's baseline fits."""
     picks = np.random.default_rng(seed).integers(0, len(y), (n_resamples, len(y)))
-    ys = y[picks]
-    ys = ys - ys.mean(axis=1, keepdims=True)
-    y_spread = np.einsum("rn,rn->r", ys, ys)
-    found = np.empty((n_resamples, len(candidates)))
-    for i, candidate in enumerate(candidates):
-        cs = candidate[picks]
-        cs = cs - cs.mean(axis=1, keepdims=True)
-        spread = np.einsum("rn,rn->r", cs, cs) * y_spread
-        with np.errstate(invalid="ignore", divide="ignore"):
-            found[:, i] = np.where(spread > 0, np.einsum("rn,rn->r", cs, ys) / np.sqrt(spread), np.nan)
-    return found
+    return np.column_stack([row_pearson_r(candidate[picks], y[picks]) for candidate in candidates])
+
+
+def row_pearson_r(a, b, mask=None):
+    """`pearson_r` of each row of `a` with the same row of `b` ([rows, n] each), over the columns
+    `mask` keeps in that row (all by default); NaN where either side is constant there."""
+    mask = np.ones(a.shape, dtype=bool) if mask is None else mask
+    count = np.maximum(mask.sum(axis=1, keepdims=True), 1)
+    a, b = ((v - np.sum(np.where(mask, v, 0.0), axis=1, keepdims=True) / count) * mask for v in (a, b))
+    spread = np.einsum("rn,rn->r", a, a) * np.einsum("rn,rn->r", b, b)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(spread > 0, np.einsum("rn,rn->r", a, b) / np.sqrt(spread), np.nan)
 
 
 def within_noise_of_best(candidates, y, n_resamples=200, seed=0):

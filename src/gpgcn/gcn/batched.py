@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..statistics import row_pearson_r
 from .training import PROGRESS_EVERY_S, EarlyStopping, ensemble_result, member_problem, squared_error
 
 log = logging.getLogger(__name__)
@@ -194,14 +195,15 @@ class Targets:
         for member, (fit_idx, _) in enumerate(splits):
             self.weight[member, fit_idx] = 1.0 / len(fit_idx)
         self.nodes = [(fit_idx.cpu().numpy(), val_idx.cpu().numpy()) for fit_idx, val_idx in splits]
-        # The fit and validation nodes as weights that average over them, for the records' train
-        # loss and validation r of every member at once (per member, they were most of an
-        # epoch's cost on small cohorts).
+        # The fit nodes as float64 weights that average over them and the validation nodes as a
+        # mask, for the records' train loss and validation r of every member at once (per
+        # member, they were most of an epoch's cost on small cohorts).
         self.known = self.y.cpu().numpy().astype(float)
-        self.averaging = {part: np.zeros(self.known.shape) for part in ("fit", "val")}
-        for member, nodes in enumerate(self.nodes):
-            for part, idx in zip(("fit", "val"), nodes):
-                self.averaging[part][member, idx] = 1.0 / len(idx)
+        self.fit_averaging = np.zeros(self.known.shape)
+        self.validation = np.zeros(self.known.shape, dtype=bool)
+        for member, (fit_idx, val_idx) in enumerate(self.nodes):
+            self.fit_averaging[member, fit_idx] = 1.0 / len(fit_idx)
+            self.validation[member, val_idx] = True
 
     def losses(self, pred, active):
         return (self.weight[active] * (pred - self.y[active]) ** 2).sum(dim=1)
@@ -210,14 +212,8 @@ class Targets:
         """Every active member's train loss and validation r (`pearson_r` of its validation
         nodes; NaN where either side is constant), from `pred` ([active members, nodes], numpy)."""
         pred, y = pred.astype(float), self.known[active]
-        fit, val = self.averaging["fit"][active], self.averaging["val"][active]
-        train_loss = np.sum(fit * (pred - y) ** 2, axis=1)
-        centred_pred = (pred - np.sum(val * pred, axis=1, keepdims=True)) * (val > 0)
-        centred_y = (y - np.sum(val * y, axis=1, keepdims=True)) * (val > 0)
-        spread = np.sum(centred_pred**2, axis=1) * np.sum(centred_y**2, axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            val_r = np.where(spread > 0, np.sum(centred_pred * centred_y, axis=1) / np.sqrt(spread), np.nan)
-        return train_loss, val_r
+        train_loss = np.sum(self.fit_averaging[active] * (pred - y) ** 2, axis=1)
+        return train_loss, row_pearson_r(pred, y, self.validation[active])
 
     def record(self, member, epoch, pred, stopping, seconds, train_loss, val_r):
         """`pred`: the member's prediction of every node this epoch (numpy); `train_loss`,

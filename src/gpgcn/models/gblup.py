@@ -58,9 +58,8 @@ class _Eigen:
         """For each δ of `deltas` (a 1-d array): the weights 1 / (s + δ), XᵀH⁻¹X, β and the
         residual quadratic form, each with a leading δ dimension."""
         w = 1.0 / (self.s[None, :] + np.asarray(deltas, dtype=float)[:, None])
-        weighted = w[:, :, None] * self.ux[None, :, :]
-        xhx = np.swapaxes(weighted, 1, 2) @ self.ux
-        xhy = np.swapaxes(weighted, 1, 2) @ self.uy
+        xh = np.swapaxes(w[:, :, None] * self.ux, 1, 2)  # XᵀH⁻¹ in the eigenbasis, per δ
+        xhx, xhy = xh @ self.ux, xh @ self.uy
         beta = np.linalg.solve(xhx, xhy[:, :, None])[:, :, 0]
         ypy = w @ self.uy**2 - np.sum(xhy * beta, axis=1)
         return w, xhx, beta, ypy
