@@ -144,7 +144,7 @@ def test_out_of_fold_predictions_are_taken_at_the_other_members_median_best_epoc
         n_val = int((own.fold == val_fold).sum())
         history = [[(10 * epoch + val_fold - own.y_mean) / own.y_sd] * n_val for epoch in range(12)]
         record = {"fold": val_fold, "epoch": 0, "val_r": 0.0}
-        stopping = EarlyStopping(patience=5, best_epoch=best[val_fold], best_pred=np.zeros(200), history=history)
+        stopping = EarlyStopping(patience=5, best_epoch=best[val_fold], around_best=[np.zeros(200)], history=history)
         return stopping, [record] * 12
 
     monkeypatch.setattr(gpgcn.gcn.training, "fit", fake_fit)
@@ -155,6 +155,27 @@ def test_out_of_fold_predictions_are_taken_at_the_other_members_median_best_epoc
     for fold, value in expected.items():
         np.testing.assert_allclose(result.validation_predictions[problem.fold == fold], value)
     assert np.isnan(result.validation_predictions[problem.fold == 0]).all()
+
+
+def test_best_prediction_averages_the_window_around_the_best_epoch():
+    """Every node's prediction at epoch e is e², the validation loss falls to its minimum at epoch 5
+    and rises after: with a window of 2 the prediction is the mean of epochs 3 to 7, not 25."""
+    losses = [9, 8, 7, 6, 5, 1, 2, 3, 4, 5, 6, 7]
+
+    def run(window, epochs=12):
+        stopping = EarlyStopping(patience=100, window=window)
+        for epoch in range(epochs):
+            stopping.record(epoch, losses[epoch], np.full(3, float(epoch**2)), np.array([0, 2]))
+        return stopping
+
+    assert run(2).best_pred == pytest.approx(np.full(3, (9 + 16 + 25 + 36 + 49) / 5))
+    assert run(0).best_pred == pytest.approx(np.full(3, 25.0))
+    assert run(2, epochs=7).best_pred == pytest.approx(np.full(3, (9 + 16 + 25 + 36) / 4))  # ended at 6
+    # An earlier best keeps its own window, fewer epochs where it starts near the first.
+    losses[1] = 0.5
+    assert run(2).best_pred == pytest.approx(np.full(3, (0 + 1 + 4 + 9) / 4))
+    assert run(2).validation_around(10) == pytest.approx(np.full(2, (64 + 81 + 100 + 121) / 4))
+    assert run(2).validation_around(5) == pytest.approx(np.full(2, 27.0))
 
 
 def test_seconds_per_epoch_leaves_out_each_members_warm_up(tmp_path):

@@ -151,7 +151,7 @@ def fit_members(gcn, problems, folds, settings, label="training"):
     features, first = torch.sparse.mm(graph, problems[0].x).to(PRECISIONS[settings.first_layer_precision]), None
     target = Targets(problems, folds)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay, fused=True)
-    stoppings = [EarlyStopping(settings.patience) for _ in problems]
+    stoppings = [EarlyStopping(settings.patience, settings.prediction_window) for _ in problems]
     records = [[] for _ in problems]
     active, shown = list(range(len(problems))), time.monotonic()
     for epoch in range(settings.max_epochs):

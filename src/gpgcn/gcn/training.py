@@ -30,6 +30,7 @@ class TrainSettings:
     weight_decay: float
     max_epochs: int
     patience: int
+    prediction_window: int  # epochs either side of the best one whose predictions are averaged with it
     warmup_epochs: int
     seed: int
     features: str
@@ -58,7 +59,7 @@ class TrainResult:
     best_epochs: list  # best validation epoch of each member
     validation_r: list  # validation Pearson r of each member at its best epoch
     # Out-of-fold predictions of the training accessions (NaN elsewhere): each member's of its
-    # own validation fold, at the median best epoch of the other members. Not at its own best
+    # own validation fold, around the median best epoch of the other members. Not at its own best
     # epoch: on a trait with little signal, the epoch a fold picks for itself makes that fold's
     # r look far better than it is (measured r 0.19 against 0.01 for the ensemble out of fold).
     validation_predictions: np.ndarray = None
@@ -67,22 +68,44 @@ class TrainResult:
 
 @dataclass
 class EarlyStopping:
-    """The best validation epoch so far, and how long ago it was."""
+    """The best validation epoch so far, how long ago it was, and the predictions around it.
+
+    A model's predictions move from epoch to epoch by more than its fit improves: each Adam step
+    follows one dropout draw, and on a trait with little signal that noise is much of what the
+    best epoch's predictions hold. The predictions of the `window` epochs either side of the best
+    one (as many as were run) are averaged with its own (`best_pred`): the same training, less of
+    its last steps' noise. `window` 0: the best epoch's alone."""
 
     patience: int
+    window: int = 0
     best_loss: float = math.inf
     best_epoch: int = -1
-    best_pred: np.ndarray = None
     waited: int = 0
     history: list = field(default_factory=list)  # the validation nodes' predictions, every epoch
+    recent: list = field(default_factory=list)  # every node's predictions, the last window + 1 epochs
+    around_best: list = field(default_factory=list)  # every node's, from best_epoch - window on
 
     def record(self, epoch, val_loss, pred, val_idx):
         """`pred`: every node's prediction this epoch (numpy); `val_idx`: the validation nodes."""
         self.history.append(pred[val_idx].tolist())
+        self.recent = [*self.recent, pred.copy()][-(self.window + 1) :]
         if val_loss < self.best_loss:
-            self.best_loss, self.best_epoch, self.best_pred, self.waited = val_loss, epoch, pred.copy(), 0
+            self.best_loss, self.best_epoch, self.waited = val_loss, epoch, 0
+            self.around_best = list(self.recent)
         else:
             self.waited += 1
+            if epoch - self.best_epoch <= self.window:
+                self.around_best.append(pred.copy())
+
+    @property
+    def best_pred(self):
+        """Every node's prediction: the mean over the epochs around the best one; None before any."""
+        return np.mean(self.around_best, axis=0) if self.around_best else None
+
+    def validation_around(self, epoch):
+        """The validation nodes' predictions averaged over the epochs around `epoch`, as `best_pred`
+        averages them around the best one."""
+        return np.mean(self.history[max(0, epoch - self.window) : epoch + self.window + 1], axis=0)
 
     @property
     def done(self):
@@ -166,7 +189,7 @@ def fit(model, problem, settings, strategy, val_fold, checkpointer=None, progres
     # Fused: one pass over each parameter. At a million SNPs the first layer's weight is 256 MB, and
     # the default CPU Adam's separate passes (and temporaries) took as long as half the products.
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay, fused=True)
-    stopping, records = EarlyStopping(settings.patience), []
+    stopping, records = EarlyStopping(settings.patience, settings.prediction_window), []
     if checkpointer and (saved := checkpointer.load(val_fold, model, optimizer)):
         stopping, records = saved
         log.info("fold %d: resumed from the checkpoint at epoch %d", val_fold, len(records))
@@ -231,7 +254,8 @@ def member_problem(problem, val_fold, offsets):
 def ensemble_result(problem, members, offsets):
     """The ensemble of trained members [(validation fold, its problem, EarlyStopping, records)]:
     their predictions back on `problem`'s scale (fixed effects added back) and averaged, and
-    each one's out-of-fold predictions at the median best epoch of the others. A member that
+    each one's out-of-fold predictions around the median best epoch of the others (averaged over
+    the window of epochs its best prediction averages). A member that
     never had a finite validation loss (it diverged at once) is left out."""
     kept = [member for member in members if member[2].best_pred is not None]
     if not kept:
@@ -242,15 +266,15 @@ def ensemble_result(problem, members, offsets):
         offset = 0.0 if offsets is None else offsets[val_fold]
         val_offset = 0.0 if offsets is None else offsets[val_fold][val_idx]
         best = problem.rescaled(stopping.best_pred, own) + offset
-        history = [(problem.rescaled(h, own) + val_offset).tolist() for h in stopping.history]
-        rescaled.append((val_idx, best, history))
+        rescaled.append((val_idx, best, stopping, own, val_offset))
         validation_r.append(member_records[stopping.best_epoch]["val_r"])
         records += member_records
     best_epochs = [stopping.best_epoch for _, _, stopping, _ in kept]
     validation_predictions = np.full(len(problem.ids), np.nan)
-    for i, (val_idx, _, history) in enumerate(rescaled):
+    for i, (val_idx, _, stopping, own, val_offset) in enumerate(rescaled):
         others = best_epochs[:i] + best_epochs[i + 1 :] or [best_epochs[i]]
-        validation_predictions[val_idx] = history[min(int(round(np.median(others))), len(history) - 1)]
+        epoch = min(int(round(np.median(others))), len(stopping.history) - 1)
+        validation_predictions[val_idx] = problem.rescaled(stopping.validation_around(epoch), own) + val_offset
     return TrainResult(
-        np.mean([best for _, best, _ in rescaled], axis=0), best_epochs, validation_r, validation_predictions, records
+        np.mean([best for _, best, *_ in rescaled], axis=0), best_epochs, validation_r, validation_predictions, records
     )
