@@ -176,6 +176,12 @@ def test_best_prediction_averages_the_window_around_the_best_epoch():
     assert run(2).best_pred == pytest.approx(np.full(3, (0 + 1 + 4 + 9) / 4))
     assert run(2).validation_around(10) == pytest.approx(np.full(2, (64 + 81 + 100 + 121) / 4))
     assert run(2).validation_around(5) == pytest.approx(np.full(2, 27.0))
+    # A member whose loss then stops being finite keeps no epoch after its best, however long ago.
+    losses[1] = 8
+    for epochs in (7, 11):
+        stopping = run(2, epochs)
+        stopping.diverged()
+        assert stopping.best_pred == pytest.approx(np.full(3, (9 + 16 + 25) / 3))
 
 
 def test_seconds_per_epoch_leaves_out_each_members_warm_up(tmp_path):

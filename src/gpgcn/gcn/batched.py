@@ -169,6 +169,7 @@ def fit_members(gcn, problems, folds, settings, label="training"):
                     target.record(member, epoch, pred[row], stoppings[member], seconds, train_loss, val_r)
                 )
         for member in diverged:
+            stoppings[member].diverged()
             log.warning("%s: member %d stopped at epoch %d: its loss is not finite", label, member + 1, epoch)
         if time.monotonic() - shown >= PROGRESS_EVERY_S:
             shown = time.monotonic()

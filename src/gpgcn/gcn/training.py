@@ -97,6 +97,12 @@ class EarlyStopping:
             if epoch - self.best_epoch <= self.window:
                 self.around_best.append(pred.copy())
 
+    def diverged(self):
+        """The loss stopped being finite: the epochs after the best one, which led there, leave the
+        window (their predictions may already be far off)."""
+        after = min(len(self.history) - 1 - self.best_epoch, self.window)
+        self.around_best = self.around_best[: len(self.around_best) - after]
+
     @property
     def best_pred(self):
         """Every node's prediction: the mean over the epochs around the best one; None before any."""
