@@ -88,14 +88,15 @@ class EarlyStopping:
     def record(self, epoch, val_loss, pred, val_idx):
         """`pred`: every node's prediction this epoch (numpy); `val_idx`: the validation nodes."""
         self.history.append(pred[val_idx].tolist())
-        self.recent = [*self.recent, pred.copy()][-(self.window + 1) :]
+        pred = pred.copy()  # one copy per epoch, shared by both windows (`pred` may be a batch's row)
+        self.recent = [*self.recent, pred][-(self.window + 1) :]
         if val_loss < self.best_loss:
             self.best_loss, self.best_epoch, self.waited = val_loss, epoch, 0
             self.around_best = list(self.recent)
         else:
             self.waited += 1
             if epoch - self.best_epoch <= self.window:
-                self.around_best.append(pred.copy())
+                self.around_best.append(pred)
 
     def diverged(self):
         """The loss stopped being finite: the epochs after the best one, which led there, leave the
