@@ -178,6 +178,8 @@ def inner_advantage(found):
     folds: by their out-of-fold evidence, and with RKHS's leave-one-out instead."""
     by_evidence = collections.defaultdict(list)
     for record in found["outer"].values():
+        if not {"gcn", "rkhs"} <= set(record["models"]):
+            continue  # one of them failed on this fold
         trained, y = record["folds"] > 0, record["y"]
         gcn = pearson_r(record["models"]["gcn"][0][trained], y[trained])
         by_evidence["out of fold"].append(gcn - pearson_r(record["models"]["rkhs"][0][trained], y[trained]))
@@ -309,11 +311,10 @@ def evidence_section(found):
         "noise off the GCN's column moves the stack little where the GCN wins and lowers it on every trait",
         "a baseline wins. Against RKHS's leave-one-out predictions the GCN's inner advantage falls short of",
         "its outer one on every trait: a single member's evidence under-rates the members' mean by more",
-        "than their spread accounts for",
-        "(where in the GCN's evidence the rest is lost, its epoch or its members' shared errors, is not",
-        "measured). The stack keeps its out-of-fold evidence: evidence that matched both kinds of model as",
-        "deployed would need the GCN's at the ensemble level (a cross-fit of whole fold ensembles, some",
-        "five times its fits), not tried.",
+        "than their spread accounts for (where in the GCN's evidence the rest is lost, its epoch or its",
+        "members' shared errors, is not measured). The stack keeps its out-of-fold evidence: evidence that",
+        "matched both kinds of model as deployed would need the GCN's at the ensemble level (a cross-fit of",
+        "whole fold ensembles, some five times its fits), not tried.",
     ]
 
 

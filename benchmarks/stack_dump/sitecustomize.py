@@ -33,7 +33,7 @@ if os.environ.get("GPGCN_STACK_DUMP"):
     def leave_one_out(kinship, y, trained):
         """Each training accession's prediction by the model fitted on the others, at the
         variance ratio and fixed effects' design of the fit on all of them (Pᵢ y / Pᵢᵢ is the
-        left-out residual of a GLS + BLUP fit), and that fit's REML log-likelihood."""
+        left-out residual of a GLS + BLUP fit)."""
         fit, x = kinship.fit(y, trained)
         s, u = kinship.decomposed(trained)
         v_inverse = (u / (s + fit.delta)) @ u.T
@@ -41,12 +41,15 @@ if os.environ.get("GPGCN_STACK_DUMP"):
         p = v_inverse - design @ np.linalg.solve(x[trained].T @ design, design.T)
         predicted = np.full(len(y), np.nan)
         predicted[trained] = y[trained] - (p @ y[trained]) / np.diag(p)
-        return predicted, fit.loglik
+        return predicted
 
-    def rkhs_leave_one_out(kinship, y, trained):
-        """RKHS's, at the bandwidth it takes on all training accessions (the most likely)."""
-        fits = [leave_one_out(kernel, y, trained) for kernel in rkhs.kernels(kinship, trained).values()]
-        return max(fits, key=lambda fit: fit[1])[0]
+    def rkhs_leave_one_out(fold, trained):
+        """RKHS's, at the bandwidth its fit on all training accessions took; None where it failed."""
+        fit = fold.fits.get("rkhs")
+        if fit is None or fit.failed:
+            return None
+        kernel = rkhs.kernels(fold.kinship, trained)[fit.extra["rkhs_bandwidth"]]
+        return leave_one_out(kernel, fold.y, trained)
 
     def with_members(problem, members, offsets):
         """`ensemble_result`, which also keeps each member's predictions."""
@@ -87,8 +90,8 @@ if os.environ.get("GPGCN_STACK_DUMP"):
                 if not fit.failed and name != "stack"
             },
             "loo": {
-                "gblup": leave_one_out(fold.kinship, fold.y, trained)[0],
-                "rkhs": rkhs_leave_one_out(fold.kinship, fold.y, trained),
+                "gblup": leave_one_out(fold.kinship, fold.y, trained),
+                "rkhs": rkhs_leave_one_out(fold, trained),
             },
             "loci_m": fold.fits["gblup_loci"].extra.get("loci_m") if "gblup_loci" in fold.fits else None,
             "member_noise": member_noise(fold),
