@@ -12,15 +12,14 @@ import yaml
 from gpgcn.config.check import config_errors
 from gpgcn.gcn.batched import (
     BatchedGCN,
-    KnownProduct,
     adjacency,
     fit_ensemble_batched,
     fit_ensembles_batched,
     fit_members,
     member_bytes,
     members_per_batch,
-    product,
 )
+from gpgcn.gcn.first_layer import KnownProduct, product
 from gpgcn.gcn.strategies import PREDICTION_TOLERANCE, Serial
 from gpgcn.gcn.training import fit, fit_ensemble, member_problem
 

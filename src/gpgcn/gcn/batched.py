@@ -24,6 +24,8 @@ training step needs (`KnownProduct`), so only the weight's gradient costs a seco
 of those products in it (float32 sums, a float32 result), the rest in float32: on CPUs with
 AVX512-BF16 the products run some twice as fast, and the predictions move as a small perturbation
 of training would move them, not by rounding alone (docs/benchmarks/precision.md).
+`train.first_layer_variance` takes that product through a low-rank factor of the features
+(`first_layer.factored`), where that costs less.
 
 Every member starts from the weights the configured seed gives one GCN, and dropout draws one
 mask per layer and epoch shared by all members: the same draws, in the same order, that each
@@ -40,11 +42,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..statistics import row_pearson_r
+from .first_layer import PRECISIONS, KnownProduct, product
 from .training import PROGRESS_EVERY_S, EarlyStopping, ensemble_result, member_problem, squared_error
 
 log = logging.getLogger(__name__)
-# `train.first_layer_precision`: the dtype the node features are held in for the first layer's products.
-PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
 def adjacency(problem):
@@ -59,9 +60,10 @@ def adjacency(problem):
 
 class BatchedGCN(nn.Module):
     """`n_members` copies of one `networks.GCN` (its weights as each copy's start), trained as one
-    model; forward returns [members, nodes]."""
+    model; forward returns [members, nodes]. `basis`: the features' `Problem.feature_basis`, the
+    first layer's product taken through it (`first_layer.factored`)."""
 
-    def __init__(self, gcn, n_members):
+    def __init__(self, gcn, n_members, basis=None):
         super().__init__()
         convs = gcn.stack.convs
 
@@ -74,6 +76,7 @@ class BatchedGCN(nn.Module):
         self.head_weight = stacked(gcn.head.weight[0])  # [members, hidden]
         self.head_bias = stacked(gcn.head.bias[0])  # [members]
         self.dropout = gcn.stack.dropout
+        self.register_buffer("basis_t", None if basis is None else basis.T.contiguous())
 
     def member_parameters(self):
         """Every parameter with the dimension that indexes its members."""
@@ -82,16 +85,22 @@ class BatchedGCN(nn.Module):
     def first_product(self, features):
         """The first layer's product for every member, [nodes, members × hidden], in float32 from
         features in their own precision (`first_layer_precision`)."""
-        features_, members, hidden = self.first.shape
-        return product(features, self.first.reshape(features_, members * hidden))
+        return product(features, self.first_weight())
+
+    def first_weight(self):
+        """Every member's first weight side by side, [features, members × hidden]; through the
+        features' factor, [components, members × hidden]."""
+        n_features, members, hidden = self.first.shape
+        weight = self.first.reshape(n_features, members * hidden)
+        return weight if self.basis_t is None else self.basis_t @ weight
 
     def forward(self, features, adjacency, first=None):
         """`features`: the node features propagated over the graph once (Â·X: the first layer's
         propagation then costs nothing per epoch, Â·(X·W) = (Â·X)·W); `first`: `first_product` at
         the current weights where it is known (the last evaluation computed it and no step has
         been taken since), so the training step does not compute it again."""
-        n, (n_features, members, hidden) = features.shape[0], self.first.shape
-        weight = self.first.reshape(n_features, members * hidden)
+        n, (_, members, hidden) = features.shape[0], self.first.shape
+        weight = self.first_weight()
         z = product(features, weight) if first is None else KnownProduct.apply(features, weight, first)
         for layer, bias in enumerate(self.biases):
             if layer:
@@ -120,34 +129,14 @@ class BatchedGCN(nn.Module):
         return first.view(len(first), n_members, hidden).index_select(1, index).reshape(len(first), -1)
 
 
-def product(features, weight):
-    """features @ weight in the features' precision (float32 or bfloat16: `first_layer_precision`),
-    the sums in float32 either way, the result in float32; its gradient for `weight` likewise."""
-    return (features @ weight.to(features.dtype)).float()
-
-
-class KnownProduct(torch.autograd.Function):
-    """`product(features, weight)` whose value is already known: the forward pass takes it as it
-    is, the backward pass gives `weight` the gradient the product would (the features need none)."""
-
-    @staticmethod
-    def forward(ctx, features, weight, known):
-        ctx.save_for_backward(features)
-        return known.clone()
-
-    @staticmethod
-    def backward(ctx, grad):
-        (features,) = ctx.saved_tensors
-        return None, product(features.T, grad), None
-
-
 def fit_members(gcn, problems, folds, settings, label="training"):
     """Train one batched member per (problem, validation fold), all sharing `problems[0]`'s
     features and graph, each on its own target; returns each one's (EarlyStopping, records), as
     `training.fit` returns them. `gcn`: the network every member starts from. A member whose loss
     stops being finite leaves the batch with a logged reason (its best state kept), the others go
     on; the batch ends when every member has stopped."""
-    model, graph = BatchedGCN(gcn, len(problems)).to(problems[0].x.device), adjacency(problems[0])
+    model = BatchedGCN(gcn, len(problems), problems[0].feature_basis).to(problems[0].x.device)
+    graph = adjacency(problems[0])
     features, first = torch.sparse.mm(graph, problems[0].x).to(PRECISIONS[settings.first_layer_precision]), None
     target = Targets(problems, folds)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay, fused=True)
@@ -282,7 +271,7 @@ def member_bytes(problem, settings):
     """What one member of a batch holds: its first weight with its gradient and Adam's two
     moments (features × hidden × 4 floats), the same for the later layers, and its activations
     kept for the backward pass (about 4 nodes × hidden floats per layer)."""
-    n, features = problem.x.shape
+    n, features = len(problem.ids), problem.n_snps  # the first weight's rows, through a factor or not
     hidden, layers = settings.hidden, settings.layers
     weights = (features + (layers - 1) * hidden + layers + 1) * hidden
     return 4 * (4 * weights + 4 * n * hidden * layers)

@@ -30,6 +30,8 @@ class Problem:
     fold: np.ndarray  # CV fold of each node (0: not a training node)
     observed: np.ndarray  # trait on its own scale
     cv_repeats: dict = field(default_factory=dict)  # published CV repeats: name -> fold of each node
+    # [features, components]: x holds the features times it (`first_layer.factored`); None: x holds them
+    feature_basis: torch.Tensor | None = None
 
     @property
     def n_snps(self):
@@ -92,8 +94,9 @@ class Problem:
         return dataclasses.replace(self, edge_index=edge_index.to(device), edge_weight=edge_weight.to(device))
 
     def to(self, device):
-        for name in ("x", "edge_index", "edge_weight", "y", "train_idx", "test_idx"):
-            setattr(self, name, getattr(self, name).to(device))
+        for name in ("x", "edge_index", "edge_weight", "y", "train_idx", "test_idx", "feature_basis"):
+            if getattr(self, name) is not None:
+                setattr(self, name, getattr(self, name).to(device))
         return self
 
 

@@ -40,6 +40,7 @@ class TrainSettings:
     device: str
     batch_members: int  # the per-trait models' members trained as one batched model, at most
     first_layer_precision: str  # the per-trait models' first-layer products: float32 | bfloat16
+    first_layer_variance: float  # the per-trait models' first layer through the features' factor holding this share
 
     def validation_folds(self, problem):
         """Every CV fold in turn (an ensemble over folds), or the one `val_fold`: in an outer CV

@@ -242,5 +242,9 @@ def write_files(outputs, problem, fit, record):
         )
         record["settings"] = {candidate.name: vars(candidate.settings) for candidate, _, _ in trained}
         record["n_features"] = {candidate.name: own.n_snps for candidate, own, _ in trained}
+        # The directions of the features the first layer's product went through (None: all of them).
+        record["first_layer_factor"] = {
+            candidate.name: None if own.feature_basis is None else own.x.shape[1] for candidate, own, _ in trained
+        }
         write_training_outputs(outputs, problem, trained[0][0].settings, combined, record)
     write_tsv(outputs["candidates"], table, float_format="%.6g")

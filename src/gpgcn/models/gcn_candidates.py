@@ -77,7 +77,10 @@ class CandidateProblems:
         return None
 
     def problem(self, candidate):
-        problem = self.inputs.problem(candidate.node_features == "genotypes", candidate.settings.features)
+        settings = candidate.settings
+        problem = self.inputs.problem(
+            candidate.node_features == "genotypes", settings.features, settings.first_layer_variance
+        )
         relationships = self.inputs.relationships
         rows = relationships[1]
         if candidate.k not in self.graphs:

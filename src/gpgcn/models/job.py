@@ -15,6 +15,7 @@ import torch
 
 from ..data.covariates import covariate_names
 from ..data.kinship import read_kinship
+from ..gcn.first_layer import factored
 from ..gcn.problem import load_problem
 from ..io import write_tsv
 from ..records import prediction_frame, write_model_outputs
@@ -55,10 +56,15 @@ class TraitInputs:
             return None
         return sum(np.load(path, mmap_mode="r").shape[1] for path in self.matrix_paths)
 
-    def problem(self, on_snps, scaling):
+    def problem(self, on_snps, scaling, variance=1.0):
         """The trait's problem (no graph) with node features from the SNP dosages or the
-        relationship matrix's rows, scaled as `scaling`; built once each."""
-        key = (on_snps and bool(self.matrix_paths), scaling)
+        relationship matrix's rows, scaled as `scaling`, through their low-rank factor holding
+        `variance` of them (`first_layer.factored`; 1: as they are); built once each."""
+        key = (on_snps and bool(self.matrix_paths), scaling, variance)
+        if variance < 1:
+            if key not in self._problems:
+                self._problems[key] = factored(self.problem(on_snps, scaling), variance)
+            return self._problems[key]
         if key not in self._problems:
             self._problems[key] = load_problem(
                 self.matrix_paths,
