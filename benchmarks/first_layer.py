@@ -134,6 +134,8 @@ def run_off(cohort):
     subprocess.run(
         [*command, "--directory", str(work), "--configfile", str(config), str(work / "off.yaml")], check=True
     )
+    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    (work / "made_by.txt").write_text(f"benchmarks/first_layer.py at {commit.stdout.strip()}\n")
 
 
 def accuracy_rows():
@@ -155,6 +157,8 @@ def accuracy_rows():
                 differences.append((model, b - a))
             epochs = [member_epochs(metrics(run, trait, GRAPH_MODEL)) for run in (off, on)]
             lines.append(f"| {cohort} | {trait} | " + " | ".join(cells) + f" | {epochs[1] / epochs[0]:.2f} |")
+    made_by = {cohort: (OFF / folder / "made_by.txt").read_text().strip() for cohort, folder in REAL_GENOTYPES.items()}
+    lines += ["", "The runs with the factor off: " + "; ".join(f"{c}, {how}" for c, how in made_by.items()) + "."]
     return lines, differences
 
 

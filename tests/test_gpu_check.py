@@ -132,12 +132,15 @@ def test_batched_members_are_timed_and_held_against_the_cpu(small_batches):
     assert [(r["problem"], r["features"], r["B"]) for r in timings] == [
         ("demo", 383, 1),
         ("demo", 383, 3),
+        ("demo through its factor", 69, 1),
+        ("demo through its factor", 69, 3),
         ("synthetic", 60, 1),
         ("synthetic", 60, 3),
     ]
     assert all(r["sequential"] > 0 and r["batched"] > 0 for r in timings)
     assert [(c["problem"], c["run"], c["within_tolerance"]) for c in checks] == [
         ("demo", "batched members (5)", True),
+        ("demo through its factor", "batched members (5)", True),
         ("synthetic", "batched members (5)", True),
     ]
     assert all(c["max_abs_difference"] <= PREDICTION_TOLERANCE for c in checks)
@@ -167,7 +170,7 @@ def test_batched_predictions_that_differ_from_the_cpu_fail_the_check(small_batch
 
     monkeypatch.setattr(gpu_check, "batched_predictions", off_on_the_device)
     _, checks = gpu_check.batched_rows(snps, settings, "cpu")
-    assert [c["within_tolerance"] for c in checks] == [False, False]
+    assert [c["within_tolerance"] for c in checks] == [False, False, False]
     assert checks[0]["max_abs_difference"] == pytest.approx(10 * PREDICTION_TOLERANCE, rel=0.5)
 
 
@@ -182,8 +185,8 @@ def test_a_batch_that_runs_out_of_memory_is_listed_not_run(small_batches, monkey
 
     monkeypatch.setattr(gpu_check, "member_epochs_per_second", short_of_memory)
     timings, checks = gpu_check.batched_rows(snps, settings, "cpu")
-    assert ["batched" in r for r in timings] == [True, False, True, False]
-    assert timings[1]["not_run"].startswith("out of memory (") and len(checks) == 2
+    assert ["batched" in r for r in timings] == [True, False, True, False, True, False]
+    assert timings[1]["not_run"].startswith("out of memory (") and len(checks) == 3
 
 
 @pytest.mark.slow
