@@ -132,8 +132,6 @@ def test_batched_members_are_timed_and_held_against_the_cpu(small_batches):
     assert [(r["problem"], r["features"], r["B"]) for r in timings] == [
         ("demo", 383, 1),
         ("demo", 383, 3),
-        ("demo through its factor", 69, 1),
-        ("demo through its factor", 69, 3),
         ("synthetic", 60, 1),
         ("synthetic", 60, 3),
     ]
@@ -185,7 +183,7 @@ def test_a_batch_that_runs_out_of_memory_is_listed_not_run(small_batches, monkey
 
     monkeypatch.setattr(gpu_check, "member_epochs_per_second", short_of_memory)
     timings, checks = gpu_check.batched_rows(snps, settings, "cpu")
-    assert ["batched" in r for r in timings] == [True, False, True, False, True, False]
+    assert ["batched" in r for r in timings] == [True, False, True, False]
     assert timings[1]["not_run"].startswith("out of memory (") and len(checks) == 3
 
 
