@@ -184,6 +184,7 @@ def main():
         "",
         "```sh",
         "make benchmark-real-traits benchmark-default-cost benchmark-real-genotypes   # the cohorts' runs",
+        ".venv/bin/python benchmarks/simulated_traits.py   # config.yaml's simulated cohort",
         ".venv/bin/python benchmarks/first_layer.py   # the runs with the factor off, where missing; this page",
         "```",
         "",
