@@ -19,6 +19,7 @@ from datetime import date
 
 import numpy as np
 import psutil
+import real_genotypes
 import torch
 import yaml
 from batched_job import member_epochs
@@ -27,7 +28,7 @@ from model_tables import GRAPH_MODEL, RECOMMENDED, REPO, metrics
 from gpgcn.data.genotypes import load_features  # model_tables puts the package on the path
 from gpgcn.data.kinship import read_kinship
 from gpgcn.gcn.batched import fit_members
-from gpgcn.gcn.first_layer import directions, factored
+from gpgcn.gcn.first_layer import directions, factor_cost, factored
 from gpgcn.gcn.problem import kinship_features
 from gpgcn.gcn.strategies import Serial
 from gpgcn.gcn.training import member_problem
@@ -75,8 +76,7 @@ def feature_rows():
         n, m = x.shape
         singular = np.linalg.svd(x.astype(float), compute_uv=False)
         needed = {share: directions(singular, share) for share in SHARES}
-        d = directions(singular, VARIANCE)
-        cost = (n + m) * d / (n * m)
+        cost = factor_cost(n, m, directions(singular, VARIANCE))
         used = f"{cost:.2f}" if cost < 1 else f"{cost:.2f}: not used"
         lines.append(f"| {name} | {n:,} × {m:,} | " + " | ".join(f"{needed[s]:,}" for s in SHARES) + f" | {used} |")
     return lines
@@ -85,8 +85,7 @@ def feature_rows():
 def job_problem(cohort):
     """A GRM-row candidate's problem as the first trait's job of the cohort's run builds it."""
     run = OUT / "real_genotypes" / REAL_GENOTYPES[cohort]
-    trait = yaml.safe_load((REPO / f"benchmarks/real_genotypes_{REAL_GENOTYPES[cohort]}.yaml").read_text())
-    trait = trait["input"]["traits"][0]
+    trait = traits(REAL_GENOTYPES[cohort])[0]
     inputs = TraitInputs(trait, run / f"results/split/{trait}/split.tsv", run / "results/kinship/grm.tsv")
     candidate = candidates({**CONFIG["train"], "first_layer_variance": 1.0}, CONFIG["graph"], [{}])[0]
     return CandidateProblems(inputs, 0).problem(candidate), candidate.settings
@@ -129,13 +128,13 @@ def run_off(cohort):
     work = OFF / REAL_GENOTYPES[cohort]
     work.mkdir(parents=True, exist_ok=True)
     (work / "off.yaml").write_text(yaml.safe_dump({"train": {"first_layer_variance": 1.0}}))
-    config = REPO / f"benchmarks/real_genotypes_{REAL_GENOTYPES[cohort]}.yaml"
-    command = [str(REPO / ".venv/bin/snakemake"), "--snakefile", str(REPO / "Snakefile"), "--cores", "2"]
-    subprocess.run(
-        [*command, "--directory", str(work), "--configfile", str(config), str(work / "off.yaml")], check=True
-    )
+    real_genotypes.run(REAL_GENOTYPES[cohort], work, work / "off.yaml")
     commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     (work / "made_by.txt").write_text(f"benchmarks/first_layer.py at {commit.stdout.strip()}\n")
+
+
+def traits(folder):
+    return yaml.safe_load(real_genotypes.config_path(folder).read_text())["input"]["traits"]
 
 
 def accuracy_rows():
@@ -149,7 +148,7 @@ def accuracy_rows():
         on, off = OUT / "real_genotypes" / folder, OFF / folder
         if not (off / "results/summary/accuracy.tsv").exists():
             run_off(cohort)
-        for trait in yaml.safe_load((REPO / f"benchmarks/real_genotypes_{folder}.yaml").read_text())["input"]["traits"]:
+        for trait in traits(folder):
             cells = []
             for model in (GRAPH_MODEL, RECOMMENDED):
                 a, b = (metrics(run, trait, model)["cv_pearson_r_mean"] for run in (off, on))

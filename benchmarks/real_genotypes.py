@@ -46,9 +46,10 @@ def config_path(cohort):
     return REPO / "benchmarks" / f"real_genotypes_{cohort}.yaml"
 
 
-def run(cohort):
-    """The workflow on one cohort, timed; the CPU's load before it is recorded."""
-    work = OUT / cohort
+def run(cohort, work=None, changes=None):
+    """The workflow on one cohort (into `work`, OUT/cohort by default; `changes`: a config file
+    laid over the cohort's), timed; the CPU's load before it is recorded."""
+    work = work or OUT / cohort
     work.mkdir(parents=True, exist_ok=True)
     busy = psutil.cpu_percent(interval=1.0) / 100
     if busy > 0.05:
@@ -61,6 +62,7 @@ def run(cohort):
         str(work),
         "--configfile",
         str(config_path(cohort)),
+        *([str(changes)] if changes else []),
         "--cores",
         "2",
     ]

@@ -52,6 +52,12 @@ def directions(singular, share):
     return min(int(np.searchsorted(held, share - 1e-12)) + 1, len(singular))
 
 
+def factor_cost(n_nodes, n_features, components):
+    """The first layer's product through a factor of `components` directions, as a share of X·W's
+    multiply-adds: (nodes + features) × components against nodes × features."""
+    return (n_nodes + n_features) * components / (n_nodes * n_features)
+
+
 def factored(problem, variance):
     """The problem with its node features X as X·V and V kept (`Problem.feature_basis`), V the
     fewest right singular vectors of X holding `variance` of its sum of squares; the problem as it
@@ -59,7 +65,7 @@ def factored(problem, variance):
     n_nodes, n_features = problem.x.shape
     _, singular, vt = np.linalg.svd(problem.x.double().cpu().numpy(), full_matrices=False)
     components = directions(singular, variance)
-    if (n_nodes + n_features) * components >= n_nodes * n_features:
+    if factor_cost(n_nodes, n_features, components) >= 1:
         return problem
     basis = torch.from_numpy(np.ascontiguousarray(vt[:components].T, dtype=np.float32)).to(problem.x.device)
     return dataclasses.replace(problem, x=problem.x @ basis, feature_basis=basis)

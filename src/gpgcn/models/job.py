@@ -61,11 +61,11 @@ class TraitInputs:
         relationship matrix's rows, scaled as `scaling`, through their low-rank factor holding
         `variance` of them (`first_layer.factored`; 1: as they are); built once each."""
         key = (on_snps and bool(self.matrix_paths), scaling, variance)
-        if variance < 1:
-            if key not in self._problems:
-                self._problems[key] = factored(self.problem(on_snps, scaling), variance)
+        if key in self._problems:
             return self._problems[key]
-        if key not in self._problems:
+        if variance < 1:
+            self._problems[key] = factored(self.problem(on_snps, scaling), variance)
+        else:
             self._problems[key] = load_problem(
                 self.matrix_paths,
                 self.accessions_paths,
