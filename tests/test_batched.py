@@ -153,15 +153,23 @@ def test_a_first_layer_in_bfloat16_learns_what_float32_learns():
     np.testing.assert_allclose(half.validation_r, sequential.validation_r, atol=0.02)
 
 
+@pytest.mark.parametrize("through_factor", [False, True])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_a_known_product_has_the_products_gradient(dtype):
+def test_a_known_product_has_the_products_gradient(dtype, through_factor):
+    """The training step's first product, known from the evaluation: the gradient the product
+    gives the weight, through the features' factor (basis_t @ weight) where there is one."""
     torch.manual_seed(0)
-    features, upstream = torch.randn(30, 12).to(dtype), torch.randn(30, 8)
-    weight = torch.randn(12, 8, requires_grad=True)
-    (product(features, weight) * upstream).sum().backward()
+    features, upstream = torch.randn(30, 5).to(dtype), torch.randn(30, 8)
+    basis_t = torch.linalg.qr(torch.randn(12, 5))[0].T.contiguous() if through_factor else None
+    weight = torch.randn(12 if through_factor else 5, 8, requires_grad=True)
+
+    def factored(w):
+        return w if basis_t is None else basis_t @ w
+
+    (product(features, factored(weight)) * upstream).sum().backward()
     expected, weight.grad = weight.grad, None
-    known = product(features, weight).detach()
-    (KnownProduct.apply(features, weight, known) * upstream).sum().backward()
+    known = product(features, factored(weight)).detach()
+    (KnownProduct.apply(features, basis_t, weight, known) * upstream).sum().backward()
     assert known.dtype == torch.float32
     assert torch.equal(weight.grad, expected)
 

@@ -18,7 +18,9 @@ one sparse product serves every member, and the first layer, the dominant cost (
 features × members × hidden), is one large product instead of B small ones. That product is taken
 twice per epoch, not three times: the features are propagated over the graph once per fit
 ((Â·X)·W = Â·(X·W)), and the product the evaluation takes at the new weights is the one the next
-training step needs (`KnownProduct`), so only the weight's gradient costs a second one.
+training step needs (`KnownProduct`), so only the weight's gradient costs a second one. Through
+the features' factor the weight's projection Vᵀ·W, a product as large, is likewise taken once per
+epoch for the evaluation and once for the gradient, not again in the training step.
 
 `train.first_layer_precision: bfloat16` holds the propagated features in bfloat16 and takes both
 of those products in it (float32 sums, a float32 result), the rest in float32: on CPUs with
@@ -98,10 +100,13 @@ class BatchedGCN(nn.Module):
         """`features`: the node features propagated over the graph once (Â·X: the first layer's
         propagation then costs nothing per epoch, Â·(X·W) = (Â·X)·W); `first`: `first_product` at
         the current weights where it is known (the last evaluation computed it and no step has
-        been taken since), so the training step does not compute it again."""
+        been taken since), so the training step computes neither it nor the weight through the
+        factor again."""
         n, (_, members, hidden) = features.shape[0], self.first.shape
-        weight = self.first_weight()
-        z = product(features, weight) if first is None else KnownProduct.apply(features, weight, first)
+        if first is None:
+            z = product(features, self.first_weight())
+        else:
+            z = KnownProduct.apply(features, self.basis_t, self.first.reshape(-1, members * hidden), first)
         for layer, bias in enumerate(self.biases):
             if layer:
                 z = torch.einsum("nbh,bhk->nbk", z, self.weights[layer - 1]).reshape(n, members * hidden)

@@ -32,18 +32,21 @@ def product(features, weight):
 
 
 class KnownProduct(torch.autograd.Function):
-    """`product(features, weight)` whose value is already known: the forward pass takes it as it
-    is, the backward pass gives `weight` the gradient the product would (the features need none)."""
+    """`product(features, basis_t @ weight)` (`basis_t` None: no factor, `weight` as it is) whose
+    value is already known: the forward pass takes it as it is, computing neither the product nor
+    the weight through the factor, and the backward pass gives `weight` the gradient the product
+    would (the features need none)."""
 
     @staticmethod
-    def forward(ctx, features, weight, known):
-        ctx.save_for_backward(features)
+    def forward(ctx, features, basis_t, weight, known):
+        ctx.save_for_backward(features, basis_t)
         return known.clone()
 
     @staticmethod
     def backward(ctx, grad):
-        (features,) = ctx.saved_tensors
-        return None, product(features.T, grad), None
+        features, basis_t = ctx.saved_tensors
+        weight_grad = product(features.T, grad)
+        return None, None, weight_grad if basis_t is None else basis_t.T @ weight_grad, None
 
 
 def directions(singular, share):
