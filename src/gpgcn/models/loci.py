@@ -72,8 +72,12 @@ def association(split_kinship, y, fit_mask, markers):
     uy -= basis @ (basis.T @ uy)
     dof = fit_mask.sum() - x.shape[1] - 1
     t = np.empty(markers.shape[1])
+    # The markers' rotation, the scan's one large product, in float32: twice as fast, and each t
+    # moves by ~1e-6 (the null model and all after the rotation stay float64).
+    rotation = u.T.astype(np.float32)
     for start in range(0, markers.shape[1], SCAN_BLOCK):
-        um = (u.T @ markers[fit_mask, start : start + SCAN_BLOCK]) * root_w[:, None]
+        block = markers[fit_mask, start : start + SCAN_BLOCK].astype(np.float32)
+        um = (rotation @ block).astype(float) * root_w[:, None]
         um -= basis @ (basis.T @ um)
         spread = np.sum(um**2, axis=0)
         dot = um.T @ uy
