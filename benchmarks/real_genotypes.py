@@ -88,18 +88,33 @@ def last_run():
     return commit, page_before("real_genotypes.md", commit)
 
 
+def strategies_timed(commit, cohort):
+    """The training strategies the cohort's config at `commit` timed beside its models (a run's
+    wall time holds them)."""
+    shown = subprocess.run(
+        ["git", "-C", str(REPO), "show", f"{commit}:{config_path(cohort).relative_to(REPO)}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return {name: counts for name, counts in yaml.safe_load(shown).get("strategies", {}).items() if counts}
+
+
 def section(cohort, wall, busy, old_page, last):
     config = yaml.safe_load(config_path(cohort).read_text())
     traits = config["input"]["traits"]
     run_dir = OUT / cohort
     repeats = metrics(run_dir, traits[0], RECOMMENDED)["cv_repeats"]
+    timed = strategies_timed(last[0], cohort)
     return [
         f"## {cohort}",
         "",
         f"{COHORTS[cohort]}; {repeats} repeats of 5-fold CV of the other individuals"
         + (" (the first of the ten published: `split.cv_repeats`)." if repeats < 10 else "."),
         f"`benchmarks/real_genotypes_{cohort}.yaml`; the workflow took {wall / 60:.1f} min on 2 cores "
-        f"(CPU {busy:.0%} busy before it; {wall_before(last[1], cohort)} in this page's last run, at {last[0]}; "
+        f"(CPU {busy:.0%} busy before it; {wall_before(last[1], cohort)} in this page's last run, at {last[0]}"
+        + "".join(f", which also timed a training strategy, `strategies.{name}: {n}`" for name, n in timed.items())
+        + "; "
         f"{wall_before(old_page, cohort)} at {BEFORE_NESTED}, before every choice was nested).",
         "",
         *accuracy_rows(run_dir, traits),
