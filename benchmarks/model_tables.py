@@ -143,11 +143,16 @@ def cost_rows(run, traits):
 BEFORE_NESTED = "a2c627b"
 
 
+def file_at(path, commit):
+    """The repository's file at `path` (relative to its root) as it was at `commit`."""
+    return subprocess.run(
+        ["git", "-C", str(REPO), "show", f"{commit}:{path}"], capture_output=True, text=True, check=True
+    ).stdout
+
+
 def page_before(page, commit=BEFORE_NESTED):
     """A benchmark page as it was at `commit` (docs/benchmarks/{page})."""
-    return subprocess.run(
-        ["git", "-C", str(REPO), "show", f"{commit}:docs/benchmarks/{page}"], capture_output=True, text=True, check=True
-    ).stdout
+    return file_at(f"docs/benchmarks/{page}", commit)
 
 
 def accuracy_cells(text, section=None):

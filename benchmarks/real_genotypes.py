@@ -22,6 +22,7 @@ from model_tables import (
     average_rows,
     cost_rows,
     cv_before,
+    file_at,
     goal_rows,
     loci_rows,
     metrics,
@@ -91,12 +92,7 @@ def last_run():
 def strategies_timed(commit, cohort):
     """The training strategies the cohort's config at `commit` timed beside its models (a run's
     wall time holds them)."""
-    shown = subprocess.run(
-        ["git", "-C", str(REPO), "show", f"{commit}:{config_path(cohort).relative_to(REPO)}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    shown = file_at(config_path(cohort).relative_to(REPO), commit)
     return {name: counts for name, counts in yaml.safe_load(shown).get("strategies", {}).items() if counts}
 
 
