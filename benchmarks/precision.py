@@ -157,6 +157,11 @@ def write_page(busy):
         f"stage and folds: the first {REPEATS} published CV repeats of 5-fold CV; CV r is nested as on the",
         "other pages, mean over the repeats. The simulated cohort (config.yaml's, the demo's) has no",
         "published CV repeats: its models are scored on its test accessions.",
+        "Where a candidate's first layer goes through its features' low-rank factor",
+        "(`train.first_layer_variance`; which features do: [first_layer.md](first_layer.md)), its products",
+        "are smaller and only the two with the factored features run in bfloat16, the weight's projections",
+        "through the factor's basis in float32: a cohort whose every candidate goes through it gains little",
+        "or nothing per member-epoch.",
         f"Run on {platform.node()} ({cpu_model()}, {psutil.cpu_count()} cores), {date.today()}, "
         f"CPU {busy:.0%} busy before it.",
         "",
