@@ -17,13 +17,12 @@ GCNConv: vmap would run the propagation and its per-edge message copy once per m
 one sparse product serves every member, and the first layer, the dominant cost (accessions ×
 features × members × hidden), is one large product instead of B small ones. That product is taken
 twice per epoch, not three times: the features are propagated over the graph once per fit
-((Â·X)·W = Â·(X·W)), and the product the evaluation takes at the new weights is the one the next training
-step needs (`KnownProduct`), so only the weight's gradient costs a second one. Through the
-features' factor the weight's projection Vᵀ·W, a product as large, is likewise taken once per epoch
-for the evaluation and once for the gradient, not again in the training step. The later layers'
-`bmm` reads the activations as they lie, nodes first, through a strided view of their members'
-dimension; `einsum` copied them members first before its product, and an epoch of 60 members took
-1.03–1.08 times as long (wheat's and mice's shapes, one thread, two interleaved runs each).
+((Â·X)·W = Â·(X·W)), and the product the evaluation takes at the new weights is the one the next
+training step needs (`KnownProduct`), so only the weight's gradient costs a second one. Through
+the features' factor the weight's projection Vᵀ·W, a product as large, is likewise taken once per
+epoch for the evaluation and once for the gradient, not again in the training step. The later
+layers' `bmm` reads the activations as they lie, nodes first, through a strided view of their
+members' dimension, where `einsum` first copied them members first.
 
 `train.first_layer_precision: bfloat16` holds the propagated features in bfloat16 and takes both
 of those products in it (float32 sums, a float32 result), the rest in float32: on CPUs with
