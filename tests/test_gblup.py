@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from gpgcn.data.covariates import FixedEffects
-from gpgcn.models.gblup import _Eigen, decompose, fit_gblup
+from gpgcn.models.gblup import Tridiagonal, _Eigen, _TridiagonalReml, decompose, fit_gblup, tridiagonalise
 
 
 def dense_reml_loglik(kinship, y, x, delta):
@@ -28,13 +28,35 @@ def simulated(n, delta, seed=0, p=2000):
     return kinship, y
 
 
-def test_reml_loglik_matches_dense_formula():
+@pytest.mark.parametrize(
+    "reml", [lambda k, y, x: _Eigen(decompose(k), y, x), lambda k, y, x: _TridiagonalReml(tridiagonalise(k), y, x)]
+)
+def test_reml_loglik_matches_dense_formula(reml):
+    """Through the eigenbasis and through the tridiagonal reduction alike."""
     kinship, y = simulated(60, 1.0)
     x = np.column_stack([np.ones(60), np.linspace(-1, 1, 60)])
-    eig = _Eigen(decompose(kinship), y, x)
     deltas = [0.05, 0.7, 3.0, 40.0]  # in one call, as a fit's grid takes them
     expected = [dense_reml_loglik(kinship, y, x, delta) for delta in deltas]
-    assert eig.loglik(deltas) == pytest.approx(expected, rel=1e-8)
+    assert reml(kinship, y, x).loglik(deltas) == pytest.approx(expected, rel=1e-8)
+
+
+def test_a_fit_through_the_tridiagonal_reduction_is_the_eigenbasis_fit():
+    """Same variance ratio, fixed effects, BLUP weights and likelihood; a kernel that is not
+    positive semi-definite is decomposed instead (its negative eigenvalues clipped, as every
+    eigenbasis fit clips them)."""
+    kinship, y = simulated(120, 0.8, seed=4)
+    x = np.column_stack([np.ones(120), np.linspace(-1, 1, 120)])
+    reduced = tridiagonalise(kinship)
+    assert isinstance(reduced, Tridiagonal)
+    by_eigen, by_reduction = fit_gblup(None, y, x, decompose(kinship)), fit_gblup(None, y, x, reduced)
+    assert by_reduction.delta == pytest.approx(by_eigen.delta, rel=1e-7)
+    assert by_reduction.loglik == pytest.approx(by_eigen.loglik, rel=1e-10)
+    np.testing.assert_allclose(by_reduction.beta, by_eigen.beta, rtol=1e-7)
+    np.testing.assert_allclose(by_reduction.alpha, by_eigen.alpha, rtol=1e-6, atol=1e-9)
+    s, u = decompose(kinship)
+    indefinite = kinship - 0.5 * s.max() * np.outer(u[:, 0], u[:, 0])
+    assert np.linalg.eigvalsh(indefinite).min() < -0.1
+    assert not isinstance(tridiagonalise(indefinite), Tridiagonal)
 
 
 @pytest.mark.parametrize("true_delta", [0.5, 2.0])
@@ -161,6 +183,21 @@ def test_rkhs_does_not_depend_on_the_kinships_scale():
     bandwidth, predicted = fit_rkhs(model, y, train)
     assert fit_rkhs(scaled, y, train)[0] == bandwidth
     np.testing.assert_allclose(fit_rkhs(scaled, y, train)[1], predicted, rtol=1e-6, atol=1e-8)
+
+
+def test_rkhs_kernels_are_the_gaussian_kernel_of_each_bandwidth():
+    """Each kernel, though all but the widest come from squaring, is exp(−d² / (h · median d²)),
+    the median over the fitted accessions' pairs."""
+    from gpgcn.models.rkhs import BANDWIDTHS, kernels
+
+    model, _, train = rkhs_case()
+    distances = model.squared_distances()
+    among = distances[np.ix_(train, model.column[train])]
+    median = np.median(among[np.triu_indices(len(among), 1)])
+    found = kernels(model, train)
+    assert list(found) == list(BANDWIDTHS)
+    for h, kernel in found.items():
+        np.testing.assert_allclose(kernel.k, np.exp(-distances / (h * median)), rtol=1e-13, atol=1e-300)
 
 
 def test_rkhs_takes_the_bandwidth_reml_likes_best():

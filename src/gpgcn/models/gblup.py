@@ -1,12 +1,14 @@
-"""GBLUP with REML variance components, through one eigendecomposition of the kinship.
+"""GBLUP with REML variance components, through one decomposition of the kinship.
 
-Model: y = Xβ + g + e, g ~ N(0, σg² K), e ~ N(0, σe² I). With K = U S Uᵀ every REML
-evaluation for a variance ratio δ = σe²/σg² is O(n) after the O(n³) decomposition.
+Model: y = Xβ + g + e, g ~ N(0, σg² K), e ~ N(0, σe² I). With K = U S Uᵀ, or K = Q T Qᵀ with
+T tridiagonal, every REML evaluation for a variance ratio δ = σe²/σg² is O(n) after the O(n³)
+decomposition.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg import eigvalsh_tridiagonal, lapack
 from scipy.optimize import minimize_scalar
 
 from ..data.covariates import FixedEffects
@@ -14,6 +16,10 @@ from ..errors import InputError
 from .fold import FoldFit
 
 LOG_DELTA_RANGE = (-10.0, 10.0)
+BLOCK = 64  # dormqr's workspace per column
+# A kernel whose lowest eigenvalue is above -PSD_TOLERANCE x its largest is positive semi-definite
+# to rounding.
+PSD_TOLERANCE = 1e-9
 
 
 @dataclass
@@ -43,10 +49,58 @@ def decompose(kinship):
     return np.clip(s, 0.0, None), u
 
 
-class _Eigen:
-    """The REML pieces for one kinship (given decomposed), y and X, in the kinship's eigenbasis,
-    for many variance ratios at once: a fit scans a grid of 81 before it refines the best, and
-    one ratio at a time that scan was most of a GBLUP fit's cost."""
+@dataclass
+class Tridiagonal:
+    """K = Q T Qᵀ, T tridiagonal (LAPACK's sytrd, K's lower triangle): Q as Householder
+    reflectors in QR layout on every row but the first (Q = diag(1, Q′)), T as its diagonal `d`
+    and off-diagonal `e`."""
+
+    reflectors: np.ndarray
+    tau: np.ndarray
+    d: np.ndarray
+    e: np.ndarray
+
+    def rotate(self, b, trans):
+        """Qᵀ b (`trans` "T") or Q b ("N"), b a matrix."""
+        out = np.array(b, dtype=float, order="F")
+        work = max(1, out.shape[1]) * BLOCK
+        out[1:], _, info = lapack.dormqr("L", trans, self.reflectors, self.tau, out[1:], work)
+        if info:
+            raise np.linalg.LinAlgError(f"dormqr failed ({info})")
+        return out
+
+
+def tridiagonalise(kernel):
+    """A kernel fitted once, as `Tridiagonal`: REML and the BLUP need no eigenvectors, which are
+    what an eigendecomposition adds to this reduction. Where the kernel is not positive
+    semi-definite to rounding, its eigendecomposition (`decompose`, which clips what is
+    negative) instead."""
+    k = np.asarray(kernel, dtype=float)
+    if len(k) < 3:
+        return decompose(k)
+    work = int(lapack.dsytrd_lwork(len(k), lower=1)[0])
+    packed, d, e, tau, info = lapack.dsytrd(k, lower=1, lwork=work)
+    scale = np.abs(d).max() + 2 * np.abs(e).max()  # bounds |eigenvalue| (Gershgorin)
+    lowest = eigvalsh_tridiagonal(d, e, select="i", select_range=(0, 0))[0]
+    if info or lowest < -PSD_TOLERANCE * scale:
+        return decompose(k)
+    return Tridiagonal(packed[1:, :-1], tau, d, e)
+
+
+class _Reml:
+    """The REML pieces for one kinship (given decomposed), y and X, for many variance ratios δ at
+    once: a fit scans a grid of 81 before it refines the best."""
+
+    def loglik(self, deltas):
+        """REML log-likelihood with σg² profiled out (constants dropped), for each δ of `deltas`."""
+        logdet, xhx, _, ypy = self.terms(deltas)
+        dof = self.n - self.q
+        return -0.5 * (dof * np.log(ypy / dof) + dof + logdet + np.linalg.slogdet(xhx)[1])
+
+
+class _Eigen(_Reml):
+    """In the kinship's eigenbasis, every δ of the grid in one product (one ratio at a time, that
+    scan was most of a GBLUP fit's cost)."""
 
     def __init__(self, decomposed, y, x):
         self.s, self.u = decomposed
@@ -55,52 +109,88 @@ class _Eigen:
         self.n, self.q = x.shape
 
     def terms(self, deltas):
-        """For each δ of `deltas` (a 1-d array): the weights 1 / (s + δ), XᵀH⁻¹X, β and the
+        """For each δ of `deltas` (a 1-d array): log det H (H = K + δI), XᵀH⁻¹X, β and the
         residual quadratic form, each with a leading δ dimension."""
         w = 1.0 / (self.s[None, :] + np.asarray(deltas, dtype=float)[:, None])
         xh = np.swapaxes(w[:, :, None] * self.ux, 1, 2)  # XᵀH⁻¹ in the eigenbasis, per δ
         xhx, xhy = xh @ self.ux, xh @ self.uy
         beta = np.linalg.solve(xhx, xhy[:, :, None])[:, :, 0]
         ypy = w @ self.uy**2 - np.sum(xhy * beta, axis=1)
-        return w, xhx, beta, ypy
+        return -np.sum(np.log(w), axis=1), xhx, beta, ypy
 
-    def loglik(self, deltas):
-        """REML log-likelihood with σg² profiled out (constants dropped), for each δ of `deltas`."""
-        w, xhx, _, ypy = self.terms(deltas)
-        dof = self.n - self.q
-        return -0.5 * (dof * np.log(ypy / dof) + dof - np.sum(np.log(w), axis=1) + np.linalg.slogdet(xhx)[1])
+    def alpha(self, delta, beta):
+        """H⁻¹ (y − Xβ) at `delta`."""
+        return self.u @ ((self.uy - self.ux @ beta) / (self.s + delta))
+
+
+class _TridiagonalReml(_Reml):
+    """Through `Tridiagonal`: H = Q (T + δI) Qᵀ, each δ one O(n) factorisation of T + δI."""
+
+    def __init__(self, tridiagonal, y, x):
+        self.tridiagonal = tridiagonal
+        rotated = tridiagonal.rotate(np.column_stack([y, x]), "T")
+        self.qy, self.qx = rotated[:, 0], rotated[:, 1:]
+        self.n, self.q = x.shape
+
+    def solve(self, delta, b):
+        """log det (T + δI) and (T + δI)⁻¹ b."""
+        pivots, off, info = lapack.dpttrf(self.tridiagonal.d + delta, self.tridiagonal.e)
+        if info:
+            raise np.linalg.LinAlgError(f"K + {delta:.3g} I is not positive definite")
+        solved, info = lapack.dpttrs(pivots, off, b)
+        return np.sum(np.log(pivots)), solved
+
+    def terms(self, deltas):
+        """As `_Eigen.terms`."""
+        both = np.column_stack([self.qy, self.qx])
+        found = []
+        for delta in np.asarray(deltas, dtype=float):
+            logdet, solved = self.solve(delta, both)
+            xhy, xhx = self.qx.T @ solved[:, 0], self.qx.T @ solved[:, 1:]
+            beta = np.linalg.solve(xhx, xhy)
+            found.append((logdet, xhx, beta, self.qy @ solved[:, 0] - xhy @ beta))
+        return tuple(np.array(term) for term in zip(*found))
+
+    def alpha(self, delta, beta):
+        """H⁻¹ (y − Xβ) at `delta`."""
+        solved = self.solve(delta, self.qy - self.qx @ beta)[1]
+        return self.tridiagonal.rotate(solved[:, None], "N")[:, 0]
 
 
 def fit_gblup(kinship, y, x=None, decomposed=None):
-    """REML GBLUP; `decomposed` (`decompose(kinship)`) spares the eigendecomposition when the
-    same kinship is fitted again with another y or X."""
+    """REML GBLUP; `decomposed` (`decompose(kinship)` or `tridiagonalise(kinship)`) spares the
+    decomposition when the same kinship is fitted again with another y or X."""
     y = np.asarray(y, dtype=float)
     x = np.ones((len(y), 1)) if x is None else np.asarray(x, dtype=float)
-    eig = _Eigen(decomposed or decompose(kinship), y, x)
+    decomposed = decomposed or decompose(kinship)
+    reml = (_TridiagonalReml if isinstance(decomposed, Tridiagonal) else _Eigen)(decomposed, y, x)
     grid = np.linspace(*LOG_DELTA_RANGE, 81)
-    values = eig.loglik(np.exp(grid))
+    values = reml.loglik(np.exp(grid))
     best = int(np.argmax(values))
     lo, hi = grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)]
-    result = minimize_scalar(lambda g: -eig.loglik(np.exp([g]))[0], bounds=(lo, hi), method="bounded")
+    result = minimize_scalar(lambda g: -reml.loglik(np.exp([g]))[0], bounds=(lo, hi), method="bounded")
     log_delta = result.x if -result.fun >= values[best] else grid[best]
     delta = float(np.exp(log_delta))
-    w, _, beta, ypy = (term[0] for term in eig.terms([delta]))
-    sigma_g2 = ypy / (eig.n - eig.q)
-    residual = eig.uy - eig.ux @ beta
-    alpha = eig.u @ (w * residual)
-    return GBLUPFit(beta, delta, float(sigma_g2), float(sigma_g2 * delta), alpha, float(eig.loglik([delta])[0]))
+    _, _, beta, ypy = (term[0] for term in reml.terms([delta]))
+    sigma_g2 = ypy / (reml.n - reml.q)
+    alpha = reml.alpha(delta, beta)
+    return GBLUPFit(beta, delta, float(sigma_g2), float(sigma_g2 * delta), alpha, float(reml.loglik([delta])[0]))
 
 
 class SplitKinship:
     """A kernel between every accession of a split (rows, split order) and its training
     accessions (columns), and the fixed effects of every accession (`covariates.FixedEffects`):
     all GBLUP needs to fit on any subset of the training accessions and predict every accession.
-    The same with another kernel (RKHS) is `with_kernel`."""
+    The same with another kernel (RKHS) is `with_kernel`.
 
-    CACHED = 8  # eigendecompositions kept: a fold's own and its inner folds'
+    `factorise`: how a fit decomposes the kernel on its accessions: the relationships' fits share
+    theirs with the loci scan, which rotates the markers into the eigenbasis (`decompose`); another
+    kernel's fits need only REML and the BLUP (`tridiagonalise`)."""
 
-    def __init__(self, k, train, effects, diagonal):
-        self.k, self.train, self.effects = k, train, effects
+    CACHED = 8  # decompositions kept: a fold's own and its inner folds'
+
+    def __init__(self, k, train, effects, diagonal, factorise=decompose):
+        self.k, self.train, self.effects, self.factorise = k, train, effects, factorise
         self.diagonal = diagonal  # each row's self-relationship; NaN where the matrix lacks it
         self.column = np.full(len(train), -1)
         self.column[train] = np.arange(train.sum())
@@ -131,7 +221,7 @@ class SplitKinship:
         return cls(k, train, FixedEffects.of_split(split), diagonal)
 
     def with_kernel(self, k):
-        return SplitKinship(k, self.train, self.effects, None)
+        return SplitKinship(k, self.train, self.effects, None, tridiagonalise)
 
     def squared_distances(self):
         """Squared distances between every accession and each training accession: from the
@@ -155,7 +245,7 @@ class SplitKinship:
         if key not in self._decomposed:
             if len(self._decomposed) >= self.CACHED:
                 self._decomposed.pop(next(iter(self._decomposed)))
-            self._decomposed[key] = decompose(self.k[np.ix_(fit_mask, self.column[fit_mask])])
+            self._decomposed[key] = self.factorise(self.k[np.ix_(fit_mask, self.column[fit_mask])])
         return self._decomposed[key]
 
     def fit(self, y, fit_mask, extra=None, extra_names=None):

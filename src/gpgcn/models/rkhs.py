@@ -9,7 +9,8 @@ import numpy as np
 
 from .fold import FoldFit
 
-BANDWIDTHS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+# Powers of two: each kernel is the square of the next wider one's, one exp for them all.
+BANDWIDTHS = tuple(2.0**power for power in range(-2, 4))
 
 
 def kernels(split_kinship, fit_mask):
@@ -17,7 +18,10 @@ def kernels(split_kinship, fit_mask):
     distances = split_kinship.squared_distances()
     among = distances[np.ix_(fit_mask, split_kinship.column[fit_mask])]
     median = float(np.median(among[np.triu_indices(len(among), 1)]))
-    return {h: split_kinship.with_kernel(np.exp(-distances / (h * median))) for h in BANDWIDTHS}
+    found = {BANDWIDTHS[-1]: np.exp(-distances / (BANDWIDTHS[-1] * median))}
+    for wider, h in zip(BANDWIDTHS[:0:-1], BANDWIDTHS[-2::-1]):
+        found[h] = found[wider] * found[wider]
+    return {h: split_kinship.with_kernel(found[h]) for h in BANDWIDTHS}
 
 
 def fit_rkhs(split_kinship, y, fit_mask):
