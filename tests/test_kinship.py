@@ -58,6 +58,7 @@ def test_columns_may_be_a_subset_of_the_rows(tmp_path):
     [
         ("ID,a,b\na,1,0.2\nb,0.3,1\n", "not symmetric"),
         ("ID,a,b\na,1,x\nb,0.2,1\n", "row a, column b: non-numeric value 'x'"),
+        ("ID,a,b\na,1,0.2\nb,-inf,1\n", "row b, column a: '-inf' is not a finite number"),
         ("ID,a,c\na,1,0.2\nb,0.2,1\n", "column IDs that are not row IDs: c"),
         ("ID,a,b\na,1,0.2\na,0.2,1\n", "duplicate row ID 'a'"),
     ],

@@ -82,6 +82,9 @@ def read_kinship(path):
         row, col = np.argwhere(values.isna().to_numpy())[0]
         raise InputError(path, f"row {rows[row]}, column {cols[col]}: non-numeric value {frame.iat[row, col]!r}")
     matrix = values.to_numpy(dtype=float)
+    if not np.isfinite(matrix).all():
+        row, col = np.argwhere(~np.isfinite(matrix))[0]
+        raise InputError(path, f"row {rows[row]}, column {cols[col]}: {frame.iat[row, col]!r} is not a finite number")
     position = {r: i for i, r in enumerate(rows)}
     square = matrix[[position[c] for c in cols], :]
     asymmetric = ~np.isclose(square, square.T, atol=1e-6)
