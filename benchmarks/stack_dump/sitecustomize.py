@@ -22,7 +22,6 @@ if os.environ.get("GPGCN_STACK_DUMP"):
     import gpgcn.gcn.batched as batched
     import gpgcn.models.stack as stack
     from gpgcn.models import rkhs
-    from gpgcn.models.gblup import decompose
 
     fit_stack, ensemble_result = stack.fit_fold, batched.ensemble_result
     calls = itertools.count()
@@ -36,7 +35,7 @@ if os.environ.get("GPGCN_STACK_DUMP"):
         variance ratio and fixed effects' design of the fit on all of them (Pᵢ y / Pᵢᵢ is the
         left-out residual of a GLS + BLUP fit)."""
         fit, x = kinship.fit(y, trained)
-        s, u = decompose(kinship.k[np.ix_(trained, kinship.column[trained])])
+        s, u = kinship.eigen(trained)
         v_inverse = (u / (s + fit.delta)) @ u.T
         design = v_inverse @ x[trained]
         p = v_inverse - design @ np.linalg.solve(x[trained].T @ design, design.T)

@@ -76,7 +76,7 @@ def tridiagonalise(kernel):
     semi-definite to rounding, its eigendecomposition (`decompose`, which clips what is
     negative) instead."""
     k = np.asarray(kernel, dtype=float)
-    if len(k) < 3:
+    if len(k) < 3:  # too few accessions for sytrd's layout of reflectors
         return decompose(k)
     work = int(lapack.dsytrd_lwork(len(k), lower=1)[0])
     packed, d, e, tau, info = lapack.dsytrd(k, lower=1, lwork=work)
@@ -184,8 +184,8 @@ class SplitKinship:
     The same with another kernel (RKHS) is `with_kernel`.
 
     `factorise`: how a fit decomposes the kernel on its accessions: the relationships' fits share
-    theirs with the loci scan, which rotates the markers into the eigenbasis (`decompose`); another
-    kernel's fits need only REML and the BLUP (`tridiagonalise`)."""
+    their eigendecomposition with the loci scan, which rotates the markers into it (`decompose`,
+    `eigen`); another kernel's fits need only REML and the BLUP (`tridiagonalise`)."""
 
     CACHED = 8  # decompositions kept: a fold's own and its inner folds'
 
@@ -247,6 +247,13 @@ class SplitKinship:
                 self._decomposed.pop(next(iter(self._decomposed)))
             self._decomposed[key] = self.factorise(self.k[np.ix_(fit_mask, self.column[fit_mask])])
         return self._decomposed[key]
+
+    def eigen(self, fit_mask):
+        """The kernel's eigendecomposition on `fit_mask`'s accessions, (eigenvalues, eigenvectors):
+        the fits' own where they decompose it so (`factorise`), else taken here."""
+        if self.factorise is decompose:
+            return self.decomposed(fit_mask)
+        return decompose(self.k[np.ix_(fit_mask, self.column[fit_mask])])
 
     def fit(self, y, fit_mask, extra=None, extra_names=None):
         """REML GBLUP on the accessions of `fit_mask` (training accessions only), `extra` columns

@@ -65,7 +65,7 @@ def association(split_kinship, y, fit_mask, markers):
     variance ratio, in the kinship's eigenbasis, the fixed-effect design projected out; and its
     degrees of freedom."""
     null, x = split_kinship.fit(y, fit_mask)
-    s, u = split_kinship.decomposed(fit_mask)
+    s, u = split_kinship.eigen(fit_mask)
     root_w = 1.0 / np.sqrt(s + null.delta)
     basis, _ = np.linalg.qr((u.T @ x[fit_mask]) * root_w[:, None])
     uy = (u.T @ y[fit_mask]) * root_w
