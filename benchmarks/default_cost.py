@@ -102,9 +102,10 @@ def main():
     }
     n_snps = sum(len(pd.read_csv(path, sep="\t")) for path in (OUT / "results/genotypes").glob("*.snps.tsv"))
     jobs = pd.concat(
-        pd.read_csv(path, sep="\t").assign(rule=path.stem) for path in (OUT / "results/benchmarks").rglob("*.tsv")
+        pd.read_csv(path, sep="\t").assign(models=path.parent.parent.name == "models")
+        for path in (OUT / "results/benchmarks").rglob("*.tsv")
     )
-    data_seconds = jobs.loc[jobs["rule"].ne("trait_models"), "s"].sum()
+    data_seconds = jobs.loc[~jobs["models"], "s"].sum()
     lines = [
         "# The default settings at a real cohort's size",
         "",

@@ -33,7 +33,7 @@ from gpgcn.gcn.problem import kinship_features
 from gpgcn.gcn.strategies import Serial
 from gpgcn.gcn.training import member_problem
 from gpgcn.models.gcn_candidates import CandidateProblems, candidates
-from gpgcn.models.job import TraitInputs
+from gpgcn.models.inputs import TraitInputs
 from gpgcn.records import cpu_model
 
 OUT = REPO / "benchmarks" / "out"

@@ -25,6 +25,7 @@ from model_tables import (  # noqa: E402
     cv_before,
     goal_rows,
     metrics,
+    model_job_seconds,
     nested_rows,
     page_before,
 )
@@ -49,10 +50,7 @@ def search_rows(traits):
 
 
 def job_seconds(traits):
-    return {
-        t: float(pd.read_csv(RUN / f"results/benchmarks/models/{t}/trait_models.tsv", sep="\t")["s"].iloc[0])
-        for t in traits
-    }
+    return {t: model_job_seconds(RUN, t) for t in traits}
 
 
 def cost_lines(traits, candidate_seconds, jobs):

@@ -42,6 +42,8 @@ CHROMOSOMES, REGIONS = PLAN.chromosomes, PLAN.regions
 # The chromosome of each region's matrix, in order: interop forks one branch per chromosome.
 MATRIX_CHROMOSOMES = [region.chrom for region in REGIONS.values()]
 SPLIT_SETTINGS = PLAN.split_settings()
+# The jobs each trait's cross-validation is dealt over, numbered from 1.
+CV_JOBS = list(range(1, config["split"]["cv_jobs"] + 1))
 
 
 def reported(pattern, **kwargs):
@@ -182,15 +184,24 @@ def check_inputs(wildcards):
     return {**inputs, **{key: files[key] for key in keys if key in files}}
 
 
-def threads_per_trait():
-    """A per-trait model job's threads: the run's cores shared among the traits (at most 16
-    each), so a one-trait run uses them all; 1 where the run names no core count (`--report`).
+def threads_per_trait(jobs=1):
+    """A per-trait model job's threads, where each trait runs `jobs` such jobs at once: the run's
+    cores shared among them (at most 16 each), so a one-trait run uses them all; 1 where the run
+    names no core count (`--report`).
     """
     try:
         cores = workflow.cores
     except WorkflowError:
         return 1
-    return max(1, min(cores, 16) // len(TRAITS))
+    return max(1, min(cores, 16) // (len(TRAITS) * jobs))
+
+
+def cv_parts(wildcards):
+    return expand(
+        "results/models/{trait}/cv/part_{part}.json",
+        trait=wildcards.trait,
+        part=CV_JOBS,
+    )
 
 
 # What every timed training job asks for (all of profiles/default's timing slots: it runs alone on

@@ -16,7 +16,7 @@ from gpgcn.gcn.batched import member_bytes
 from gpgcn.gcn.first_layer import factored
 from gpgcn.gcn.strategies import PREDICTION_TOLERANCE
 from gpgcn.models.gcn_candidates import CandidateProblems, candidates
-from gpgcn.models.job import TraitInputs
+from gpgcn.models.inputs import TraitInputs
 
 from helpers import REPO, default_config, train_settings
 from toy import toy_problem

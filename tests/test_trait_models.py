@@ -318,12 +318,12 @@ def test_the_stack_weighs_the_gcn_it_deploys_by_its_averaged_candidates(tmp_path
     monkeypatch.setattr(gcn_module, "average", averaging)
     write_cohort(tmp_path)
     gcn, _, _ = run_models(tmp_path)
-    assert len(weighed) == len(averaged) == 1 + 2 * 3  # all training accessions, then every outer fold
-    gcn_evidence, y, loci_out_of_fold = weighed[0]
+    assert len(weighed) == len(averaged) == 2 * 3 + 1  # every outer fold, then all training accessions
+    gcn_evidence, y, loci_out_of_fold = weighed[-1]
     assert pearson_r(*finite_pairs(gcn_evidence, y)) == pytest.approx(
         gcn["selection"]["stack_evidence_cv_pearson_r"], abs=1e-6
     )
-    assert loci_out_of_fold is evidence[0]
+    assert loci_out_of_fold is evidence[-1]
     for (fold, trained, _), (out_of_fold, _, _) in zip(averaged, weighed):
         members = [fold.problem.rescaled(r.validation_predictions, p) for _, (p, r), _ in trained]
         unflattered = cross_validated_average(members, fold.y, fold.folds)
@@ -634,7 +634,7 @@ def test_a_model_that_fails_is_written_as_failed_and_the_others_stand(tmp_path, 
 
     def failing(split_kinship, y, fit_mask):
         calls.append(fit_mask.sum())
-        if len(calls) == 5:  # the first outer fold's fit (the training accessions' fits come first: 1 + 3 inner)
+        if len(calls) == 1:  # the first outer fold's fit (the CV's folds are fitted first)
             raise np.linalg.LinAlgError("Singular matrix")
         return real(split_kinship, y, fit_mask)
 
@@ -678,7 +678,7 @@ def test_the_gcn_of_an_outer_fold_adds_back_its_fixed_effects_on_the_right_scale
     from gpgcn.models import FoldFit
     from gpgcn.models.gcn import Search
     from gpgcn.models.gcn_candidates import CandidateProblems
-    from gpgcn.models.job import TraitInputs
+    from gpgcn.models.inputs import TraitInputs
 
     write_cohort(tmp_path)
     split = pd.read_csv(tmp_path / "split.tsv", sep="\t", dtype={"ID": str})
@@ -695,7 +695,7 @@ def test_the_gcn_of_an_outer_fold_adds_back_its_fixed_effects_on_the_right_scale
     fixed = np.nan_to_num(problem.y.numpy().astype(float)) + noise
     fold = Fold(problem, held_out, np.where(held, 0, folds), problem.y.numpy(), None, None, {}, "outer fold 1")
     fold.fits["gblup_loci"] = FoldFit(None, None, offsets={2: fixed, 3: fixed})
-    predicted = gcn_module.fit_fold(fold, {"for_cv_folds": Search([(candidate, problem)], [])}).predicted
+    predicted = gcn_module.fit_fold(fold, {"search": Search([(candidate, problem)], [])}).predicted
     labelled = np.isfinite(problem.y.numpy())
     assert np.abs(predicted - fixed)[labelled].max() < 0.05
 
@@ -704,20 +704,22 @@ def test_no_baseline_of_an_outer_fold_learns_from_the_accessions_it_predicts(tmp
     """Every fit of GBLUP, RKHS and GBLUP + loci (each goes through the kinship's decomposition of
     the accessions it learns from) inside an outer CV fold leaves that fold's accessions out."""
     from gpgcn import models
+    from gpgcn.models import job
 
     held, fits = {}, []
     real_fit_every_model, real_decomposed = models.fit_every_model, SplitKinship.decomposed
 
-    def fit_every_model(fold, inputs=None, only=None):
+    def fit_every_model(fold, training_accessions=False, only=None):
         training = np.asarray(fold.problem.fold) > 0
         held["current"] = (fold.label, training & (fold.folds == 0))
-        return real_fit_every_model(fold, inputs, only)
+        return real_fit_every_model(fold, training_accessions, only)
 
     def decomposed(self, fit_mask):
         fits.append((*held.get("current", ("training accessions", None)), fit_mask.copy()))
         return real_decomposed(self, fit_mask)
 
     monkeypatch.setattr(models, "fit_every_model", fit_every_model)
+    monkeypatch.setattr(job, "fit_every_model", fit_every_model)
     monkeypatch.setattr(SplitKinship, "decomposed", decomposed)
     write_cohort(tmp_path)
     run_models(tmp_path, changes=[{}])

@@ -43,6 +43,7 @@ def test_dry_run_of_the_default_config(tmp_path):
         "kinship_graph",
         "check_traits",
         "split",
+        "cross_validate",
         "trait_models",
         "report",
     ):
@@ -290,6 +291,7 @@ def test_traits_fan_out_and_one_trait_reruns_alone(tiny_run, tmp_path):
     write_config(tmp_path, merged(TINY, {"input": {"traits": ["FT10_mean", "RL", "Leaf"]}}))
     jobs = dry_run_jobs(snakemake(tmp_path, "-n").stdout)
     assert (jobs["check_traits"], jobs["split"], jobs["trait_models"]) == (1, 3, 3)
+    assert jobs["cross_validate"] == 3 * 2  # split.cv_jobs CV jobs per trait
     assert jobs["train_serial"] == 1  # the strategies are timed on the first trait only
     # `input.trait` alone is a one-trait list.
     write_config(tmp_path, merged(TINY, {"input": {"traits": [], "trait": "RL"}}))

@@ -7,9 +7,10 @@ A model is fitted on a fold (`Fold`): the training accessions of one outer CV fo
 them), with their inner CV folds. Its module's `fit_fold(fold)` returns its predictions of every
 accession and its out-of-fold predictions of the fold's training accessions (`FoldFit`), both on
 the scale of the trait's problem; `settings`: its own (`Model.settings`). A module may also define
-- `fit_training_accessions(fold, settings, inputs)`: its fit on every training accession where
-  that differs from an outer fold's (the GCN builds its candidates' problems there from the job's
-  inputs: `FoldFit.for_cv_folds`, given to the CV folds as settings["for_cv_folds"]);
+- `prepare(settings, inputs)`: its settings for every fold of the trait's job, with what it
+  builds once from the job's inputs (`job.TraitInputs`): the GCN's candidates and their problems;
+- `fit_training_accessions(fold, settings)`: its fit on every training accession where that
+  records more than an outer fold's (the GCN: its choice, in metrics.json);
 - `fit_folds(folds, settings)`: its fits on many outer CV folds at once (the GCN batches the
   members of every fold), per fold a FoldFit or the exception that failed that fold alone;
 - `write_files(outputs, problem, fit, record)`: its files where they hold more than the two every
@@ -58,9 +59,13 @@ class Model:
     def fit_fold(self, fold):
         return self.implementation.fit_fold(fold, fold.settings[self.name])
 
-    def fit_training_accessions(self, fold, inputs):
-        chooser = getattr(self.implementation, "fit_training_accessions", None)
-        return chooser(fold, fold.settings[self.name], inputs) if chooser else self.fit_fold(fold)
+    def fit_training_accessions(self, fold):
+        own = getattr(self.implementation, "fit_training_accessions", None)
+        return own(fold, fold.settings[self.name]) if own else self.fit_fold(fold)
+
+    def prepare(self, settings, inputs):
+        own = getattr(self.implementation, "prepare", None)
+        return own(settings, inputs) if own else settings
 
 
 MODELS = {
@@ -90,6 +95,11 @@ def registered(module):
     return next(m for m in MODELS.values() if importlib.util.resolve_name(m.module, __package__) == module)
 
 
+def prepared_settings(settings, inputs):
+    """Every model's settings for the folds of one trait's job (`Model.prepare`)."""
+    return {name: model.prepare(settings[name], inputs) for name, model in MODELS.items()}
+
+
 def model_settings(config):
     """{model: {key: value}} of every model's settings, from the run's config."""
     settings = {}
@@ -115,11 +125,10 @@ def trait_model_outputs(folder):
     return {f"{name}_{key}": path for name in MODELS for key, path in model_files(folder, name).items()}
 
 
-def fit_every_model(fold, inputs=None, only=None):
+def fit_every_model(fold, training_accessions=False, only=None):
     """Every model on `fold` in registry order (those of `only`, if given), but those fitted
-    already: on every training accession (`inputs`: the job's TraitInputs, for a model that
-    chooses its settings there) or, without `inputs`, on an outer CV fold. A model that fails
-    (FAILURES) is marked failed with the reason (`FoldFit.failed`)."""
+    already: on every training accession (`Model.fit_training_accessions`) or on an outer CV
+    fold. A model that fails (FAILURES) is marked failed with the reason (`FoldFit.failed`)."""
     for name, model in MODELS.items():
         if name in fold.fits or (only is not None and name not in only):
             continue
@@ -127,9 +136,7 @@ def fit_every_model(fold, inputs=None, only=None):
         fold.kinship.effects.where = fold.label  # where an aliased fixed effect is recorded
         try:
             check_needs(model, fold)
-            fold.fits[name] = model.fit_fold(fold) if inputs is None else model.fit_training_accessions(fold, inputs)
-            if (kept := fold.fits[name].for_cv_folds) is not None:
-                fold.settings = {**fold.settings, name: {**fold.settings[name], "for_cv_folds": kept}}
+            fold.fits[name] = model.fit_training_accessions(fold) if training_accessions else model.fit_fold(fold)
         except FAILURES as error:
             fold.fits[name] = failure(fold, model, error)
         fold.seconds[name] = time.perf_counter() - start
@@ -198,6 +205,7 @@ __all__ = [
     "fit_every_model_on_folds",
     "model_files",
     "model_settings",
+    "prepared_settings",
     "registered",
     "trait_model_outputs",
 ]

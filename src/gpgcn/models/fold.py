@@ -19,9 +19,6 @@ class FoldFit:
     # Inner fold -> the fixed part of the fit without that fold, every accession (GBLUP + loci's)
     offsets: dict = None
     failed: str = None  # why the model could not be fitted on this fold; None: it was
-    # What its fits on the outer CV folds start from, set on every training accession (the GCN's
-    # candidates with their problems), given to them as settings["for_cv_folds"]
-    for_cv_folds: object = None
     trained: object = None  # what its own writer (`write_files`) writes from: the GCN's training
 
     @classmethod

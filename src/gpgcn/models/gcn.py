@@ -104,17 +104,22 @@ def finite_pairs(predicted, y):
     return predicted[known], y[known]
 
 
-def fit_training_accessions(fold, settings, inputs):
-    """The GCN on every training accession, its candidates kept for the CV folds
-    (`FoldFit.for_cv_folds`), where each chooses again."""
-    found = search(settings, inputs)
-    fitted = fit_fold(fold, {**settings, "for_cv_folds": found})
+def prepare(settings, inputs):
+    """Its settings for every fold of the trait's job: with the `search` of its candidates, each
+    one's problem built once from the job's inputs."""
+    return {**settings, "search": search(settings, inputs)}
+
+
+def fit_training_accessions(fold, settings):
+    """The GCN on every training accession, with the record of its choice."""
+    fitted = fit_fold(fold, settings)
+    found = settings["search"]
     table = pd.concat([fitted.trained.table, pd.DataFrame(found.skipped, columns=CANDIDATE_COLUMNS)])
     averaged = [candidate.name for candidate, _, _ in fitted.trained.trained]
-    log.info("%s: averaged %s", inputs.trait, "; ".join(averaged))
+    log.info("%s averaged %s", fold.label, "; ".join(averaged))
     record = {"selection": selection_record(table, averaged, fitted.out_of_fold, fold.y)}
     trained = Averaged(fitted.trained.trained, table)
-    return dataclasses.replace(fitted, details=record, for_cv_folds=found, trained=trained)
+    return dataclasses.replace(fitted, details=record, trained=trained)
 
 
 def selection_record(table, averaged, evidence, y):
@@ -157,7 +162,7 @@ def fit_folds(folds, settings):
             results[i] = error
     if not offsets:
         return [results[i] for i in range(len(folds))]
-    tried = settings["for_cv_folds"].tried
+    tried = settings["search"].tried
     trained = [train_candidate(candidate, problem, folds, offsets) for candidate, problem in tried]
     for i in offsets:
         results[i] = average(folds[i], [(candidate, by_fold[i], seconds) for candidate, by_fold, seconds in trained])

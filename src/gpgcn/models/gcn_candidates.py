@@ -50,7 +50,7 @@ def candidates(train, graph, changes, node_features="kinship"):
 
 class CandidateProblems:
     """The training problem of each candidate: features built once per kind and scaling (by the
-    job's `TraitInputs`), the kNN graph of the relationship matrix once per k (by the graph rule's
+    job's `inputs.TraitInputs`), the kNN graph of the relationship matrix once per k (by the graph rule's
     own function).
 
     `snp_feature_limit`: a candidate whose own change asks for SNP features is tried only where

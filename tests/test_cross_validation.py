@@ -1,0 +1,84 @@
+"""A trait's cross-validation dealt over several jobs (`split.cv_jobs`) and gathered by the
+per-trait job: the same models, choices and predictions as one job that cross-validates itself."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_trait_models import GRAPH, LOCI_COUNTS, OUTPUTS, TRAIN, cohort_files, write_cohort
+
+from gpgcn.models import model_settings
+from gpgcn.models.cross_validation import cross_validation_stage
+from gpgcn.models.job import trait_models_stage
+
+SETTINGS = model_settings(
+    {
+        "train": TRAIN,
+        "graph": GRAPH,
+        "select": {"node_features": "kinship", "candidates": [{}], "snp_feature_limit": 4, "loci_counts": LOCI_COUNTS},
+    }
+)
+
+
+def run(directory, jobs=None, gathered=None):
+    """The per-trait job's outputs in `directory`/out_{jobs}: its CV in `jobs` CV jobs' files (the
+    parts of `gathered` of them handed to it), or in the job itself (None)."""
+    folder = directory / f"out_{jobs}"
+    folder.mkdir()
+    parts = None
+    if jobs is not None:
+        parts = [folder / f"part_{part}.json" for part in range(1, jobs + 1)]
+        for part, path in enumerate(parts, 1):
+            files = cohort_files(directory)
+            cross_validation_stage(files=files, settings=SETTINGS, part=part, parts=jobs, output=path)
+        parts = parts[:gathered]
+    outputs = {name: str(folder / f"{name}.out") for name in OUTPUTS}
+    trait_models_stage(files=cohort_files(directory), settings=SETTINGS, outputs=outputs, cv_parts=parts)
+    return outputs, parts
+
+
+def test_the_cv_dealt_over_jobs_gives_what_one_job_gives(tmp_path):
+    """Two repeats of three outer folds over four jobs (two of two folds, two of one) and over
+    eight (two of them empty): every model's CV scores, records and out-of-fold predictions as the
+    job that cross-validates itself computes them (the GCN's members batched by job, so equal up
+    to float rounding); each part holds its contiguous share of the folds."""
+    write_cohort(tmp_path)
+    alone, _ = run(tmp_path)
+    for jobs in (4, 8):
+        dealt, parts = run(tmp_path, jobs)
+        held = [[(f["repeat"], f["fold"]) for f in json.loads(p.read_text())["folds"]] for p in parts]
+        shares = [len(share) for share in held]
+        assert shares == ([2, 2, 1, 1] if jobs == 4 else [1] * 6 + [0] * 2)
+        assert sum(held, []) == [(r, f) for r in ("cv_1", "cv_2") for f in (1, 2, 3)]
+        expected = pd.read_csv(alone["cv_predictions"], sep="\t")
+        got = pd.read_csv(dealt["cv_predictions"], sep="\t")
+        pd.testing.assert_frame_equal(got, expected, rtol=1e-4)
+        # Each held-out accession's row holds its own fold's prediction (on the trait's scale).
+        table = got.set_index(["repeat", "ID"])
+        pairs = np.array(
+            [
+                (value, table.loc[(fold["repeat"], accession), "gblup"])
+                for path in parts
+                for fold in json.loads(path.read_text())["folds"]
+                for accession, value in zip(fold["ids"], fold["models"]["gblup"]["predicted"])
+            ]
+        )
+        slope, intercept = np.polyfit(pairs[:, 0], pairs[:, 1], 1)
+        np.testing.assert_allclose(slope * pairs[:, 0] + intercept, pairs[:, 1], atol=1e-4 * pairs[:, 1].std())
+        for name in ("gblup", "rkhs", "gblup_loci", "gcn", "stack"):
+            before = json.loads(open(alone[f"{name}_metrics"]).read())
+            after = json.loads(open(dealt[f"{name}_metrics"]).read())
+            np.testing.assert_allclose(after["cv_pearson_r"], before["cv_pearson_r"], rtol=1e-4)
+            cv_records = [key for key in before if key.startswith("cv_") and key.endswith("s") and key != "cv_repeats"]
+            assert [after[key].keys() for key in cv_records] == [before[key].keys() for key in cv_records]
+            assert after["failed"] is None and after["test_pearson_r"] == pytest.approx(before["test_pearson_r"])
+
+
+def test_a_fold_no_part_holds_stops_the_gathering(tmp_path):
+    """The parts of three CV jobs, the third not handed over: the per-trait job names the trait,
+    the fold and the repeat it lacks, and writes nothing."""
+    write_cohort(tmp_path)
+    with pytest.raises(ValueError, match="T: no cross-validation part holds outer fold 2 of cv_2"):
+        run(tmp_path, 3, gathered=2)
+    assert not list((tmp_path / "out_3").glob("*.out"))
