@@ -61,12 +61,12 @@ def cost_lines(traits, candidate_seconds, jobs):
     repeats, folds = metrics(RUN, traits[0], CHOOSING)["cv_repeats"], 5
     lines = [
         f"Here (306 kinship columns as features): one candidate's fold ensemble on all training accessions took "
-        f"a median {np.median(candidate_seconds):.0f} s. Each trait's model job ({n_candidates} candidates trained "
+        f"a median {np.median(candidate_seconds):.0f} s. Each trait's model jobs ({n_candidates} candidates trained "
         f"on all training accessions and again in each of the {repeats} × {folds} outer folds of CV, every "
         "member of a candidate's fold ensembles in shared batched models, and the other models refitted in "
-        "every outer fold) took "
+        "every outer fold; the CV dealt over `split.cv_jobs` jobs and gathered by one more) took, summed, "
         + ", ".join(f"{t} {s / 60:.1f} min" for t, s in jobs.items())
-        + "; the workflow runs two traits at a time on 2 cores, one thread each.",
+        + "; the workflow runs two jobs at a time on 2 cores, one thread each.",
         "",
     ]
     path = REPO / "benchmarks" / "out" / "candidate_cost.json"
@@ -165,7 +165,8 @@ def main():
         "## Cost",
         "",
         *cost_lines(traits, candidate_seconds, jobs),
-        "Seconds each model's fits took in the trait's job (on all training accessions + in the CV):",
+        "Seconds each model's fits took in the trait's jobs (on all training accessions + in the CV; the",
+        "last column sums the wall times of the trait's CV jobs and of the job that gathers them):",
         "",
         *cost_rows(RUN, traits),
         "",
