@@ -8,7 +8,7 @@ them), with their inner CV folds. Its module's `fit_fold(fold)` returns its pred
 accession and its out-of-fold predictions of the fold's training accessions (`FoldFit`), both on
 the scale of the trait's problem; `settings`: its own (`Model.settings`). A module may also define
 - `prepare(settings, inputs)`: its settings for every fold of the trait's job, with what it
-  builds once from the job's inputs (`job.TraitInputs`): the GCN's candidates and their problems;
+  builds once from the job's inputs (`inputs.TraitInputs`): the GCN's candidates and their problems;
 - `fit_training_accessions(fold, settings)`: its fit on every training accession where that
   records more than an outer fold's (the GCN: its choice, in metrics.json);
 - `fit_folds(folds, settings)`: its fits on many outer CV folds at once (the GCN batches the

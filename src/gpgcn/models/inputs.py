@@ -15,7 +15,7 @@ from .loci import Markers
 
 
 class TraitInputs:
-    """The per-trait job's input files, each read once, when first needed: the split table and the
+    """A trait's model jobs' input files, each read once, when first needed: the split table and the
     relationship matrix; the dosage matrices (`matrix_paths`, their SNP tables `snps_paths`, sample
     lists `accessions_paths`, one chromosome name each in `matrix_chromosomes`; none without
     genotypes) are memory-mapped where read."""

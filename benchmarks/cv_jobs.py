@@ -1,0 +1,105 @@
+"""A trait's CV dealt over `split.cv_jobs` jobs: the workflow on wheat_599 (four traits, ten CV
+repeats, ../shared) with each of CV_JOBS, on 2 cores; writes docs/benchmarks/cv_jobs.md. A run
+whose folder holds a finished workflow is read, not run again (remove benchmarks/out/cv_jobs to
+measure anew).
+
+    .venv/bin/python benchmarks/cv_jobs.py
+"""
+
+import platform
+import re
+import time
+from datetime import datetime
+
+import pandas as pd
+import yaml
+from model_tables import REPO, metrics, model_job_seconds
+from real_genotypes import run
+
+OUT = REPO / "benchmarks" / "out" / "cv_jobs"
+PAGE = REPO / "docs" / "benchmarks" / "cv_jobs.md"
+CV_JOBS = (1, 2)
+COHORT = "wheat"
+STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ [\d:]+ \d{4})\]$", re.MULTILINE)
+
+
+def workflow_seconds(work):
+    """The workflow's wall time from its log's first and last timestamps (the data stage included)."""
+    log = max((work / ".snakemake" / "log").glob("*.snakemake.log"))
+    stamps = [datetime.strptime(" ".join(s.split()), "%a %b %d %H:%M:%S %Y") for s in STAMP.findall(log.read_text())]
+    return (stamps[-1] - stamps[0]).total_seconds()
+
+
+def job_seconds(work, trait):
+    """Each of a trait's model jobs' wall seconds, by job (cross_validate_N, trait_models)."""
+    return {
+        path.stem: float(pd.read_csv(path, sep="\t")["s"].iloc[0])
+        for path in sorted((work / f"results/benchmarks/models/{trait}").glob("*.tsv"))
+    }
+
+
+def rows(works, traits):
+    lines = [
+        "| `cv_jobs` | workflow wall time | model jobs summed | GCN seconds (CV) | GCN member-epochs (CV) "
+        "| a trait's jobs side by side (median over traits) | GCN CV r (mean over traits) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for jobs, work in works.items():
+        every = {trait: job_seconds(work, trait) for trait in traits}
+        summed = sum(model_job_seconds(work, trait) for trait in traits)
+        gcn = [metrics(work, trait, "gcn") for trait in traits]
+        gcn_seconds = sum(m["seconds_by_model"]["gcn"]["cross_validation"] for m in gcn)
+        epochs = sum(sum(map(sum, m["cv_gcn_member_epochss"].values())) for m in gcn)
+        waits = [
+            max(s for job, s in spent.items() if job != "trait_models") + spent["trait_models"]
+            for spent in every.values()
+        ]
+        side_by_side = pd.Series(waits).median()
+        cv_r = pd.Series([m["cv_pearson_r_mean"] for m in gcn]).mean()
+        lines.append(
+            f"| {jobs} | {workflow_seconds(work) / 60:.1f} min | {summed / 60:.1f} min | {gcn_seconds:.0f} s "
+            f"| {epochs:,} | {side_by_side / 60:.1f} min | {cv_r:.4f} |"
+        )
+    return lines
+
+
+def main():
+    works = {}
+    for jobs in CV_JOBS:
+        work = OUT / f"{COHORT}_{jobs}"
+        if not (work / "results/summary/accuracy.tsv").exists():
+            changes = OUT / f"cv_jobs_{jobs}.yaml"
+            OUT.mkdir(parents=True, exist_ok=True)
+            changes.write_text(yaml.safe_dump({"split": {"cv_jobs": jobs}}))
+            run(COHORT, work, changes)
+        works[jobs] = work
+    config = yaml.safe_load((REPO / "benchmarks" / f"real_genotypes_{COHORT}.yaml").read_text())
+    traits = config["input"]["traits"]
+    first = metrics(works[CV_JOBS[0]], traits[0], "gcn")
+    lines = [
+        "# A trait's cross-validation over several jobs",
+        "",
+        f"Run on {platform.node()} ({first['cpu_model']}, 2 cores), {time.strftime('%Y-%m-%d')}: one run per",
+        "`split.cv_jobs`, one after the other, each from a fresh folder (the data stage included).",
+        "",
+        "```sh",
+        ".venv/bin/python benchmarks/cv_jobs.py",
+        "```",
+        "",
+        "wheat_599 as [real_genotypes.md](real_genotypes.md) runs it (four traits, ten repeats of 5-fold CV:",
+        "50 outer folds a trait), `--cores 2`, with the trait's outer folds dealt over `split.cv_jobs` jobs",
+        "(each fits every model on its share of the folds, its GCN members in shared batches) and one job",
+        "that fits every model on the training accessions and gathers them. Model jobs summed: the wall",
+        "times of every trait's jobs added up (each ran on one thread, two jobs at a time). A trait's jobs",
+        "side by side: its longest CV job plus the gathering job, what a trait waits where every job has a",
+        "node of its own (computed from the jobs' measured times, not run on a cluster).",
+        "",
+        *rows(works, traits),
+        "",
+    ]
+    PAGE.write_text("\n".join(lines))
+    print(f"wrote {PAGE}")
+
+
+if __name__ == "__main__":
+    main()
