@@ -1,7 +1,8 @@
 """A trait's CV dealt over `split.cv_jobs` jobs: the workflow on wheat_599 (four traits, ten CV
-repeats, ../shared) with each of CV_JOBS, on 2 cores; writes docs/benchmarks/cv_jobs.md. A run
-whose folder holds a finished workflow is read, not run again (remove benchmarks/out/cv_jobs to
-measure anew).
+repeats, ../shared) with each of CV_JOBS, on 2 cores, in ROUNDS rounds (the order reversed every
+other round, so a machine that slows over the runs favours neither); writes
+docs/benchmarks/cv_jobs.md. A run whose folder holds a finished workflow is read, not run again
+(remove benchmarks/out/cv_jobs to measure anew).
 
     .venv/bin/python benchmarks/cv_jobs.py
 """
@@ -18,7 +19,8 @@ from real_genotypes import run
 
 OUT = REPO / "benchmarks" / "out" / "cv_jobs"
 PAGE = REPO / "docs" / "benchmarks" / "cv_jobs.md"
-CV_JOBS = (1, 2)
+CV_JOBS = (2, 1)
+ROUNDS = 2
 COHORT = "wheat"
 STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ [\d:]+ \d{4})\]$", re.MULTILINE)
 
@@ -40,11 +42,11 @@ def job_seconds(work, trait):
 
 def rows(works, traits):
     lines = [
-        "| `cv_jobs` | workflow wall time | model jobs summed | GCN seconds (CV) | GCN member-epochs (CV) "
+        "| round | `cv_jobs` | workflow wall time | model jobs summed | GCN seconds (CV) | GCN member-epochs (CV) "
         "| a trait's jobs side by side (median over traits) | GCN CV r (mean over traits) |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for jobs, work in works.items():
+    for round_, jobs, work in works:
         every = {trait: job_seconds(work, trait) for trait in traits}
         summed = sum(model_job_seconds(work, trait) for trait in traits)
         gcn = [metrics(work, trait, "gcn") for trait in traits]
@@ -57,30 +59,32 @@ def rows(works, traits):
         side_by_side = pd.Series(waits).median()
         cv_r = pd.Series([m["cv_pearson_r_mean"] for m in gcn]).mean()
         lines.append(
-            f"| {jobs} | {workflow_seconds(work) / 60:.1f} min | {summed / 60:.1f} min | {gcn_seconds:.0f} s "
-            f"| {epochs:,} | {side_by_side / 60:.1f} min | {cv_r:.4f} |"
+            f"| {round_} | {jobs} | {workflow_seconds(work) / 60:.1f} min | {summed / 60:.1f} min "
+            f"| {gcn_seconds:.0f} s | {epochs:,} | {side_by_side / 60:.1f} min | {cv_r:.4f} |"
         )
     return lines
 
 
 def main():
-    works = {}
-    for jobs in CV_JOBS:
-        work = OUT / f"{COHORT}_{jobs}"
-        if not (work / "results/summary/accuracy.tsv").exists():
-            changes = OUT / f"cv_jobs_{jobs}.yaml"
-            OUT.mkdir(parents=True, exist_ok=True)
-            changes.write_text(yaml.safe_dump({"split": {"cv_jobs": jobs}}))
-            run(COHORT, work, changes)
-        works[jobs] = work
+    works = []
+    for round_ in range(1, ROUNDS + 1):
+        for jobs in CV_JOBS if round_ % 2 else CV_JOBS[::-1]:
+            work = OUT / f"round_{round_}" / f"{COHORT}_{jobs}"
+            if not (work / "results/summary/accuracy.tsv").exists():
+                changes = OUT / f"cv_jobs_{jobs}.yaml"
+                OUT.mkdir(parents=True, exist_ok=True)
+                changes.write_text(yaml.safe_dump({"split": {"cv_jobs": jobs}}))
+                run(COHORT, work, changes)
+            works.append((round_, jobs, work))
     config = yaml.safe_load((REPO / "benchmarks" / f"real_genotypes_{COHORT}.yaml").read_text())
     traits = config["input"]["traits"]
-    first = metrics(works[CV_JOBS[0]], traits[0], "gcn")
+    first = metrics(works[0][2], traits[0], "gcn")
     lines = [
         "# A trait's cross-validation over several jobs",
         "",
-        f"Run on {platform.node()} ({first['cpu_model']}, 2 cores), {time.strftime('%Y-%m-%d')}: one run per",
-        "`split.cv_jobs`, one after the other, each from a fresh folder (the data stage included).",
+        f"Run on {platform.node()} ({first['cpu_model']}, 2 cores), {time.strftime('%Y-%m-%d')}: {ROUNDS} rounds, in",
+        "each one run per `split.cv_jobs` from a fresh folder (the data stage included), one after the other,",
+        "the order reversed in every other round.",
         "",
         "```sh",
         ".venv/bin/python benchmarks/cv_jobs.py",
