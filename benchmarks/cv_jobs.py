@@ -69,7 +69,7 @@ def main():
     works = []
     for round_ in range(1, ROUNDS + 1):
         for jobs in CV_JOBS if round_ % 2 else CV_JOBS[::-1]:
-            work = OUT / f"round_{round_}" / f"{COHORT}_{jobs}"
+            work = OUT / f"{COHORT}_{jobs}_round{round_}"  # the depth the config's relative paths expect
             if not (work / "results/summary/accuracy.tsv").exists():
                 changes = OUT / f"cv_jobs_{jobs}.yaml"
                 OUT.mkdir(parents=True, exist_ok=True)
