@@ -15,7 +15,7 @@ from statistics import median
 
 import pandas as pd
 import yaml
-from model_tables import REPO, metrics, model_job_seconds
+from model_tables import REPO, job_seconds, metrics, model_job_seconds
 from real_genotypes import run
 
 OUT = REPO / "benchmarks" / "out" / "cv_jobs"
@@ -31,14 +31,6 @@ def workflow_seconds(work):
     log = max((work / ".snakemake" / "log").glob("*.snakemake.log"))
     stamps = [datetime.strptime(" ".join(s.split()), "%a %b %d %H:%M:%S %Y") for s in STAMP.findall(log.read_text())]
     return (stamps[-1] - stamps[0]).total_seconds()
-
-
-def job_seconds(work, trait):
-    """Each of a trait's model jobs' wall seconds, by job (cross_validate_N, trait_models)."""
-    return {
-        path.stem: float(pd.read_csv(path, sep="\t")["s"].iloc[0])
-        for path in sorted((work / f"results/benchmarks/models/{trait}").glob("*.tsv"))
-    }
 
 
 def rows(works, traits):

@@ -123,10 +123,17 @@ def loci_rows(run, traits):
     return lines
 
 
+def job_seconds(run, trait):
+    """The wall seconds of each of a trait's model jobs, by job (cross_validate_N, trait_models)."""
+    return {
+        path.stem: float(pd.read_csv(path, sep="\t")["s"].iloc[0])
+        for path in sorted((run / f"results/benchmarks/models/{trait}").glob("*.tsv"))
+    }
+
+
 def model_job_seconds(run, trait):
     """The wall seconds of a trait's model jobs summed: its CV jobs' and the job that gathers them."""
-    jobs = (run / f"results/benchmarks/models/{trait}").glob("*.tsv")
-    return sum(float(pd.read_csv(path, sep="\t")["s"].iloc[0]) for path in jobs)
+    return sum(job_seconds(run, trait).values())
 
 
 def cost_rows(run, traits):

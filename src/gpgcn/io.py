@@ -55,9 +55,11 @@ def strict_json_value(value):
     return value
 
 
-def write_json(path, obj):
-    """Standard JSON: undefined values (NaN, infinities) are written as null."""
-    write_text(path, json.dumps(strict_json_value(obj), indent=2, sort_keys=True, allow_nan=False) + "\n")
+def write_json(path, obj, sort_keys=True, indent=2):
+    """Standard JSON: undefined values (NaN, infinities) are written as null. `sort_keys` False
+    keeps the order the dicts hold their keys in."""
+    text = json.dumps(strict_json_value(obj), indent=indent, sort_keys=sort_keys, allow_nan=False)
+    write_text(path, text + "\n")
 
 
 def write_tsv(path, frame, **kwargs):

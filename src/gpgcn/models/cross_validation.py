@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..io import strict_json_value, write_text
+from ..io import write_json
 from ..statistics import pearson_r
 from . import MODELS, fit_every_model_on_folds
 from .inputs import TraitInputs, training_fold
@@ -62,7 +62,7 @@ def cross_validate(problem, records, trait):
     y, ids = problem.y.numpy().astype(float), np.asarray(problem.ids)
     by_fold = {(record["repeat"], record["fold"]): record for record in records}
     scores, extras, tables, seconds = {}, {name: {} for name in MODELS}, [], dict.fromkeys(MODELS, 0.0)
-    failures, keys = {}, {}
+    failures, keys = {}, {}  # keys: every recorded key, in the order first met
     for repeat, repeat_folds in problem.cv_repeats.items():
         predicted = {name: np.full(len(y), np.nan) for name in MODELS}
         recorded = {}
@@ -80,7 +80,7 @@ def cross_validate(problem, records, trait):
                     failures.setdefault(name, fit["failed"])
                 predicted[name][held] = np.asarray(fit["predicted"], dtype=float)
                 for key, value in fit["extra"].items():
-                    keys.setdefault(key, name)
+                    keys.setdefault(key)
                     extras[name].setdefault(key, {}).setdefault(repeat, []).append(value)
                     recorded.setdefault(key, np.full(len(y), np.nan))[held] = np.nan if value is None else value
         trained = repeat_folds > 0
@@ -138,10 +138,8 @@ def cross_validation_stage(*, files, settings, part, parts, output, threads=1):
     folds = cross_validation_part(every, inputs.trait, part, parts)
     record = {"trait": inputs.trait, "part": part, "parts": parts, "folds": folds}
     record["aliased_fixed_effects"] = every.kinship.effects.aliased_record()
-    # Not write_json: its sorted keys would lose the order the models record theirs in, the
-    # order of the CV table's columns.
-    record = strict_json_value({**record, "seconds": time.perf_counter() - start})
-    write_text(output, json.dumps(record, allow_nan=False) + "\n")
+    # Unsorted: the order the models record their keys in is the order of the CV table's columns.
+    write_json(output, {**record, "seconds": time.perf_counter() - start}, sort_keys=False, indent=None)
 
 
 def cross_validation_records(every, trait, cv_parts):
