@@ -15,7 +15,7 @@ from statistics import median
 
 import pandas as pd
 import yaml
-from model_tables import REPO, job_seconds, metrics, model_job_seconds
+from model_tables import REPO, job_seconds, metrics, model_job_seconds, write_page
 from real_genotypes import run
 
 OUT = REPO / "benchmarks" / "out" / "cv_jobs"
@@ -114,8 +114,7 @@ def main():
         *summary(works, traits),
         "",
     ]
-    PAGE.write_text("\n".join(lines))
-    print(f"wrote {PAGE}")
+    write_page(PAGE, lines)
 
 
 if __name__ == "__main__":

@@ -123,6 +123,12 @@ def loci_rows(run, traits):
     return lines
 
 
+def write_page(page, lines):
+    """A benchmark page from its lines."""
+    page.write_text("\n".join(lines))
+    print(f"wrote {page}")
+
+
 def job_seconds(run, trait):
     """The wall seconds of each of a trait's model jobs, by job (cross_validate_N, trait_models)."""
     return {

@@ -11,7 +11,7 @@ import pytest
 from gpgcn.data.covariates import FixedEffects
 from gpgcn.data.phenotypes import split_stage
 from gpgcn.errors import InputError
-from gpgcn.models.gblup import SplitKinship
+from gpgcn.models.split_kinship import SplitKinship
 
 
 def write_inputs(directory, rows):
@@ -21,7 +21,7 @@ def write_inputs(directory, rows):
     (directory / "pheno.csv").write_text("\n".join(lines) + "\n")
 
 
-def run_split(directory, covariates, test_ids=()):
+def run_split(directory, covariates, test_ids=(), random=()):
     (directory / "test.txt").write_text("".join(f"{i}\n" for i in test_ids))
     split_stage(
         directory / "pheno.csv",
@@ -31,6 +31,7 @@ def run_split(directory, covariates, test_ids=()):
         trait="T",
         id_column=None,
         covariates=covariates,
+        random_covariates=random,
         test_fraction=0.0,
         n_folds=2,
         seed=0,

@@ -116,8 +116,8 @@ def test_the_loci_scan_is_generalised_least_squares_at_the_null_variance_ratio()
     """Each marker's t from the eigenbasis scan equals the textbook GLS t with V = K + δI, δ the
     null model's REML estimate, covariates fitted beside the marker (to the float32 rounding of
     the scan's rotation)."""
-    from gpgcn.models.gblup import SplitKinship
     from gpgcn.models.loci import association
+    from gpgcn.models.split_kinship import SplitKinship
 
     rng = np.random.default_rng(5)
     n, p = 150, 40
@@ -146,7 +146,7 @@ def test_rkhs_distances_are_the_genotypes_own():
     """From a VanRaden GRM, G_ii + G_jj - 2 G_ij is the squared distance between the accessions'
     centred genotypes over 2 Σ p(1-p); without the self-relationships of every row (a published
     matrix with training columns only), the distance between the rows of relationships."""
-    from gpgcn.models.gblup import SplitKinship
+    from gpgcn.models.split_kinship import SplitKinship
 
     rng = np.random.default_rng(6)
     dosage = rng.binomial(2, 0.3, size=(30, 200)).astype(float)
@@ -165,7 +165,7 @@ def test_rkhs_distances_are_the_genotypes_own():
 
 
 def rkhs_case(scale=1.0):
-    from gpgcn.models.gblup import SplitKinship
+    from gpgcn.models.split_kinship import SplitKinship
 
     kinship, y = simulated(80, 1.0, seed=3, p=300)
     y = y + 2.0 * np.tanh(3 * (kinship[:, 0] - kinship[:, 1]))  # a non-additive part

@@ -17,11 +17,11 @@ from gpgcn.models import gcn as gcn_module
 from gpgcn.models import loci as loci_module
 from gpgcn.models import rkhs as rkhs_module
 from gpgcn.models import stack as stack_module
-from gpgcn.models.gblup import SplitKinship
 from gpgcn.models.gcn import finite_pairs
 from gpgcn.models.gcn_candidates import candidates
 from gpgcn.models.job import trait_models_stage
 from gpgcn.models.loci import Markers, association, discovery_threshold, fit_with_markers, top_markers
+from gpgcn.models.split_kinship import SplitKinship
 from gpgcn.models.stack import stack_weights
 from gpgcn.statistics import (
     cross_validated_average,
@@ -714,9 +714,9 @@ def test_no_baseline_of_an_outer_fold_learns_from_the_accessions_it_predicts(tmp
         held["current"] = (fold.label, training & (fold.folds == 0))
         return real_fit_every_model(fold, training_accessions, only)
 
-    def decomposed(self, fit_mask):
+    def decomposed(self, fit_mask, ratios=()):
         fits.append((*held.get("current", ("training accessions", None)), fit_mask.copy()))
-        return real_decomposed(self, fit_mask)
+        return real_decomposed(self, fit_mask, ratios)
 
     monkeypatch.setattr(models, "fit_every_model", fit_every_model)
     monkeypatch.setattr(job, "fit_every_model", fit_every_model)

@@ -110,9 +110,13 @@ class Plan:
     def split_settings(self):
         """trait_split's settings (data/phenotypes.py), named as it names them."""
         config = self.config
+        both = sorted(set(config["input"]["covariates"]) & set(config["input"]["random_covariates"]))
+        if both:
+            raise ConfigError(f"input.covariates and input.random_covariates both list {', '.join(both)}")
         return {
             "id_column": config["input"]["id_column"] or None,
             "covariates": config["input"]["covariates"],
+            "random_covariates": config["input"]["random_covariates"],
             "test_fraction": config["split"]["test_fraction"],
             "n_folds": config["split"]["folds"],
             "seed": config["split"]["seed"],

@@ -15,7 +15,8 @@ another, a marker in complete LD with others) is aliased: it is dropped from tha
 A categorical covariate with more levels than MAX_LEVEL_FRACTION of the training accessions (and
 more than MIN_LEVEL_LIMIT) is refused: its effects would be estimated from a few accessions each,
 and a cross-validation fold would hold levels its fit never saw. Such a grouping (a cage, a field
-plot) is a random effect.
+plot) is a random effect (`input.random_covariates`): the split carries its levels as a column
+`random:<name>`, and the models fit it as `models/random_effects.py` says.
 """
 
 import logging
@@ -29,6 +30,7 @@ from ..io import MISSING_VALUES, sniff_delimiter
 log = logging.getLogger(__name__)
 
 PREFIX = "covariate:"
+RANDOM_PREFIX = "random:"
 MAX_LEVEL_FRACTION = 0.1
 MIN_LEVEL_LIMIT = 10
 # A column whose part unexplained by the columns before it is below this fraction of its own
@@ -88,8 +90,8 @@ def check_levels(name, values, train, path):
             path,
             f"covariate {name!r} has {len(counts)} levels among {int(train.sum())} training accessions (more than "
             f"{MIN_LEVEL_LIMIT} and {MAX_LEVEL_FRACTION:.0%} of them; {int((counts == 1).sum())} with one accession): "
-            "too many to fit as fixed effects; leave it out of input.covariates (a grouping such as a cage is a "
-            "random effect)",
+            "too many to fit as fixed effects; list it under input.random_covariates instead (a grouping such as a "
+            "cage is a random effect)",
         )
     single = counts.index[counts == 1]
     if len(single):
@@ -101,11 +103,13 @@ def check_levels(name, values, train, path):
         )
 
 
-def add_covariates(frame, covariates, lines, path):
-    """`frame` (a split) with a `covariate:<name>` column per covariate. Refuses a covariate
-    missing for a phenotyped accession, one with a single value among the training accessions
-    (it would be the intercept again), one that is numbers but for a few values, and a categorical
-    one of too many levels."""
+def add_covariates(frame, covariates, lines, path, random=()):
+    """`frame` (a split) with a `covariate:<name>` column per covariate, `random:<name>` for those
+    of `random` (their values are levels, numbers or not). Refuses a covariate missing for a
+    phenotyped accession, one with a single value among the training accessions (it would be the
+    intercept again), one that is numbers but for a few values, a categorical one of too many
+    levels, and a random one whose every training accession is a level of its own (it would be
+    the residual again)."""
     phenotyped = frame["set"].ne("unlabelled").to_numpy()
     train = frame["set"].eq("train").to_numpy()
     for name in covariates.columns:
@@ -124,14 +128,24 @@ def add_covariates(frame, covariates, lines, path):
                 path,
                 f"covariate {name!r} has one value ({levels[0]!r}) among the training accessions: no effect to fit",
             )
+        if name in random:
+            if values[train].nunique() == train.sum():
+                raise InputError(
+                    path,
+                    f"random covariate {name!r} has a level of its own for each of the {int(train.sum())} training "
+                    "accessions: its effects are the residuals'",
+                )
+            frame[RANDOM_PREFIX + name] = values.to_numpy()
+            continue
         if not check_numeric_or_categorical(name, values, lines, path):
             check_levels(name, values, train, path)
         frame[PREFIX + name] = values.to_numpy()
     return frame
 
 
-def covariate_names(split):
-    return [c[len(PREFIX) :] for c in split.columns if c.startswith(PREFIX)]
+def covariate_names(split, prefix=PREFIX):
+    """The split's covariates (`prefix` RANDOM_PREFIX: its random ones), in the config's order."""
+    return [c[len(prefix) :] for c in split.columns if c.startswith(prefix)]
 
 
 class FixedEffects:

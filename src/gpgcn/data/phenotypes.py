@@ -168,6 +168,7 @@ def trait_split(
     *,
     id_column,
     covariates=(),
+    random_covariates=(),
     test_fraction,
     n_folds,
     seed,
@@ -198,8 +199,10 @@ def trait_split(
         cv_folds=cv_folds,
     )
     check_trainable(frame, phenotypes_path, trait)
-    if covariates:
-        frame = add_covariates(frame, *read_covariates(phenotypes_path, covariates, id_column), phenotypes_path)
+    if covariates or random_covariates:
+        columns = [*covariates, *random_covariates]
+        values, lines = read_covariates(phenotypes_path, columns, id_column)
+        frame = add_covariates(frame, values, lines, phenotypes_path, random=random_covariates)
     in_study = set(accessions)
     summary = {
         "trait": trait,

@@ -11,8 +11,6 @@ import numpy as np
 from scipy.linalg import eigvalsh_tridiagonal, lapack
 from scipy.optimize import minimize_scalar
 
-from ..data.covariates import FixedEffects
-from ..errors import InputError
 from .fold import FoldFit
 
 LOG_DELTA_RANGE = (-10.0, 10.0)
@@ -30,6 +28,7 @@ class GBLUPFit:
     sigma_e2: float
     alpha: np.ndarray  # (K + δI)⁻¹ (y - Xβ): BLUP weights on the training accessions
     loglik: float
+    ratios: tuple = ()  # random covariates' σc² / σg², in K (split_kinship.SplitKinship)
 
     def heritability(self, mean_diagonal=1.0):
         """Genomic heritability on the scale of a kinship whose mean diagonal is given."""
@@ -177,109 +176,6 @@ def fit_gblup(kinship, y, x=None, decomposed=None):
     return GBLUPFit(beta, delta, float(sigma_g2), float(sigma_g2 * delta), alpha, float(reml.loglik([delta])[0]))
 
 
-class SplitKinship:
-    """A kernel between every accession of a split (rows, split order) and its training
-    accessions (columns), and the fixed effects of every accession (`covariates.FixedEffects`):
-    all GBLUP needs to fit on any subset of the training accessions and predict every accession.
-    The same with another kernel (RKHS) is `with_kernel`.
-
-    `factorise`: how a fit decomposes the kernel on its accessions: the relationships' fits share
-    their eigendecomposition with the loci scan, which rotates the markers into it (`decompose`,
-    `eigen`); another kernel's fits need only REML and the BLUP (`tridiagonalise`)."""
-
-    CACHED = 8  # decompositions kept: a fold's own and its inner folds'
-
-    def __init__(self, k, train, effects, diagonal, factorise=decompose):
-        self.k, self.train, self.effects, self.factorise = k, train, effects, factorise
-        self.diagonal = diagonal  # each row's self-relationship; NaN where the matrix lacks it
-        self.column = np.full(len(train), -1)
-        self.column[train] = np.arange(train.sum())
-        self._decomposed, self._distances = {}, None
-
-    @classmethod
-    def of(cls, relationships, split, kinship_path, split_path):
-        """`relationships`: read_kinship's (matrix, row IDs, column IDs) of `kinship_path`;
-        `split`: the split table read from `split_path`."""
-        kinship, rows, cols = relationships
-        missing = [i for i in split["ID"] if i not in set(rows)]
-        if missing:
-            raise InputError(
-                kinship_path, f"accessions of {split_path} missing from the kinship's rows: {', '.join(missing[:10])}"
-            )
-        train = split["set"].eq("train").to_numpy()
-        training = list(split["ID"][train])
-        not_columns = [a for a in training if a not in set(cols)]
-        if not_columns:
-            raise InputError(
-                kinship_path, f"training accessions missing from the kinship's columns: {', '.join(not_columns[:10])}"
-            )
-        row_of = {a: i for i, a in enumerate(rows)}
-        col_of = {a: i for i, a in enumerate(cols)}
-        order = [row_of[a] for a in split["ID"]]
-        diagonal = np.array([kinship[row_of[a], col_of[a]] if a in col_of else np.nan for a in split["ID"]])
-        k = kinship[np.ix_(order, [col_of[a] for a in training])]
-        return cls(k, train, FixedEffects.of_split(split), diagonal)
-
-    def with_kernel(self, k):
-        return SplitKinship(k, self.train, self.effects, None, tridiagonalise)
-
-    def squared_distances(self):
-        """Squared distances between every accession and each training accession: from the
-        relationships (G_ii + G_jj − 2 G_ij, for a VanRaden GRM the genotypes' own distance up to
-        one scale) where every self-relationship is known, else between the accessions' rows of
-        relationships with the training accessions. Computed once."""
-        if self._distances is None:
-            self._distances = self._squared_distances()
-        return self._distances
-
-    def _squared_distances(self):
-        if np.isfinite(self.diagonal).all():
-            distances = self.diagonal[:, None] + self.diagonal[self.train][None, :] - 2 * self.k
-        else:
-            norms = np.sum(self.k**2, axis=1)
-            distances = norms[:, None] + norms[self.train][None, :] - 2 * self.k @ self.k[self.train].T
-        return np.clip(distances, 0.0, None)
-
-    def decomposed(self, fit_mask):
-        key = fit_mask.tobytes()
-        if key not in self._decomposed:
-            if len(self._decomposed) >= self.CACHED:
-                self._decomposed.pop(next(iter(self._decomposed)))
-            self._decomposed[key] = self.factorise(self.k[np.ix_(fit_mask, self.column[fit_mask])])
-        return self._decomposed[key]
-
-    def eigen(self, fit_mask):
-        """The kernel's eigendecomposition on `fit_mask`'s accessions, (eigenvalues, eigenvectors):
-        the fits' own where they decompose it so (`factorise`), else taken here."""
-        if self.factorise is decompose:
-            return self.decomposed(fit_mask)
-        return decompose(self.k[np.ix_(fit_mask, self.column[fit_mask])])
-
-    def fit(self, y, fit_mask, extra=None, extra_names=None):
-        """REML GBLUP on the accessions of `fit_mask` (training accessions only), `extra` columns
-        (markers) beside the fixed effects; returns the fit and every accession's design (aliased
-        columns left out)."""
-        x = self.effects.matrix(fit_mask, extra, extra_names)
-        return fit_gblup(None, y[fit_mask], x[fit_mask], self.decomposed(fit_mask)), x
-
-    def fit_predict(self, y, fit_mask, extra=None, extra_names=None):
-        """The fit on `fit_mask`, every accession's design, and every accession's prediction."""
-        fit, x = self.fit(y, fit_mask, extra, extra_names)
-        return fit, x, fit.predict(self.k[:, self.column[fit_mask]], x)
-
-    def predict(self, y, fit_mask):
-        """Predictions for every accession from GBLUP fitted on `fit_mask`."""
-        return self.fit_predict(y, fit_mask)[2]
-
-    def out_of_fold(self, y, folds):
-        """Each accession with a fold (> 0) predicted by GBLUP fitted on the other folds; NaN elsewhere."""
-        predicted = np.full(len(y), np.nan)
-        for fold in np.unique(folds[folds > 0]):
-            held = folds == fold
-            predicted[held] = self.predict(y, (folds > 0) & ~held)[held]
-        return predicted
-
-
 def fit_fold(fold, settings):
     """GBLUP on the fold's training accessions, and on each inner fold's complement; its REML
     variance components (on the trait's scale) recorded."""
@@ -289,4 +185,7 @@ def fit_fold(fold, settings):
     h2 = fit.heritability(float(np.mean(fold.kinship.k[trained, fold.kinship.column[trained]])))
     scale = fold.problem.y_sd**2
     reml = {"delta": fit.delta, "sigma_g2": fit.sigma_g2 * scale, "sigma_e2": fit.sigma_e2 * scale, "h2": h2}
+    if fold.kinship.random:
+        names = fold.kinship.random.names
+        reml["sigma_c2"] = {name: ratio * fit.sigma_g2 * scale for name, ratio in zip(names, fit.ratios)}
     return FoldFit(predicted, fold.kinship.out_of_fold(fold.y, fold.folds), details={"reml": reml})

@@ -17,8 +17,9 @@ averaged there chosen without the accession's inner fold (`statistics.cross_vali
 chosen with it, the candidates that noise lifted would over-rate the GCN's evidence.
 
 Covariates and large-effect loci enter as fixed effects the GCN learns around: each member
-learns what GBLUP + loci's fixed part (covariates, the chosen markers), fitted without the
-member's validation fold, leaves of the trait, and adds that part back to its predictions. So
+learns what GBLUP + loci's fixed part (covariates, the chosen markers, and the BLUPs of random
+covariates' levels), fitted without the member's validation fold, leaves of the trait, and adds
+that part back to its predictions. So
 the graph model spends its capacity on the polygenic remainder, and no member's fixed effects
 saw the accessions it is early-stopped and scored on.
 """

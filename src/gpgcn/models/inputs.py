@@ -10,8 +10,8 @@ from ..data.kinship import read_kinship
 from ..gcn.first_layer import factored
 from ..gcn.problem import load_problem
 from . import Fold, prepared_settings
-from .gblup import SplitKinship
 from .loci import Markers
+from .split_kinship import SplitKinship
 
 
 class TraitInputs:

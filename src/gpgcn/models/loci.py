@@ -65,7 +65,7 @@ def association(split_kinship, y, fit_mask, markers):
     variance ratio, in the kinship's eigenbasis, the fixed-effect design projected out; and its
     degrees of freedom."""
     null, x = split_kinship.fit(y, fit_mask)
-    s, u = split_kinship.eigen(fit_mask)
+    s, u = split_kinship.eigen(fit_mask, null.ratios)
     root_w = 1.0 / np.sqrt(s + null.delta)
     basis, _ = np.linalg.qr((u.T @ x[fit_mask]) * root_w[:, None])
     uy = (u.T @ y[fit_mask]) * root_w
@@ -132,10 +132,11 @@ def top_markers(split_kinship, y, fit_mask, markers, m):
 
 def fit_with_markers(split_kinship, y, fit_mask, markers, chosen):
     """GBLUP with the `chosen` markers (a Markers' columns) as fixed effects: the fit, every
-    accession's prediction and its fixed part (Xβ)."""
+    accession's prediction and the part the GCN learns around (Xβ and its random covariates'
+    BLUPs)."""
     extra = (markers.dosage[:, chosen], markers.names(chosen)) if len(chosen) else (None, None)
     fit, x, predicted = split_kinship.fit_predict(y, fit_mask, *extra)
-    return fit, predicted, x @ fit.beta
+    return fit, predicted, x @ fit.beta + split_kinship.random_part(fit, fit_mask)
 
 
 def fit_fold(fold, settings):

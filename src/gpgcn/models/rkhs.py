@@ -2,7 +2,8 @@
 two accessions' genotypes (through the relationship matrix, `SplitKinship.squared_distances`),
 the median over pairs of the accessions fitted to. The bandwidth multiple h is the one of
 BANDWIDTHS whose REML likelihood is highest on those accessions, and the variance ratio is REML's,
-as in GBLUP (same fixed effects): both chosen inside the accessions the fit learns from.
+as in GBLUP (same fixed effects and random covariates): both chosen inside the accessions the
+fit learns from.
 """
 
 import numpy as np
@@ -11,6 +12,7 @@ from .fold import FoldFit
 
 # Powers of two: each kernel is the square of the next wider one's, one exp for them all.
 BANDWIDTHS = tuple(2.0**power for power in range(-2, 4))
+MIDDLE = 1.0
 
 
 def kernels(split_kinship, fit_mask):
@@ -25,10 +27,12 @@ def kernels(split_kinship, fit_mask):
 
 
 def fit_rkhs(split_kinship, y, fit_mask):
-    """(bandwidth multiple, every accession's prediction) of the most likely kernel."""
-    best = None
-    for h, kernel in kernels(split_kinship, fit_mask).items():
-        fit, _, predicted = kernel.fit_predict(y, fit_mask)
+    """(bandwidth multiple, every accession's prediction) of the most likely kernel. Random
+    covariates' ratios are chosen once, at the middle bandwidth, and kept for the others."""
+    best, found = None, kernels(split_kinship, fit_mask)
+    ratios = found[MIDDLE].ratios(y, fit_mask)
+    for h, kernel in found.items():
+        fit, _, predicted = kernel.fit_predict(y, fit_mask, ratios=ratios)
         if best is None or fit.loglik > best[0]:
             best = (fit.loglik, h, predicted)
     return best[1:]
