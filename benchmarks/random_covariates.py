@@ -1,7 +1,7 @@
 """A grouping as a random covariate: the workflow on mice_1814 (../shared; its four traits, sex
 as a fixed covariate, the first REPEATS published CV repeats) without and with `cage` as a random
-covariate (`input.random_covariates`), one run after the other on 2 cores, the second on the
-first's data stage; writes docs/benchmarks/random_covariates.md. A run whose folder holds a
+covariate (`input.random_covariates`), one run after the other on 2 cores, each from a fresh
+folder; writes docs/benchmarks/random_covariates.md. A run whose folder holds a
 finished workflow is read, not run again (remove benchmarks/out/random_covariates to measure anew).
 
     .venv/bin/python benchmarks/random_covariates.py
@@ -9,7 +9,6 @@ finished workflow is read, not run again (remove benchmarks/out/random_covariate
 
 import json
 import platform
-import shutil
 import subprocess
 import time
 
@@ -32,21 +31,17 @@ VARIANTS = {
 
 
 def run_variants():
-    """Each variant's run folder, run where it holds no finished workflow; the walls and loads."""
+    """Each variant's run folder, run where it holds no finished workflow (its wall time, the CPU's
+    load before it and the commit recorded)."""
     OUT.mkdir(parents=True, exist_ok=True)
-    first = None
-    for variant, changes in VARIANTS.items():
-        work = OUT / f"{COHORT}_{variant}"  # the depth the cohort config's relative paths expect
+    works = {variant: OUT / f"{COHORT}_{variant}" for variant in VARIANTS}  # the depth the config expects
+    for variant, work in works.items():
         if not (work / "results/summary/accuracy.tsv").exists():
-            if first is not None and not work.exists():
-                skip = shutil.ignore_patterns("models", "predictions", "summary", "split", "benchmarks", "plots")
-                shutil.copytree(first, work, ignore=skip)
-            changes_path = OUT / f"{variant}.yaml"
-            changes_path.write_text(yaml.safe_dump(changes))
-            wall, busy = run(COHORT, work, changes_path)
+            changes = OUT / f"{variant}.yaml"
+            changes.write_text(yaml.safe_dump(VARIANTS[variant]))
+            wall, busy = run(COHORT, work, changes)
             (work / "run.json").write_text(json.dumps({"wall": wall, "busy": busy, "commit": commit()}))
-        first = first or work
-    return {variant: OUT / f"{COHORT}_{variant}" for variant in VARIANTS}
+    return works
 
 
 def commit():
@@ -126,9 +121,9 @@ def main():
         "(every fit chooses the cage's variance on its own accessions), mean over the repeats; the",
         "difference is taken repeat by repeat on the same folds.",
         f"Run on {platform.node()} ({record['cpu_model']}, 2 cores), {time.strftime('%Y-%m-%d')}, at "
-        f"{runs['cage']['commit']}: without the cage {runs['fixed']['wall'] / 60:.1f} min (the data stage "
-        f"included; CPU {runs['fixed']['busy']:.0%} busy before it), with it {runs['cage']['wall'] / 60:.1f} min "
-        f"(on the first run's data stage; CPU {runs['cage']['busy']:.0%} busy before it).",
+        f"{runs['cage']['commit']}, each run from a fresh folder (the data stage included): without the cage "
+        f"{runs['fixed']['wall'] / 60:.1f} min (CPU {runs['fixed']['busy']:.0%} busy before it), with it "
+        f"{runs['cage']['wall'] / 60:.1f} min (CPU {runs['cage']['busy']:.0%} busy before it).",
         "",
         "```sh",
         ".venv/bin/python benchmarks/random_covariates.py",
