@@ -6,8 +6,9 @@ C[i, j] = 1 where accessions i and j share a level (0 where either lacks one), �
 Each fit chooses its ratios by REML on its own accessions (the covariates' fixed effects beside
 them) among RATIOS times the kernel's mean diagonal there (`choose_ratios`), one covariate after
 another, the variance ratio δ = σe² / σg² refined at each as GBLUP refines it. Every candidate
-costs one decomposition of the fit's kernel, so a GBLUP fit with a random covariate costs some
-four times one without; RKHS chooses the ratios once, at its middle bandwidth (`rkhs.py`).
+costs one decomposition of the fit's kernel, so a GBLUP fit with a random covariate takes a few
+where it took one; RKHS chooses the ratios once, at its middle bandwidth (`rkhs.py`), and GBLUP +
+loci takes GBLUP's (`SplitKinship.ratios`, one choice per fit's accessions and trait).
 
 Each accession's BLUP of its level is ρ·C·α (α the fit's BLUP weights): an accession whose level
 no accession of the fit has, or who lacks one, gets none, the mean level's. The GCN learns around
