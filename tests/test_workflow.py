@@ -377,14 +377,20 @@ def test_region_scatter_gives_the_per_chromosome_results(tiny_run, tmp_path):
     np.testing.assert_allclose(scattered.to_numpy(), reference.to_numpy(), rtol=1e-7, atol=1e-8)  # 8 digits written
 
 
-def kinship_config(directory, kinship, phenotypes, **split):
+def kinship_config(directory, kinship, phenotypes, random_covariates=(), **split):
     """Mode kinship over the tiny config, the loci counts as configured by default."""
     return write_config(
         directory,
         merged(
             TINY,
             {
-                "input": {"mode": "kinship", "kinship": str(kinship), "phenotypes": str(phenotypes), "id_column": "ID"},
+                "input": {
+                    "mode": "kinship",
+                    "kinship": str(kinship),
+                    "phenotypes": str(phenotypes),
+                    "id_column": "ID",
+                    "random_covariates": list(random_covariates),
+                },
                 "split": split,
                 "strategies": {
                     "serial": [1],
@@ -480,6 +486,30 @@ def test_accessions_without_a_phenotype_are_predicted(tiny_run, tmp_path):
     assert sorted(predictions.loc[~predictions["phenotyped"], "ID"]) == sorted(unphenotyped)
     summary = json.loads((tmp_path / "results/split/RL/summary.json").read_text())
     assert sorted(summary["no_phenotype_ids"]) == sorted(unphenotyped)
+
+
+def test_a_random_covariate_reaches_every_model_through_the_workflow(tiny_run, tmp_path):
+    """A plot per few accessions carrying much of the trait, as `input.random_covariates`: the split
+    carries its levels, GBLUP finds its variance, and the plots lift every model's test r."""
+    import numpy as np
+    import pandas as pd
+
+    table = pd.read_csv(tiny_run / "results/cohort/phenotypes.tsv", sep="\t", dtype={"ID": str})
+    rng = np.random.default_rng(0)
+    plot = rng.integers(0, 25, len(table))
+    table["RL"] += rng.normal(0, 3 * table["RL"].std(), 25)[plot]
+    table["plot"] = [f"p{p}" for p in plot]
+    table.to_csv(tmp_path / "pheno.tsv", sep="\t", index=False)
+    kinship_config(tmp_path, tiny_run / "results/kinship/grm.tsv", tmp_path / "pheno.tsv", random_covariates=["plot"])
+    run = snakemake(tmp_path, "--cores", "2", "results/predictions/RL.tsv")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    split = pd.read_csv(tmp_path / "results/split/RL/split.tsv", sep="\t", dtype=str)
+    assert split["random:plot"].nunique() == 25
+    gblup = json.loads((tmp_path / "results/models/RL/gblup/metrics.json").read_text())
+    assert gblup["reml"]["sigma_c2"]["plot"] > gblup["reml"]["sigma_g2"]
+    for model in ("gblup", "rkhs", "gblup_loci", "gcn", "stack"):
+        record = json.loads((tmp_path / f"results/models/RL/{model}/metrics.json").read_text())
+        assert record["test_pearson_r"] > 0.8, model
 
 
 def test_kinship_mode_refuses_phenotyped_ids_missing_from_columns(tiny_run, tmp_path):
