@@ -140,10 +140,11 @@ def main():
         + ", too many levels to fit as fixed effects. CV r is nested as on the other pages",
         "(every fit chooses the cage's variance on its own accessions), mean over the repeats; the",
         "difference is taken repeat by repeat on the same folds.",
-        f"Run on {platform.node()} ({record['cpu_model']}, 2 cores), {time.strftime('%Y-%m-%d')}, at "
-        f"{runs['cage']['commit']}, each run from a fresh folder (the data stage included): without the cage "
-        f"{runs['fixed']['wall'] / 60:.1f} min (CPU {runs['fixed']['busy']:.0%} busy before it), with it "
-        f"{runs['cage']['wall'] / 60:.1f} min (CPU {runs['cage']['busy']:.0%} busy before it).",
+        f"Run on {platform.node()} ({record['cpu_model']}, 2 cores), {time.strftime('%Y-%m-%d')}, each run "
+        f"from a fresh folder (the data stage included): without the cage at {runs['fixed']['commit']}, "
+        f"{runs['fixed']['wall'] / 60:.1f} min (CPU {runs['fixed']['busy']:.0%} busy before it), with it at "
+        f"{runs['cage']['commit']}, {runs['cage']['wall'] / 60:.1f} min (CPU {runs['cage']['busy']:.0%} busy "
+        "before it).",
         "",
         "```sh",
         ".venv/bin/python benchmarks/random_covariates.py",

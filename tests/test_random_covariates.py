@@ -83,6 +83,27 @@ def test_a_grouping_that_carries_the_trait_predicts_held_out_accessions_and_one_
     assert abs(r_with - r_without) < 0.02
 
 
+def test_two_groupings_each_get_their_own_variance():
+    """A cage that carries the trait beside a pen that carries nothing: the climb gives the cage a
+    ratio and leaves the pen's at or near none."""
+    kinship, cage, y = grouped_cohort()
+    pen = np.array([f"pen{i}" for i in np.random.default_rng(7).integers(0, 30, len(y))], dtype=object)
+    n = len(y)
+    split = pd.DataFrame({"ID": [str(i) for i in range(n)], "y": y, "set": "train", "random:cage": cage})
+    split["random:pen"] = pen
+    model = SplitKinship(
+        kinship,
+        np.ones(n, bool),
+        FixedEffects.of_split(split),
+        np.diag(kinship),
+        random=RandomCovariates.of_split(split),
+    )
+    fit, _ = model.fit(y, np.ones(n, bool))
+    scale = np.mean(np.diag(kinship))
+    assert model.random.names == ["cage", "pen"]
+    assert fit.ratios[0] >= 0.5 * scale and fit.ratios[1] <= 0.125 * scale, fit.ratios
+
+
 def test_an_accession_whose_cage_no_fitted_accession_shares_gets_no_cage_effect():
     kinship, group, y = grouped_cohort()
     group = group.copy()
@@ -144,6 +165,7 @@ def test_every_model_carries_the_random_covariate(tmp_path):
         assert record["test_pearson_r"] > 0.9, name
     gblup = json.loads(Path(outputs["gblup_metrics"]).read_text())
     assert gblup["reml"]["sigma_c2"]["cage"] > 1.0, gblup["reml"]
+    assert gblup["random_covariates"] == ["cage"] and gblup["covariates"] == []
 
 
 @pytest.mark.parametrize("peak", range(len(RATIOS)))

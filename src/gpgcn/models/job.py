@@ -11,7 +11,7 @@ import time
 import pandas as pd
 import torch
 
-from ..data.covariates import covariate_names
+from ..data.covariates import RANDOM_PREFIX, covariate_names
 from ..io import write_tsv
 from ..records import prediction_frame, write_model_outputs
 from . import MODELS, RECOMMENDED, fit_every_model, model_files
@@ -67,6 +67,7 @@ def trait_models_stage(*, files, settings, outputs, threads=1, cv_parts=None):
         # This job's and its CV jobs'.
         "seconds_total": time.perf_counter() - start + cv_elsewhere,
         "covariates": covariate_names(inputs.split),
+        "random_covariates": covariate_names(inputs.split, RANDOM_PREFIX),
         "n_snps": inputs.n_snps,
         # Fixed-effect columns dropped as aliased: {fit: [columns]}.
         "aliased_fixed_effects": aliased,
