@@ -148,6 +148,11 @@ def covariate_names(split, prefix=PREFIX):
     return [c[len(prefix) :] for c in split.columns if c.startswith(prefix)]
 
 
+def levels_of(column):
+    """A categorical column's values as level strings, None where missing."""
+    return np.array([None if pd.isna(v) else str(v) for v in column], dtype=object)
+
+
 class FixedEffects:
     """The fixed-effect design of every accession of a split, built for each fit from the
     accessions it is fitted to (see the module's docstring). `aliased`: {where: column names}
@@ -176,7 +181,7 @@ class FixedEffects:
                 columns.append(np.where(known, (numeric.to_numpy() - mean) / sd, 0.0))
                 names.append(name)
             else:
-                factors[name] = np.array([None if pd.isna(v) else str(v) for v in raw], dtype=object)
+                factors[name] = levels_of(raw)
         return cls(np.column_stack(columns), names, factors)
 
     @classmethod

@@ -20,7 +20,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from ..data.covariates import RANDOM_PREFIX, covariate_names
+from ..data.covariates import RANDOM_PREFIX, covariate_names, levels_of
 
 # 0, then doubling from 1/16: up to a grouping that all but replaces the kinship (a trait of low
 # heritability in strongly grouped accessions).
@@ -42,8 +42,7 @@ class RandomCovariates:
         names = covariate_names(split, RANDOM_PREFIX)
         same_level = []
         for name in names:
-            levels = np.array([None if pd.isna(v) else str(v) for v in split[RANDOM_PREFIX + name]], dtype=object)
-            codes = pd.factorize(levels, use_na_sentinel=True)[0]  # None: -1
+            codes = pd.factorize(levels_of(split[RANDOM_PREFIX + name]), use_na_sentinel=True)[0]  # None: -1
             shared = (codes[:, None] == codes[train][None, :]) & (codes[:, None] >= 0)
             same_level.append(shared)
         return cls(names, same_level)
