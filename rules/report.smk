@@ -92,6 +92,11 @@ rule report:
             caption="../report/loci.rst",
             category="Accuracy",
         ),
+        variance_components=reported(
+            "results/summary/variance_components.tsv",
+            caption="../report/variance_components.rst",
+            category="Accuracy",
+        ),
         model_choice=reported(
             "results/summary/model_choice.tsv",
             caption="../report/model_choice.rst",

@@ -164,7 +164,12 @@ def test_every_model_carries_the_random_covariate(tmp_path):
         record = json.loads(Path(outputs[f"{name}_metrics"]).read_text())
         assert record["test_pearson_r"] > 0.9, name
     gblup = json.loads(Path(outputs["gblup_metrics"]).read_text())
-    assert gblup["reml"]["sigma_c2"]["cage"] > 1.0, gblup["reml"]
+    reml = gblup["reml"]
+    assert reml["sigma_c2"]["cage"] > 1.0, reml
+    # h2: the genomic share of all the variance, the cages' included.
+    assert reml["h2"] == pytest.approx(
+        reml["genomic_variance"] / (reml["genomic_variance"] + reml["sigma_c2"]["cage"] + reml["sigma_e2"])
+    )
     assert gblup["random_covariates"] == ["cage"] and gblup["covariates"] == []
 
 

@@ -187,3 +187,27 @@ def test_one_cv_repeat_has_no_spread():
 
     assert record([0.5])["cv_pearson_r_mean"] == 0.5 and record([0.5])["cv_pearson_r_sd"] is None
     assert record([0.4, 0.6])["cv_pearson_r_sd"] == pytest.approx(0.1)
+
+
+def test_variance_components_are_gblups_reml_parts_and_their_shares():
+    """From each trait's GBLUP record: the genomic, random covariates' and residual variances and
+    their shares of the sum (the genomic share is h2); other models and a failed GBLUP give none."""
+    from gpgcn.report.summary import variance_components_table
+
+    reml = {"genomic_variance": 2.0, "sigma_e2": 1.0, "sigma_c2": {"cage": 1.0}, "h2": 0.5}
+    models = [
+        ("A", {"model": "gblup", "reml": reml}, None),
+        ("A", {"model": "rkhs"}, None),
+        ("B", {"model": "gblup", "reml": {"genomic_variance": 3.0, "sigma_e2": 1.0, "h2": 0.75}}, None),
+        ("C", {"model": "gblup", "failed": "LinAlgError"}, None),
+    ]
+    table = variance_components_table(models)
+    assert list(zip(table["trait"], table["component"])) == [
+        ("A", "genomic"),
+        ("A", "random covariate cage"),
+        ("A", "residual"),
+        ("B", "genomic"),
+        ("B", "residual"),
+    ]
+    assert list(table["variance"]) == [2.0, 1.0, 1.0, 3.0, 1.0]
+    assert list(table["share"]) == pytest.approx([0.5, 0.25, 0.25, 0.75, 0.25])

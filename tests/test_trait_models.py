@@ -477,6 +477,9 @@ def test_gblup_records_its_reml_fit_on_the_trait_scale(tmp_path):
     assert reml["sigma_g2"] == pytest.approx(raw.sigma_g2, rel=1e-3)
     assert reml["sigma_e2"] == pytest.approx(raw.sigma_e2, rel=1e-3)
     assert reml["delta"] == pytest.approx(raw.delta, rel=1e-3)
+    mean_diagonal = np.mean(np.diag(kinship.k[train][:, kinship.column[train]]))
+    assert reml["genomic_variance"] == pytest.approx(raw.sigma_g2 * mean_diagonal, rel=1e-3)
+    assert reml["h2"] == pytest.approx(reml["genomic_variance"] / (reml["genomic_variance"] + reml["sigma_e2"]))
 
 
 def test_more_loci_than_markers_is_refused(tmp_path):

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from gpgcn.models import MODELS, RECOMMENDED
+from gpgcn.models import MODELS, RECOMMENDED, REFERENCE
 
 from helpers import (
     REPO,
@@ -259,6 +259,12 @@ def test_report_holds_the_tables_and_plots(tiny_run):
     assert (
         len(choice) == 2 * len(TINY["select"]["candidates"]) and choice.groupby("trait")["averaged"].sum().ge(1).all()
     )
+    components = table("variance_components.tsv")
+    assert list(components["component"]) == ["genomic", "residual"] * 2
+    for trait, parts in components.groupby("trait"):
+        reml = json.loads((tiny_run / f"results/models/{trait}/{REFERENCE}/metrics.json").read_text())["reml"]
+        assert parts["share"].sum() == pytest.approx(1, abs=1e-3)
+        assert parts.set_index("component").loc["genomic", "share"] == pytest.approx(reml["h2"], abs=5e-4)
     timings = table("timings.tsv")
     assert list(timings["strategy"]) == ["serial", "intraop", "interop", "interop", "dataparallel", "ddp", "snpshard"]
     data = table("data.tsv").set_index("item")["value"]

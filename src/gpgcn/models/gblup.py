@@ -30,10 +30,11 @@ class GBLUPFit:
     loglik: float
     ratios: tuple = ()  # random covariates' σc² / σg², in K (split_kinship.SplitKinship)
 
-    def heritability(self, mean_diagonal=1.0):
-        """Genomic heritability on the scale of a kinship whose mean diagonal is given."""
-        vg = self.sigma_g2 * mean_diagonal
-        return vg / (vg + self.sigma_e2)
+    def variances(self, mean_diagonal=1.0):
+        """The phenotypic variance's parts: the genomic values' (on a kinship whose mean diagonal
+        is given), each random covariate's (its C's diagonal is 1 on every accession fitted, as
+        each has a level) and the residual."""
+        return self.sigma_g2 * mean_diagonal, [ratio * self.sigma_g2 for ratio in self.ratios], self.sigma_e2
 
     def predict(self, k_new_train, x_new=None):
         """Predictions for new accessions from their kinship with the training accessions."""
@@ -178,14 +179,20 @@ def fit_gblup(kinship, y, x=None, decomposed=None):
 
 def fit_fold(fold, settings):
     """GBLUP on the fold's training accessions, and on each inner fold's complement; its REML
-    variance components (on the trait's scale) recorded."""
+    variance components (on the trait's scale) recorded, h2 the genomic values' share of the
+    phenotypic variance (random covariates' included)."""
     trained = fold.folds > 0
     fit, _, predicted = fold.kinship.fit_predict(fold.y, trained)
-    # The training accessions' self-relationships: each one's row at its own column.
-    h2 = fit.heritability(float(np.mean(fold.kinship.k[trained, fold.kinship.column[trained]])))
     scale = fold.problem.y_sd**2
-    reml = {"delta": fit.delta, "sigma_g2": fit.sigma_g2 * scale, "sigma_e2": fit.sigma_e2 * scale, "h2": h2}
+    # The training accessions' self-relationships: each one's row at its own column.
+    genomic, random, residual = fit.variances(float(np.mean(fold.kinship.k[trained, fold.kinship.column[trained]])))
+    reml = {
+        "delta": fit.delta,
+        "sigma_g2": fit.sigma_g2 * scale,
+        "sigma_e2": residual * scale,
+        "genomic_variance": genomic * scale,
+        "h2": genomic / (genomic + sum(random) + residual),
+    }
     if fold.kinship.random:
-        names = fold.kinship.random.names
-        reml["sigma_c2"] = {name: ratio * fit.sigma_g2 * scale for name, ratio in zip(names, fit.ratios)}
+        reml["sigma_c2"] = {name: variance * scale for name, variance in zip(fold.kinship.random.names, random)}
     return FoldFit(predicted, fold.kinship.out_of_fold(fold.y, fold.folds), details={"reml": reml})

@@ -103,6 +103,25 @@ def loci_table(models):
     return pd.DataFrame(rows, columns=["trait", "rank", "chrom", "pos", "id", "effect", "t"])
 
 
+def variance_components_table(models):
+    """Per trait, the phenotypic variance's parts as GBLUP's REML fit on all training accessions
+    estimates them, on the trait's scale and as shares of their sum: the genomic values' (the
+    share is the genomic heritability), each random covariate's, the residual."""
+    rows = []
+    for trait, metrics, _ in models:
+        if metrics["model"] != REFERENCE or "reml" not in metrics:
+            continue  # GBLUP failed: nothing estimated
+        reml = metrics["reml"]
+        parts = {
+            "genomic": reml["genomic_variance"],
+            **{f"random covariate {name}": value for name, value in reml.get("sigma_c2", {}).items()},
+            "residual": reml["sigma_e2"],
+        }
+        total = sum(parts.values())
+        rows += [{"trait": trait, "component": name, "variance": v, "share": v / total} for name, v in parts.items()]
+    return pd.DataFrame(rows, columns=["trait", "component", "variance", "share"])
+
+
 def model_choice_table(candidate_tables):
     """Every (trait, model, path) candidates table with their out-of-fold r and which were averaged."""
     frames = []
@@ -256,6 +275,7 @@ def report_stage(
     write_tsv(outputs["model_choice"], model_choice_table(choices), float_format="%.4f")
     write_tsv(outputs["data"], data_table(snp_tables, funnels, graph_summary, split_summaries, study))
     write_tsv(outputs["loci"], loci_table(models), float_format="%.4g")
+    write_tsv(outputs["variance_components"], variance_components_table(models), float_format="%.4g")
     plot_accuracy_by_trait(table, outputs["by_trait"])
     plot_predicted_vs_observed(models, outputs["scatter"])
     runs = [
