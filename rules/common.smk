@@ -42,8 +42,13 @@ CHROMOSOMES, REGIONS = PLAN.chromosomes, PLAN.regions
 # The chromosome of each region's matrix, in order: interop forks one branch per chromosome.
 MATRIX_CHROMOSOMES = [region.chrom for region in REGIONS.values()]
 SPLIT_SETTINGS = PLAN.split_settings()
-# The jobs each trait's cross-validation is dealt over, numbered from 1.
-CV_JOBS = list(range(1, config["split"]["cv_jobs"] + 1))
+# The jobs each trait's cross-validation is dealt over, numbered from 1; none without published
+# CV repeats (`split.cv_folds_file`), which alone give a trait's CV its folds.
+CV_JOBS = (
+    list(range(1, config["split"]["cv_jobs"] + 1))
+    if configured_input("cv_folds_file")
+    else []
+)
 
 
 def reported(pattern, **kwargs):

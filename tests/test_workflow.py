@@ -43,11 +43,11 @@ def test_dry_run_of_the_default_config(tmp_path):
         "kinship_graph",
         "check_traits",
         "split",
-        "cross_validate",
         "trait_models",
         "report",
     ):
         assert rule in run.stdout
+    assert "cross_validate" not in run.stdout  # no published CV repeats: no CV to deal out
     assert "train_" not in run.stdout and "aggregate_timings" not in run.stdout
     run = snakemake(tmp_path, "-n", "--configfile", str(REPO / "config/demo.yaml"))
     assert run.returncode == 0, run.stderr
@@ -297,7 +297,13 @@ def test_traits_fan_out_and_one_trait_reruns_alone(tiny_run, tmp_path):
     write_config(tmp_path, merged(TINY, {"input": {"traits": ["FT10_mean", "RL", "Leaf"]}}))
     jobs = dry_run_jobs(snakemake(tmp_path, "-n").stdout)
     assert (jobs["check_traits"], jobs["split"], jobs["trait_models"]) == (1, 3, 3)
-    assert jobs["cross_validate"] == 3 * 2  # split.cv_jobs CV jobs per trait
+    assert "cross_validate" not in jobs  # without published CV repeats a trait has no CV
+    (tmp_path / "cv.csv").write_text("ID,cv_1\n")  # a dry run reads no input
+    write_config(
+        tmp_path, merged(TINY, {"input": {"traits": ["FT10_mean", "RL", "Leaf"]}, "split": {"cv_folds_file": "cv.csv"}})
+    )
+    jobs = dry_run_jobs(snakemake(tmp_path, "-n").stdout)
+    assert jobs["cross_validate"] == 3 * 2 and jobs["trait_models"] == 3  # split.cv_jobs CV jobs per trait
     assert jobs["train_serial"] == 1  # the strategies are timed on the first trait only
     # `input.trait` alone is a one-trait list.
     write_config(tmp_path, merged(TINY, {"input": {"traits": [], "trait": "RL"}}))
