@@ -190,15 +190,15 @@ def check_inputs(wildcards):
 
 
 def threads_per_trait(jobs=1):
-    """A per-trait model job's threads, where each trait runs `jobs` such jobs at once: the run's
-    cores shared among them (at most 16 each), so a one-trait run uses them all; 1 where the run
-    names no core count (`--report`).
+    """A per-trait model job's threads, where each trait runs `jobs` such jobs at once (none counts
+    as one): the run's cores shared among them (at most 16 each), so a one-trait run uses them
+    all; 1 where the run names no core count (`--report`).
     """
     try:
         cores = workflow.cores
     except WorkflowError:
         return 1
-    return max(1, min(cores, 16) // (len(TRAITS) * jobs))
+    return max(1, min(cores, 16) // (len(TRAITS) * max(jobs, 1)))
 
 
 def cv_parts(wildcards):

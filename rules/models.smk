@@ -11,7 +11,7 @@ rule cross_validate:
         "results/benchmarks/models/{trait}/cross_validate_{part}.tsv"
     conda:
         "../envs/gpgcn.yaml"
-    threads: threads_per_trait(len(CV_JOBS) or 1)
+    threads: threads_per_trait(len(CV_JOBS))
     resources:
         mem_mb=4000,
         runtime=240,
