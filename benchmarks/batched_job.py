@@ -107,7 +107,8 @@ def gcn_seconds(gcn):
 def member_epochs(gcn):
     """Every GCN member-epoch of a per-trait job (its metrics.json): on all training accessions
     and in every outer CV fold."""
-    return gcn["gcn_member_epochs"] + sum(sum(by_fold) for by_fold in gcn["cv_gcn_member_epochss"].values())
+    in_cv = gcn["by_outer_fold"]["gcn_member_epochs"]
+    return gcn["gcn_member_epochs"] + sum(sum(by_fold) for by_fold in in_cv.values())
 
 
 def main():

@@ -44,7 +44,7 @@ def rows(works, traits):
         summed = sum(model_job_seconds(work, trait) for trait in traits)
         gcn = [metrics(work, trait, "gcn") for trait in traits]
         gcn_seconds = sum(m["seconds_by_model"]["gcn"]["cross_validation"] for m in gcn)
-        epochs = sum(sum(map(sum, m["cv_gcn_member_epochss"].values())) for m in gcn)
+        epochs = sum(sum(map(sum, m["by_outer_fold"]["gcn_member_epochs"].values())) for m in gcn)
         waits = [
             max(s for job, s in spent.items() if job != "trait_models") + spent["trait_models"]
             for spent in every.values()

@@ -36,13 +36,13 @@ def cv_difference(record, reference):
 def what_it_chose(record):
     """The choices a model made on all training accessions, in a few words: a combination's
     weights, the candidates averaged, or the numbers it records of itself in every fold (those it also
-    records per outer fold, as cv_<key>s)."""
+    records per outer fold, in by_outer_fold)."""
     if MODELS[record["model"]].combines:
         weights = {name: record.get(f"weight_{name}", 0) for name in MODELS}
         return ", ".join(f"{MODELS[n].display} {w:.2f}" for n, w in weights.items() if w)
     if "selection" in record:
         return " + ".join(f"({name})" for name in record["selection"]["averaged"])
-    own = [key for key in record if f"cv_{key}s" in record]
+    own = list(record["by_outer_fold"])
     return ", ".join(f"{key} = {record[key]:g}" for key in own)
 
 
@@ -104,7 +104,7 @@ def goal_rows(run, traits):
         record = metrics(run, trait, RECOMMENDED)
         best = max(SINGLE_MODELS, key=lambda m: metrics(run, trait, m)["cv_pearson_r_mean"])
         best_r = metrics(run, trait, best)["cv_pearson_r_mean"]
-        shares = [s for repeat in record.get(f"cv_{GRAPH_MODEL}_shares", {}).values() for s in repeat]
+        shares = [s for repeat in record["by_outer_fold"].get(f"{GRAPH_MODEL}_share", {}).values() for s in repeat]
         lines.append(
             f"| {trait} | {record['cv_pearson_r_mean']:.3f} | {MODELS[best].display} ({best_r:.3f}) | "
             f"{record['cv_pearson_r_mean'] - best_r:+.3f} | {np.mean(shares) if shares else 0:.2f} |"

@@ -380,17 +380,17 @@ def test_every_model_is_fitted_chosen_and_cross_validated(tmp_path):
     assert stack["recommended"] is True and gcn["recommended"] is False
     assert gcn["cv_repeats"] == stack["cv_repeats"] == 2
     # Chosen anew inside every outer fold: how many candidates each fold averaged.
-    assert all(1 <= n <= 3 for n in gcn["cv_gcn_candidates_averageds"]["cv_1"])
+    assert all(1 <= n <= 3 for n in gcn["by_outer_fold"]["gcn_candidates_averaged"]["cv_1"])
     # What the GCN cost counts every candidate's member-epochs: epochs.tsv holds the averaged ones'.
     epochs = pd.read_csv(outputs["gcn_epochs"], sep="\t")
     assert gcn["gcn_member_epochs"] >= len(epochs)
     assert (gcn["gcn_member_epochs"] == len(epochs)) == scores["averaged"].all()
-    assert all(n > 0 for n in gcn["cv_gcn_member_epochss"]["cv_1"])
+    assert all(n > 0 for n in gcn["by_outer_fold"]["gcn_member_epochs"]["cv_1"])
     # Only the models whose predictions hold the GCN carry its settings' choice.
     assert stack["selection"] == gcn["selection"]
     for name in ("gblup", "rkhs", "gblup_loci"):
         assert "selection" not in json.loads(Path(outputs[f"{name}_metrics"]).read_text())
-    assert len(stack["cv_weight_gcns"]["cv_1"]) == 3  # chosen inside each outer fold
+    assert len(stack["by_outer_fold"]["weight_gcn"]["cv_1"]) == 3  # chosen inside each outer fold
     cv = pd.read_csv(outputs["cv_predictions"], sep="\t")
     assert len(cv) == 2 * 90 and set(cv["repeat"]) == {"cv_1", "cv_2"}
     for name in ("stack", "gblup_loci", "rkhs", "gblup"):
@@ -535,14 +535,16 @@ def assert_same_choices(reference, other):
     assert gcn_a["selection"]["averaged"] == gcn_b["selection"]["averaged"]
     scores = [[c["cv_pearson_r"] for c in gcn["selection"]["candidates"]] for gcn in (gcn_a, gcn_b)]
     assert same(scores[0], scores[1])
-    weighed = sorted(k for k in stack_a if k.startswith(("weight_", "cv_weight_", "gcn_share", "cv_gcn_share")))
-    assert weighed == sorted(k for k in stack_b if k.startswith(("weight_", "cv_weight_", "gcn_share", "cv_gcn_share")))
-    assert len(weighed) == 2 * 4 + 2  # each model's weight and its per-fold record, and the GCN's share
+    weighed = sorted(k for k in stack_a if k.startswith(("weight_", "gcn_share")))
+    assert weighed == sorted(k for k in stack_b if k.startswith(("weight_", "gcn_share")))
+    assert len(weighed) == 4 + 1  # each model's weight and the GCN's share
+    assert sorted(stack_a["by_outer_fold"]) == weighed  # each one also in every outer fold
     for key in weighed:
         assert same(stack_a[key], stack_b[key]), key
-    for key in ("loci_m", "loci", "cv_loci_ms"):
+    assert same(stack_a["by_outer_fold"], stack_b["by_outer_fold"])
+    for key in ("loci_m", "loci", "by_outer_fold"):
         assert same(records_a["gblup_loci"][key], records_b["gblup_loci"][key]), key
-    for key in ("rkhs_bandwidth", "cv_rkhs_bandwidths"):
+    for key in ("rkhs_bandwidth", "by_outer_fold"):
         assert records_a["rkhs"][key] == records_b["rkhs"][key], key
     for model_a, model_b in ((gcn_a, gcn_b), (stack_a, stack_b), *zip(records_a.values(), records_b.values())):
         assert len(model_a["cv_pearson_r"]) == 2 and same(model_a["cv_pearson_r"], model_b["cv_pearson_r"])
@@ -648,7 +650,7 @@ def test_a_model_that_fails_is_written_as_failed_and_the_others_stand(tmp_path, 
     assert rkhs["failed"].startswith("T: cross-validation cv_1, outer fold 1: LinAlgError: Singular matrix")
     assert rkhs["test_pearson_r"] > 0.3 and rkhs["cv_pearson_r"] == [] and rkhs["cv_pearson_r_mean"] is None
     assert stack["failed"] is None and gcn["failed"] is None and stack["test_pearson_r"] > 0.3
-    assert stack["cv_weight_rkhss"]["cv_1"][0] == 0 and len(stack["cv_pearson_r"]) == 2
+    assert stack["by_outer_fold"]["weight_rkhs"]["cv_1"][0] == 0 and len(stack["cv_pearson_r"]) == 2
     loci = json.loads(Path(outputs["gblup_loci_metrics"]).read_text())
     assert loci["failed"] is None and len(loci["cv_pearson_r"]) == 2
 
@@ -783,14 +785,14 @@ def test_a_new_model_is_its_module_and_its_registry_entry(tmp_path, toy_registry
     outputs = run_with_toy(tmp_path)
     toy = json.loads(Path(outputs["toy_metrics"]).read_text())
     assert toy["model"] == "toy" and toy["failed"] is None and toy["toy_shrink"] == 0.5
-    assert len(toy["cv_pearson_r"]) == 2 and len(toy["cv_toy_shrinks"]["cv_1"]) == 3
+    assert len(toy["cv_pearson_r"]) == 2 and len(toy["by_outer_fold"]["toy_shrink"]["cv_1"]) == 3
     predicted = {name: pd.read_csv(outputs[f"{name}_predictions"], sep="\t") for name in ("toy", "gblup")}
     centre = pd.read_csv(tmp_path / "split.tsv", sep="\t").query("set == 'train'")["y"].mean()
     np.testing.assert_allclose(
         predicted["toy"]["predicted"] - centre, 0.5 * (predicted["gblup"]["predicted"] - centre), atol=1e-4
     )
     stack = json.loads(Path(outputs["stack_metrics"]).read_text())
-    assert "weight_toy" in stack and len(stack["cv_weight_toys"]["cv_1"]) == 3
+    assert "weight_toy" in stack and len(stack["by_outer_fold"]["weight_toy"]["cv_1"]) == 3
     assert "toy" in pd.read_csv(outputs["cv_predictions"], sep="\t").columns
 
 

@@ -101,7 +101,8 @@ def model_record(name, fits, cv_extras):
         **fit.extra,
         **fit.details,
         **choices,
-        **{f"cv_{key}s": cv_extras.get(key, {}) for key in fit.extra},
+        # Each of those numbers as chosen in every outer CV fold, by repeat.
+        "by_outer_fold": {key: cv_extras.get(key, {}) for key in fit.extra},
     }
 
 
