@@ -88,7 +88,7 @@ def main():
     busy = psutil.cpu_percent(interval=1.0) / 100
     if busy > 0.05:
         print(f"warning: CPU {busy:.0%} busy before the run: the machine is not idle", flush=True)
-    changes = {"max_epochs": args.epochs, "patience": args.epochs + 1}
+    changes = {"max_epochs": args.epochs, "patience": args.epochs + 1, "patience_accessions": 0}
     settings = TrainSettings(**{**default_config()["train"], **changes})
     rng = np.random.default_rng(0)
     rows = []

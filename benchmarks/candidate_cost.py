@@ -33,7 +33,7 @@ def problem(features, similarity, rng):
 
 
 def seconds_per_epoch_of(problem, epochs):
-    changes = {"lr": 0.002, "max_epochs": epochs, "patience": epochs, "warmup_epochs": 2}
+    changes = {"lr": 0.002, "max_epochs": epochs, "patience": epochs, "patience_accessions": 0, "warmup_epochs": 2}
     settings = TrainSettings(**{**default_config()["train"], **changes})
     serial = Serial(1, settings)
     start = time.perf_counter()

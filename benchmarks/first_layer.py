@@ -93,7 +93,7 @@ def job_problem(cohort):
 
 def epoch_seconds(problem, settings):
     """Seconds of one epoch of MEMBERS batched members (every inner fold's, repeated), one thread."""
-    settings = type(settings)(**{**vars(settings), "max_epochs": EPOCHS, "patience": 10**6})
+    settings = type(settings)(**{**vars(settings), "max_epochs": EPOCHS, "patience": 10**6, "patience_accessions": 0})
     build = Serial(1, settings)
     folds = [fold for _ in range(MEMBERS // len(problem.folds)) for fold in problem.folds]
     members = [member_problem(problem, fold, None) for fold in folds]

@@ -143,6 +143,7 @@ def train_settings(epochs, device):
         "dropout": 0.0,
         "max_epochs": epochs,
         "patience": epochs + 1,
+        "patience_accessions": 0,
         "ensemble": False,
         "checkpoint_every": epochs + 1,
         "device": device,

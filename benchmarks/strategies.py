@@ -56,6 +56,7 @@ def run(directory, cohort, strategy, ndev, epochs):
         **config["train"],
         "max_epochs": epochs,
         "patience": epochs + 1,
+        "patience_accessions": 0,
         "warmup_epochs": 2,
         "ensemble": False,
         "checkpoint_every": epochs + 1,

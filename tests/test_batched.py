@@ -70,6 +70,18 @@ def test_early_and_late_stoppers_in_one_batch():
     assert_same(sequential, batched)
 
 
+def test_members_on_large_folds_stop_after_the_shrunk_patience_as_sequential_ones():
+    """Folds larger than `patience_accessions`: each batched member waits the patience its own
+    fold's size gives, as it does trained alone."""
+    problem = with_folds(toy_problem(), 5)
+    sequential, batched = both(problem, patience=10, patience_accessions=1)
+    assert_same(sequential, batched)
+    settings = train_settings(patience=10, patience_accessions=1)
+    for fold, best in zip(problem.folds, batched.best_epochs):
+        epochs = [r for r in batched.epochs if r["fold"] == fold]
+        assert len(epochs) == best + 1 + settings.patience_for(len(problem.validation_split(fold)[1])) == best + 6
+
+
 def test_members_learn_around_their_own_fixed_effects():
     problem = with_folds(toy_problem(), 4)
     rng = np.random.default_rng(1)

@@ -52,6 +52,25 @@ def test_loss_falls_and_the_model_learns():
     assert pearson_r(pred[test], problem.y.numpy()[test]) > 0.5
 
 
+def test_patience_shrinks_on_large_validation_folds_only():
+    s = settings(patience=80, patience_accessions=100)
+    assert s.patience_for(30) == s.patience_for(100) == 80
+    assert s.patience_for(200) == round(80 * (100 / 200) ** 0.5) == 57
+    assert s.patience_for(400) == s.patience_for(10_000) == 40  # half, at the least
+    assert settings(patience=80, patience_accessions=0).patience_for(10_000) == 80
+
+
+def test_a_model_on_a_large_validation_fold_stops_after_the_shrunk_patience():
+    """A validation fold larger than `patience_accessions`: the model stops once its loss has
+    not improved for the shrunk patience, not the configured one."""
+    problem = toy_problem()
+    s = settings(max_epochs=400, patience=40, patience_accessions=1)
+    n_validation = len(problem.validation_split(1)[1])
+    assert s.patience_for(n_validation) == 20
+    stopping, records = fit(builder(problem, s)(), problem, s, Serial(1, s), val_fold=1)
+    assert len(records) == stopping.best_epoch + 1 + 20 < s.max_epochs
+
+
 def test_same_seed_same_result():
     problem = toy_problem()
     s = settings(max_epochs=10)

@@ -148,7 +148,7 @@ def fit_members(gcn, problems, folds, settings, label="training"):
     features, first = torch.sparse.mm(graph, problems[0].x).to(PRECISIONS[settings.first_layer_precision]), None
     target = Targets(problems, folds)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay, fused=True)
-    stoppings = [EarlyStopping(settings.patience, settings.prediction_window) for _ in problems]
+    stoppings = [EarlyStopping(settings.patience_for(len(val)), settings.prediction_window) for _, val in target.nodes]
     records = [[] for _ in problems]
     active, shown = list(range(len(problems))), time.monotonic()
     for epoch in range(settings.max_epochs):
