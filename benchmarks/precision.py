@@ -67,17 +67,15 @@ def cohort_config(cohort):
     return config
 
 
-def run(cohort, precision, previous):
-    """The cohort's per-trait models at one precision; the data stage of `previous` (the other
-    precision's run folder) is reused where it exists. Returns the wall seconds."""
-    work = OUT / cohort / precision
+def run(work, config, previous):
+    """The per-trait models of `config` (a `cohort_config`, changed) in the folder `work`; the data
+    stage of `previous` (another run's folder of the cohort) is reused where it exists. Returns the
+    wall seconds."""
     if work.exists():
         shutil.rmtree(work)
     if previous is not None and previous.exists():
         shutil.copytree(previous, work, ignore=shutil.ignore_patterns("models", "predictions", "summary"))
     work.mkdir(parents=True, exist_ok=True)
-    config = cohort_config(cohort)
-    config.setdefault("train", {})["first_layer_precision"] = precision
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     targets = [f"results/predictions/{trait}.tsv" for trait in config["input"]["traits"]]
     command = [str(REPO / ".venv/bin/snakemake"), "--snakefile", str(REPO / "Snakefile"), "--cores", "2"]
@@ -88,6 +86,11 @@ def run(cohort, precision, previous):
     wall = time.perf_counter() - start
     (work / "run.json").write_text(json.dumps({"wall": wall}))
     return wall
+
+
+def with_train(config, **changes):
+    """`config` with `changes` to its `train:` section."""
+    return {**config, "train": {**config.get("train", {}), **changes}}
 
 
 def measured(work, trait):
@@ -112,11 +115,13 @@ def cohort_rows(cohort):
     return rows
 
 
-def table(rows):
-    score = rows[0][1]["score"]
+def table(rows, labels=PRECISIONS):
+    """Per trait, the GCN's and the recommended model's scores under the two runs `labels` (rows:
+    (trait, the first's `measured`, the second's)), their differences, and the GCN's cost."""
+    score, (a, b) = rows[0][1]["score"], labels
     lines = [
-        f"| trait | GCN {score} float32 | bfloat16 | difference | recommended {score} float32 | bfloat16 | difference "
-        "| GCN member-epochs bfloat16 / float32 | GCN seconds per member-epoch bfloat16 / float32 |",
+        f"| trait | GCN {score} {a} | {b} | difference | recommended {score} {a} | {b} | difference "
+        f"| GCN member-epochs {b} / {a} | GCN seconds per member-epoch {b} / {a} |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for trait, single, half in rows:
@@ -145,8 +150,6 @@ def write_page(busy):
             *table(rows),
             "",
         ]
-    gcn = np.array([half["gcn"] - single["gcn"] for _, single, half in everything])
-    recommended = np.array([half["recommended"] - single["recommended"] for _, single, half in everything])
     header = [
         "# First-layer precision: float32 against bfloat16",
         "",
@@ -169,29 +172,51 @@ def write_page(busy):
         "make benchmark-precision",
         "```",
         "",
-        f"Over all {len(everything)} traits, bfloat16 minus float32: GCN r {gcn.mean():+.4f} on average "
-        f"(from {gcn.min():+.3f} to {gcn.max():+.3f}), the recommended model's {recommended.mean():+.4f} "
-        f"(from {recommended.min():+.3f} to {recommended.max():+.3f}).",
+        differences(everything, "bfloat16 minus float32"),
         "",
     ]
     PAGE.write_text("\n".join(header + sections))
 
 
-def main():
+def runs_then_page(out, run_all, write_page):
+    """`run_all()` (unless --page-only: the runs already in `out`), then `write_page(busy)`, busy the
+    CPU's share in use before the runs."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--page-only", action="store_true", help="write the page from the runs already in OUT")
+    parser.add_argument("--page-only", action="store_true", help="write the page from the runs already there")
     args = parser.parse_args()
     busy = psutil.cpu_percent(interval=1.0) / 100
     if not args.page_only:
         if busy > 0.05:
             print(f"warning: CPU {busy:.0%} busy before the run: the machine is not idle", flush=True)
-        for cohort in COHORTS:
-            previous = None
-            for precision in PRECISIONS:
-                print(cohort, precision, f"{run(cohort, precision, previous) / 60:.1f} min", flush=True)
-                previous = OUT / cohort / precision
-        (OUT / "busy.json").write_text(json.dumps({"busy": busy}))
-    write_page(json.loads((OUT / "busy.json").read_text())["busy"])
+        run_all()
+        (out / "busy.json").write_text(json.dumps({"busy": busy}))
+    write_page(json.loads((out / "busy.json").read_text())["busy"])
+
+
+def differences(rows, what, score="r"):
+    """One line: the mean and range over `rows` (as `table`'s) of the GCN's and the recommended
+    model's `score` differences, second run minus first (`what`)."""
+    gcn = np.array([second["gcn"] - first["gcn"] for _, first, second in rows])
+    recommended = np.array([second["recommended"] - first["recommended"] for _, first, second in rows])
+    return (
+        f"Over all {len(rows)} traits, {what}: GCN {score} {gcn.mean():+.4f} on average "
+        f"(from {gcn.min():+.3f} to {gcn.max():+.3f}), the recommended model's {recommended.mean():+.4f} "
+        f"(from {recommended.min():+.3f} to {recommended.max():+.3f})."
+    )
+
+
+def run_all():
+    for cohort in COHORTS:
+        previous = None
+        for precision in PRECISIONS:
+            config = with_train(cohort_config(cohort), first_layer_precision=precision)
+            wall = run(OUT / cohort / precision, config, previous)
+            print(cohort, precision, f"{wall / 60:.1f} min", flush=True)
+            previous = OUT / cohort / precision
+
+
+def main():
+    runs_then_page(OUT, run_all, write_page)
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ class TrainSettings:
         `patience`; on more than `patience_accessions`, patience × √(patience_accessions / n_validation),
         half of it at the least. The patience waits out dips of the loss that noise made, whose
         sampling noise shrinks as 1 / √(accessions). Small folds keep it all: half of it cost the GCN
-        CV r on a 162-accession cohort (folds of some 26), next to nothing on 1,451 mice (some 230)."""
+        CV r on folds of some 26 accessions, next to nothing on some 230 (docs/benchmarks/patience.md)."""
         if not self.patience_accessions or n_validation <= self.patience_accessions:
             return self.patience
         shrunk = round(self.patience * math.sqrt(self.patience_accessions / n_validation))
