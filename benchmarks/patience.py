@@ -63,12 +63,16 @@ def fold_sizes(work, trait):
     return round(n_train / FOLDS), round(n_train * (FOLDS - 1) / FOLDS**2), n_train
 
 
+def configured():
+    """config.yaml's `train:` settings."""
+    return TrainSettings(**yaml.safe_load((REPO / "config.yaml").read_text())["train"])
+
+
 def default_patience(cohort):
     """The patience config.yaml gives the cohort's members (on every training accession, in an
     outer CV fold), from the folds of its run with patience 80."""
     whole, outer, _ = fold_sizes(OUT / cohort / "80", config_of(cohort)["input"]["traits"][0])
-    default = TrainSettings(**yaml.safe_load((REPO / "config.yaml").read_text())["train"])
-    return default.patience_for(whole), default.patience_for(outer)
+    return configured().patience_for(whole), configured().patience_for(outer)
 
 
 def section(cohort):
@@ -106,6 +110,7 @@ def section(cohort):
 
 
 def write_page(busy):
+    default = configured()
     everything, sections = [], []
     for cohort in COHORTS_HERE:
         rows, lines = section(cohort)
@@ -118,9 +123,10 @@ def write_page(busy):
         "(`train.patience`, `train.patience_accessions: 0`), every other setting config.yaml's. Each cohort's",
         f"workflow ran once per patience on the same data stage and folds: the first {REPEATS} published CV",
         "repeats of 5-fold CV; CV r is nested as on the other pages, mean over the repeats. config.yaml waits",
-        "80 epochs on validation folds of up to `train.patience_accessions` (100) accessions and less on",
-        "larger ones (half at 400 and more): each section gives its cohort's fold sizes and what they get,",
-        "and where that is less than 80, config.yaml's run against the first on the same folds.",
+        f"{default.patience} epochs on validation folds of up to `train.patience_accessions` "
+        f"({default.patience_accessions}) accessions and less on larger ones (half at "
+        f"{4 * default.patience_accessions} and more): each section gives its cohort's fold sizes and what",
+        "they get, and where that is less than 80, config.yaml's run against the first on the same folds.",
         f"Run on {platform.node()} ({cpu_model()}, {psutil.cpu_count()} cores), {date.today()}, "
         f"CPU {busy:.0%} busy before it.",
         "",
