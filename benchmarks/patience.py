@@ -24,6 +24,7 @@ from precision import (
     REPO,
     cohort_config,
     differences,
+    first_repeats,
     measured,
     run,
     runs_then_page,
@@ -31,7 +32,6 @@ from precision import (
     with_train,
 )
 
-from gpgcn.gcn.strategies import STRATEGIES  # precision puts the package on the path
 from gpgcn.gcn.training import TrainSettings
 from gpgcn.records import cpu_model
 
@@ -51,9 +51,7 @@ def config_of(cohort):
         return cohort_config(cohort)
     config = yaml.safe_load((DEFAULT_COST / "config.yaml").read_text())
     config["split"] = {key: str(DEFAULT_COST / value) for key, value in config["split"].items()}
-    config["split"]["cv_repeats"] = REPEATS
-    config["strategies"] = dict.fromkeys(STRATEGIES, [])
-    return config
+    return first_repeats(config)
 
 
 def fold_sizes(work, trait):
@@ -68,18 +66,11 @@ def configured():
     return TrainSettings(**yaml.safe_load((REPO / "config.yaml").read_text())["train"])
 
 
-def default_patience(cohort):
-    """The patience config.yaml gives the cohort's members (on every training accession, in an
-    outer CV fold), from the folds of its run with patience 80."""
-    whole, outer, _ = fold_sizes(OUT / cohort / "80", config_of(cohort)["input"]["traits"][0])
-    return configured().patience_for(whole), configured().patience_for(outer)
-
-
 def section(cohort):
     traits = config_of(cohort)["input"]["traits"]
     rows = [(trait, *(measured(OUT / cohort / arm, trait) for arm in ARMS)) for trait in traits]
     whole, outer, n_train = fold_sizes(OUT / cohort / "80", traits[0])
-    patience = default_patience(cohort)
+    default = configured()
     walls = {
         arm: json.loads((OUT / cohort / arm / "run.json").read_text())["wall"]
         for arm in (*ARMS, DEFAULT)
@@ -89,8 +80,8 @@ def section(cohort):
         f"## {cohort}",
         "",
         f"{n_train} training accessions: members' validation folds of some {whole} (on every training "
-        f"accession) and {outer} (in an outer CV fold), where config.yaml's patience is {patience[0]} and "
-        f"{patience[1]}. Workflow wall time: "
+        f"accession) and {outer} (in an outer CV fold), where config.yaml's patience is "
+        f"{default.patience_for(whole)} and {default.patience_for(outer)}. Workflow wall time: "
         + ", ".join(
             f"{arm if arm == DEFAULT else 'patience ' + arm} {wall / 60:.1f} min" for arm, wall in walls.items()
         )
@@ -144,14 +135,16 @@ def write_page(busy):
 def run_all():
     if not (DEFAULT_COST / "config.yaml").exists():
         sys.exit(f"needs default_cost's cohort in {DEFAULT_COST}: make benchmark-default-cost")
+    default = configured()
     for cohort in COHORTS_HERE:
-        previous = None
+        config, previous = config_of(cohort), None
         for arm, changes in ARMS.items():
-            wall = run(OUT / cohort / arm, with_train(config_of(cohort), **changes), previous)
+            wall = run(OUT / cohort / arm, with_train(config, **changes), previous)
             print(cohort, arm, f"{wall / 60:.1f} min", flush=True)
             previous = OUT / cohort / arm
-        if set(default_patience(cohort)) != {ARMS["80"]["patience"]}:
-            wall = run(OUT / cohort / DEFAULT, config_of(cohort), previous)
+        whole, outer, _ = fold_sizes(OUT / cohort / "80", config["input"]["traits"][0])
+        if {default.patience_for(whole), default.patience_for(outer)} != {ARMS["80"]["patience"]}:
+            wall = run(OUT / cohort / DEFAULT, config, previous)
             print(cohort, DEFAULT, f"{wall / 60:.1f} min", flush=True)
 
 

@@ -55,13 +55,19 @@ def absolute(value, base):
 def cohort_config(cohort):
     """The cohort's config with absolute input paths, only the first REPEATS CV repeats, no strategy."""
     if COHORTS[cohort] is None:
-        config = {"input": {"traits": ["FT10_mean"]}}
-    else:
-        name, written_from = COHORTS[cohort]
-        config = yaml.safe_load((REPO / "benchmarks" / name).read_text())
-        base = REPO / written_from
-        for section in ("input", "split"):
-            config[section] = {key: absolute(value, base) for key, value in config[section].items()}
+        return first_repeats({"input": {"traits": ["FT10_mean"]}})
+    name, written_from = COHORTS[cohort]
+    config = yaml.safe_load((REPO / "benchmarks" / name).read_text())
+    base = REPO / written_from
+    for section in ("input", "split"):
+        config[section] = {key: absolute(value, base) for key, value in config[section].items()}
+    return first_repeats(config)
+
+
+def first_repeats(config):
+    """`config` cross-validating on its first REPEATS published CV repeats (where it has a split
+    that names them), timing no strategy."""
+    if "split" in config:
         config["split"]["cv_repeats"] = REPEATS
     config["strategies"] = dict.fromkeys(STRATEGIES, [])
     return config
