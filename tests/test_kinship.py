@@ -53,12 +53,23 @@ def test_columns_may_be_a_subset_of_the_rows(tmp_path):
     np.testing.assert_allclose(matrix[2], [0.1, 0.3])
 
 
+def test_ids_stay_text_and_values_may_be_padded_or_whole(tmp_path):
+    """IDs are read as written (leading zeros kept, under an unnamed first column too), and values
+    padded with spaces or written as whole numbers are numbers."""
+    path = tmp_path / "k.tsv"
+    path.write_text("\t007\t10\n007\t 1 \t0\n10\t0\t1.5\n")
+    matrix, rows, cols = read_kinship(path)
+    assert rows == cols == ["007", "10"]
+    np.testing.assert_array_equal(matrix, [[1.0, 0.0], [0.0, 1.5]])
+
+
 @pytest.mark.parametrize(
     "text, message",
     [
         ("ID,a,b\na,1,0.2\nb,0.3,1\n", "not symmetric"),
         ("ID,a,b\na,1,x\nb,0.2,1\n", "row a, column b: non-numeric value 'x'"),
-        ("ID,a,b\na,1,0.2\nb,-inf,1\n", "row b, column a: '-inf' is not a finite number"),
+        ("ID,a,b\na,1,0.2\nb,True,1\n", "row b, column a: non-numeric value 'True'"),
+        ("ID,a,b\na,1,0.2\nb,-inf,1\n", "row b, column a: not a finite number: '-inf'"),
         ("ID,a,c\na,1,0.2\nb,0.2,1\n", "column IDs that are not row IDs: c"),
         ("ID,a,b\na,1,0.2\na,0.2,1\n", "duplicate row ID 'a'"),
     ],

@@ -5,6 +5,7 @@ import logging
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
 from ..errors import InputError
 from ..io import atomic_path, check_unique_ids, sniff_delimiter, write_ids
@@ -69,7 +70,12 @@ def read_kinship(path):
     matrices that keep only the training accessions as columns; where an accession is both a row
     and a column the matrix must be symmetric.
     """
-    frame = pd.read_csv(path, sep=sniff_delimiter(path), index_col=0, dtype=str)
+    sep = sniff_delimiter(path)
+    id_column = pd.read_csv(path, sep=sep, nrows=0).columns[0]
+    # The values through the C parser's floats (a large matrix's text in a second, where a
+    # column-by-column conversion took seconds in every job that reads it); a column that holds
+    # text is converted strictly below, for the error that names its cell.
+    frame = pd.read_csv(path, sep=sep, index_col=0, dtype={id_column: str})
     rows = [str(i).strip() for i in frame.index]
     cols = [str(c).strip() for c in frame.columns]
     for ids, what in ((rows, "row ID"), (cols, "column ID")):
@@ -77,14 +83,16 @@ def read_kinship(path):
     unknown = [c for c in cols if c not in set(rows)]
     if unknown:
         raise InputError(path, f"column IDs that are not row IDs: {', '.join(unknown[:10])}")
-    values = frame.apply(lambda column: pd.to_numeric(column.str.strip(), errors="coerce"))
-    if values.isna().any().any():
-        row, col = np.argwhere(values.isna().to_numpy())[0]
-        raise InputError(path, f"row {rows[row]}, column {cols[col]}: non-numeric value {frame.iat[row, col]!r}")
+    values = frame.apply(
+        lambda column: column if is_numeric_dtype(column) and not is_bool_dtype(column) else to_number(column)
+    )
     matrix = values.to_numpy(dtype=float)
     if not np.isfinite(matrix).all():
         row, col = np.argwhere(~np.isfinite(matrix))[0]
-        raise InputError(path, f"row {rows[row]}, column {cols[col]}: {frame.iat[row, col]!r} is not a finite number")
+        # The cell as written, from the text (the parsed frame holds its float or NaN).
+        text = pd.read_csv(path, sep=sep, index_col=0, dtype=str).iat[row, col]
+        problem = "non-numeric value" if np.isnan(matrix[row, col]) else "not a finite number:"
+        raise InputError(path, f"row {rows[row]}, column {cols[col]}: {problem} {text!r}")
     position = {r: i for i, r in enumerate(rows)}
     square = matrix[[position[c] for c in cols], :]
     asymmetric = ~np.isclose(square, square.T, atol=1e-6)
@@ -94,6 +102,11 @@ def read_kinship(path):
             path, f"not symmetric: [{cols[i]}, {cols[j]}] = {square[i, j]} but [{cols[j]}, {cols[i]}] = {square[j, i]}"
         )
     return matrix, rows, cols
+
+
+def to_number(column):
+    """A column the parser left as text, as numbers (NaN where a cell is none)."""
+    return pd.to_numeric(column.astype(str).str.strip(), errors="coerce")
 
 
 def similarity_for_graph(matrix, rows, cols):
