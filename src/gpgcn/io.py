@@ -9,6 +9,8 @@ import os
 import tempfile
 from pathlib import Path
 
+import pandas as pd
+
 from .errors import InputError
 
 # Cells read as "no measurement" in phenotype tables: such values are counted, never guessed.
@@ -94,6 +96,11 @@ def read_ids(path):
 
 def write_ids(path, ids):
     write_text(path, "".join(f"{i}\n" for i in ids))
+
+
+def text_to_numbers(column):
+    """A table column read as text, as numbers: each cell stripped, NaN where it holds none."""
+    return pd.to_numeric(column.astype(str).str.strip(), errors="coerce")
 
 
 def sniff_delimiter(path):

@@ -8,7 +8,7 @@ import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
 from ..errors import InputError
-from ..io import atomic_path, check_unique_ids, sniff_delimiter, write_ids
+from ..io import atomic_path, check_unique_ids, sniff_delimiter, text_to_numbers, write_ids
 from .genotypes import FUNNEL_STEPS, centred, funnel_text, load_accessions
 
 BLOCK_SNPS = 10_000
@@ -84,7 +84,7 @@ def read_kinship(path):
     if unknown:
         raise InputError(path, f"column IDs that are not row IDs: {', '.join(unknown[:10])}")
     values = frame.apply(
-        lambda column: column if is_numeric_dtype(column) and not is_bool_dtype(column) else to_number(column)
+        lambda column: column if is_numeric_dtype(column) and not is_bool_dtype(column) else text_to_numbers(column)
     )
     matrix = values.to_numpy(dtype=float)
     if not np.isfinite(matrix).all():
@@ -102,11 +102,6 @@ def read_kinship(path):
             path, f"not symmetric: [{cols[i]}, {cols[j]}] = {square[i, j]} but [{cols[j]}, {cols[i]}] = {square[j, i]}"
         )
     return matrix, rows, cols
-
-
-def to_number(column):
-    """A column the parser left as text, as numbers (NaN where a cell is none)."""
-    return pd.to_numeric(column.astype(str).str.strip(), errors="coerce")
 
 
 def similarity_for_graph(matrix, rows, cols):

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..io import MISSING_VALUES, check_unique_ids, read_ids, sniff_delimiter, write_json, write_tsv
+from ..io import MISSING_VALUES, check_unique_ids, read_ids, sniff_delimiter, text_to_numbers, write_json, write_tsv
 from .covariates import add_covariates, read_covariates
 from .formats import study_accessions
 from .genotypes import load_accessions
@@ -45,7 +45,7 @@ def read_cv_folds(path):
     if not repeats:
         raise InputError(path, "no fold columns after the ID column")
     check_unique_ids(path, list(ids), lines=list(range(2, len(ids) + 2)))
-    folds = table[repeats].apply(lambda column: pd.to_numeric(column.str.strip(), errors="coerce"))
+    folds = table[repeats].apply(text_to_numbers)
     bad = folds.isna() | (folds < 1) | (folds != folds.round())
     if bad.any().any():
         row, col = np.argwhere(bad.to_numpy())[0]
