@@ -1,6 +1,7 @@
 """A trait's cross-validation dealt over several jobs (`split.cv_jobs`) and gathered by the
 per-trait job: the same models, choices and predictions as one job that cross-validates itself."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -8,8 +9,9 @@ import pandas as pd
 import pytest
 from test_trait_models import GRAPH, LOCI_COUNTS, OUTPUTS, TRAIN, cohort_files, write_cohort
 
-from gpgcn.models import model_settings
-from gpgcn.models.cross_validation import cross_validation_stage
+from gpgcn.models import fit_every_model, loci, model_settings, rkhs
+from gpgcn.models.cross_validation import cross_validation_stage, outer_folds
+from gpgcn.models.inputs import TraitInputs, training_fold
 from gpgcn.models.job import trait_models_stage
 
 SETTINGS = model_settings(
@@ -83,3 +85,39 @@ def test_a_fold_no_part_holds_stops_the_gathering(tmp_path):
     with pytest.raises(ValueError, match="T: no cross-validation part holds outer fold 2 of cv_2"):
         run(tmp_path, 3, gathered=2)
     assert not list((tmp_path / "out_3").glob("*.out"))
+
+
+BASELINES = ("gblup", "rkhs", "gblup_loci")
+
+
+def test_an_inner_fit_two_outer_folds_make_alike_is_made_once(tmp_path, monkeypatch):
+    """Outer fold f's inner fold g learns from the accessions g's inner fold f learns from (all but
+    f and g): over two repeats of three outer folds each baseline makes six such inner fits, not
+    twelve, and every outer fold's fits come out as they do with the fold fitted alone."""
+    write_cohort(tmp_path)
+    every = training_fold(TraitInputs(**cohort_files(tmp_path)), SETTINGS)
+    made = {"gblup": [], "rkhs": [], "gblup_loci": []}
+    for module, function, name in ((rkhs, "fit_rkhs", "rkhs"), (loci, "fits_by_count", "gblup_loci")):
+        fit = getattr(module, function)
+        monkeypatch.setattr(module, function, lambda *a, fit=fit, name=name: made[name].append(a) or fit(*a))
+    predict = type(every.kinship).predict
+    monkeypatch.setattr(type(every.kinship), "predict", lambda *a: made["gblup"].append(a) or predict(*a))
+
+    together = [fold for *_, fold in outer_folds(every, "T")]
+    for fold in together:
+        fit_every_model(fold, only=BASELINES)
+    # RKHS: each outer fold's own fit, then its inner fits (one per pair of its repeat's folds).
+    assert {name: len(calls) for name, calls in made.items()} == {"gblup": 6, "rkhs": 6 + 6, "gblup_loci": 6}
+    assert all(not fold.shared_fits for fold in together)  # each kept fit taken by its second fold
+    alone = [dataclasses.replace(fold, fits={}, shared_fits={}) for *_, fold in outer_folds(every, "T")]
+    for fold in alone:
+        fit_every_model(fold, only=BASELINES)
+    assert {name: len(calls) for name, calls in made.items()} == {"gblup": 18, "rkhs": 30, "gblup_loci": 18}
+    for shared, own in zip(together, alone):
+        for name in BASELINES:
+            np.testing.assert_array_equal(shared.fits[name].predicted, own.fits[name].predicted)
+            np.testing.assert_array_equal(shared.fits[name].out_of_fold, own.fits[name].out_of_fold)
+        offsets = shared.fits["gblup_loci"].offsets
+        assert offsets.keys() == own.fits["gblup_loci"].offsets.keys()
+        for inner in offsets:
+            np.testing.assert_array_equal(offsets[inner], own.fits["gblup_loci"].offsets[inner])

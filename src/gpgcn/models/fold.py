@@ -41,3 +41,24 @@ class Fold:
     label: str  # for progress lines
     fits: dict = field(default_factory=dict)  # name -> FoldFit of the models fitted so far
     seconds: dict = field(default_factory=dict)  # name -> seconds its fit took
+    # Fits that two of a job's outer folds make alike: outer fold f's inner fold g learns from all
+    # but folds f and g, as g's inner fold f does. One dict for every Fold of the job (the outer
+    # folds are `dataclasses.replace`d from one), so each such fit is made once (`inner_fit`).
+    shared_fits: dict = field(default_factory=dict)
+
+    def inner_folds(self):
+        """(its accessions, the accessions the fit without it learns from) of each inner fold, by number."""
+        trained = self.folds > 0
+        for inner in np.unique(self.folds[trained]):
+            held = self.folds == inner
+            yield int(inner), held, trained & ~held
+
+    def inner_fit(self, model, fit_mask, fit):
+        """`fit()`: `model`'s fit of this fold's y on `fit_mask`'s accessions, or the same fit as
+        another outer fold made it (let go then: no third fold makes it). Its result is shared, so
+        read, never changed."""
+        key = (model, fit_mask.tobytes(), self.y.tobytes())
+        if key in self.shared_fits:
+            return self.shared_fits.pop(key)
+        self.shared_fits[key] = found = fit()
+        return found

@@ -195,4 +195,7 @@ def fit_fold(fold, settings):
     }
     if fold.kinship.random:
         reml["sigma_c2"] = {name: variance * scale for name, variance in zip(fold.kinship.random.names, random)}
-    return FoldFit(predicted, fold.kinship.out_of_fold(fold.y, fold.folds), details={"reml": reml})
+    out_of_fold = np.full(len(fold.y), np.nan)
+    for _, held, fit_mask in fold.inner_folds():
+        out_of_fold[held] = fold.inner_fit("gblup", fit_mask, lambda m=fit_mask: fold.kinship.predict(fold.y, m))[held]
+    return FoldFit(predicted, out_of_fold, details={"reml": reml})

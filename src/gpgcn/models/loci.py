@@ -139,6 +139,19 @@ def fit_with_markers(split_kinship, y, fit_mask, markers, chosen):
     return fit, predicted, x @ fit.beta + split_kinship.random_part(fit, fit_mask)
 
 
+def fits_by_count(kinship, y, fit_mask, markers, dosage, counts):
+    """{m: `fit_with_markers`' (fit, predictions, fixed part)} for each count of `counts` on
+    `fit_mask`. Counts beyond the discoveries take the same markers: one fit serves them (without a
+    discovery, the usual case, one GBLUP fit serves every count)."""
+    ranked, _ = top_markers(kinship, y, fit_mask, dosage, max(counts))
+    fitted = {}
+    for m in counts:
+        taken = min(m, len(ranked))
+        if taken not in fitted:
+            fitted[taken] = fit_with_markers(kinship, y, fit_mask, markers, ranked[:taken])
+    return {m: fitted[min(m, len(ranked))] for m in counts}
+
+
 def fit_fold(fold, settings):
     """GBLUP + loci on the fold's training accessions, m chosen over its inner folds."""
     counts, kinship, dosage = sorted(settings["loci_counts"]), fold.kinship, None
@@ -151,18 +164,12 @@ def fit_fold(fold, settings):
     n = len(fold.y)
     out_of_fold = {m: np.full(n, np.nan) for m in counts}
     fixed = {m: {} for m in counts}
-    for inner in np.unique(fold.folds[trained]):
-        held = fold.folds == inner
-        fit_mask = trained & ~held
-        ranked, _ = top_markers(kinship, fold.y, fit_mask, dosage, max(counts))
-        # Counts beyond the discoveries take the same markers: one fit serves them (without a
-        # discovery, the usual case, one GBLUP fit serves every count).
-        fitted = {}
+    for inner, held, fit_mask in fold.inner_folds():
+        fitted = fold.inner_fit(
+            "gblup_loci", fit_mask, lambda m=fit_mask: fits_by_count(kinship, fold.y, m, fold.markers, dosage, counts)
+        )
         for m in counts:
-            taken = min(m, len(ranked))
-            if taken not in fitted:
-                fitted[taken] = fit_with_markers(kinship, fold.y, fit_mask, fold.markers, ranked[:taken])
-            _, predicted, fixed[m][int(inner)] = fitted[taken]
+            _, predicted, fixed[m][inner] = fitted[m]
             out_of_fold[m][held] = predicted[held]
     by_count = [out_of_fold[m] for m in counts]
     choice, _ = one_standard_error_choice(by_count, fold.y, counts)

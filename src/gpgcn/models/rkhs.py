@@ -44,7 +44,7 @@ def fit_fold(fold, settings):
     trained = fold.folds > 0
     bandwidth, predicted = fit_rkhs(fold.kinship, fold.y, trained)
     out_of_fold = np.full(len(fold.y), np.nan)
-    for inner in np.unique(fold.folds[trained]):
-        held = fold.folds == inner
-        out_of_fold[held] = fit_rkhs(fold.kinship, fold.y, trained & ~held)[1][held]
+    for _, held, fit_mask in fold.inner_folds():
+        _, predicted_without = fold.inner_fit("rkhs", fit_mask, lambda m=fit_mask: fit_rkhs(fold.kinship, fold.y, m))
+        out_of_fold[held] = predicted_without[held]
     return FoldFit(predicted, out_of_fold, {"rkhs_bandwidth": bandwidth})

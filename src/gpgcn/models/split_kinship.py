@@ -143,11 +143,3 @@ class SplitKinship:
     def predict(self, y, fit_mask):
         """Predictions for every accession from GBLUP fitted on `fit_mask`."""
         return self.fit_predict(y, fit_mask)[2]
-
-    def out_of_fold(self, y, folds):
-        """Each accession with a fold (> 0) predicted by GBLUP fitted on the other folds; NaN elsewhere."""
-        predicted = np.full(len(y), np.nan)
-        for fold in np.unique(folds[folds > 0]):
-            held = folds == fold
-            predicted[held] = self.predict(y, (folds > 0) & ~held)[held]
-        return predicted
