@@ -209,3 +209,29 @@ def test_the_ensembles_of_several_outer_folds_train_in_one_batch():
     together = fit_ensembles_batched(build, list(zip(outer, offsets)), settings)
     for held_out, own_offsets, batched in zip(outer, offsets, together):
         assert_same(fit_ensemble(build, held_out, settings, serial, offsets=own_offsets), batched)
+
+
+def test_members_that_learn_from_the_same_accessions_share_one_trajectory(monkeypatch):
+    """Outer fold 1's member stopped on inner fold 2 and outer fold 2's stopped on inner fold 1
+    learn from the same accessions with the same target: one trajectory of the batch (8 members on
+    7), each stopping on its own fold, each ensemble still its own sequential one."""
+    from gpgcn.gcn import batched as module
+
+    torch.set_num_threads(1)
+    sizes = []
+    monkeypatch.setattr(module, "BatchedGCN", lambda gcn, n, basis=None: sizes.append(n) or BatchedGCN(gcn, n, basis))
+    settings = train_settings(hidden=16, dropout=0.2, lr=0.01, max_epochs=80, patience=10)
+    serial = Serial(1, settings)
+    problem = with_folds(toy_problem(), 5)
+    outer = [problem.holding_out(problem.fold, held) for held in (1, 2)]
+    build = lambda: serial.build_model(problem, settings)  # noqa: E731
+    together = fit_ensembles_batched(build, [(held_out, None) for held_out in outer], settings)
+    assert sizes == [7]
+    for held_out, batched in zip(outer, together):
+        assert_same(fit_ensemble(build, held_out, settings, serial), batched)
+    # The shared pair: the same predictions epoch by epoch, each record its own fold's.
+    first = [r for r in together[0].epochs if r["fold"] == 2]
+    second = [r for r in together[1].epochs if r["fold"] == 1]
+    shared = min(len(first), len(second))
+    assert [r["train_loss"] for r in first[:shared]] == [r["train_loss"] for r in second[:shared]]
+    assert [r["val_loss"] for r in first[:shared]] != [r["val_loss"] for r in second[:shared]]

@@ -34,20 +34,24 @@ of training would move them, not by rounding alone (docs/benchmarks/precision.md
 Every member starts from the weights the configured seed gives one GCN, and dropout draws one
 mask per layer and epoch shared by all members: the same draws, in the same order, that each
 sequential member makes from the same seed, so batched and sequential training give the same
-predictions up to float rounding (`strategies.PREDICTION_TOLERANCE`).
+predictions up to float rounding (`strategies.PREDICTION_TOLERANCE`). Two members whose losses
+are the same function of the weights therefore take the same steps; in a trait's CV they come in
+pairs (outer fold f's member stopped on inner fold g learns from all but f and g, as g's member
+stopped on f does), and each pair trains as one trajectory of the batch, each member keeping its
+own early stopping on it (`targets.trajectory`): a repeat of k folds trains its k (k − 1) members
+on half as many trajectories where its outer folds share a job.
 """
 
 import logging
 import time
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..statistics import row_pearson_r
 from .first_layer import PRECISIONS, KnownProduct, product
-from .training import PROGRESS_EVERY_S, EarlyStopping, ensemble_result, member_problem, squared_error
+from .targets import Targets, trajectory
+from .training import PROGRESS_EVERY_S, EarlyStopping, ensemble_result, member_problem
 
 log = logging.getLogger(__name__)
 
@@ -140,30 +144,37 @@ class BatchedGCN(nn.Module):
 def fit_members(gcn, problems, folds, settings, label="training"):
     """Train one batched member per (problem, validation fold), all sharing `problems[0]`'s
     features and graph, each on its own target; returns each one's (EarlyStopping, records), as
-    `training.fit` returns them. `gcn`: the network every member starts from. A member whose loss
-    stops being finite leaves the batch with a logged reason (its best state kept), the others go
-    on; the batch ends when every member has stopped."""
-    model = BatchedGCN(gcn, len(problems), problems[0].feature_basis).to(problems[0].x.device)
+    `training.fit` returns them. `gcn`: the network every member starts from. Members whose losses
+    are one function of the weights (`trajectory`: outer fold f's member stopped on inner fold g
+    and g's stopped on f learn from the same accessions) share one trajectory, each stopping on its
+    own fold: from the same start and dropout draws, trained apart, they would take the same steps.
+    A member whose loss stops being finite leaves the batch with a logged reason (its best state
+    kept), the others go on; the batch ends when every member has stopped."""
+    target = Targets(problems, folds)
+    slot_of, leaders = target.trajectories()
+    model = BatchedGCN(gcn, len(leaders), problems[0].feature_basis).to(problems[0].x.device)
     graph = adjacency(problems[0])
     features, first = torch.sparse.mm(graph, problems[0].x).to(PRECISIONS[settings.first_layer_precision]), None
-    target = Targets(problems, folds)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay, fused=True)
     stoppings = [EarlyStopping(settings.patience_for(len(val)), settings.prediction_window) for _, val in target.nodes]
     records = [[] for _ in problems]
-    active, shown = list(range(len(problems))), time.monotonic()
+    active, slots, shown = list(range(len(problems))), list(range(len(leaders))), time.monotonic()
     for epoch in range(settings.max_epochs):
         start = time.perf_counter()
-        diverged = train_step(model, features, graph, first, target, active, optimizer)
+        lost = train_step(model, features, graph, first, target, [leaders[s] for s in slots], optimizer)
+        diverged = [m for m in active if leaders[slot_of[m]] in lost]
         model.eval()
         with torch.no_grad():
             first = model.first_product(features)
             pred = model(features, graph, first).cpu().numpy()
+        row = {slot: r for r, slot in enumerate(slots)}
+        pred = pred[[row[slot_of[m]] for m in active]]  # each active member's trajectory
         seconds = (time.perf_counter() - start) / len(active)  # each member's share of the epoch
         summaries = zip(*target.summaries(pred, active))
-        for row, (member, (train_loss, val_r)) in enumerate(zip(active, summaries)):
+        for r, (member, (train_loss, val_r)) in enumerate(zip(active, summaries)):
             if member not in diverged:
                 records[member].append(
-                    target.record(member, epoch, pred[row], stoppings[member], seconds, train_loss, val_r)
+                    target.record(member, epoch, pred[r], stoppings[member], seconds, train_loss, val_r)
                 )
         for member in diverged:
             stoppings[member].diverged()
@@ -171,62 +182,14 @@ def fit_members(gcn, problems, folds, settings, label="training"):
         if time.monotonic() - shown >= PROGRESS_EVERY_S:
             shown = time.monotonic()
             log.info("%s: epoch %d, %d of %d members still training", label, epoch + 1, len(active), len(problems))
-        staying = [m for m in active if m not in diverged and not stoppings[m].done]
-        if staying != active:
-            first = model.keep([active.index(m) for m in staying], optimizer, first)
-            active = staying
+        active = [m for m in active if m not in diverged and not stoppings[m].done]
+        training = {slot_of[m] for m in active}
+        if len(training) < len(slots):
+            first = model.keep([row[s] for s in slots if s in training], optimizer, first)
+            slots = [s for s in slots if s in training]
         if not active:
             break
     return list(zip(stoppings, records))
-
-
-class Targets:
-    """Each member's standardised target, the nodes its loss is taken on (each weighing
-    1 / its count, as `training.fit` weighs them) and the nodes it stops on."""
-
-    def __init__(self, problems, folds):
-        splits = [problem.validation_split(fold) for problem, fold in zip(problems, folds)]
-        self.folds = list(folds)
-        self.y = torch.stack([torch.nan_to_num(problem.y) for problem in problems])
-        self.observed = [problem.y.cpu().numpy() for problem in problems]
-        self.weight = torch.zeros_like(self.y)
-        for member, (fit_idx, _) in enumerate(splits):
-            self.weight[member, fit_idx] = 1.0 / len(fit_idx)
-        self.nodes = [(fit_idx.cpu().numpy(), val_idx.cpu().numpy()) for fit_idx, val_idx in splits]
-        # The fit nodes as float64 weights that average over them and the validation nodes as a
-        # mask, for the records' train loss and validation r of every member at once (per
-        # member, they were most of an epoch's cost on small cohorts).
-        self.known = self.y.cpu().numpy().astype(float)
-        self.fit_averaging = np.zeros(self.known.shape)
-        self.validation = np.zeros(self.known.shape, dtype=bool)
-        for member, (fit_idx, val_idx) in enumerate(self.nodes):
-            self.fit_averaging[member, fit_idx] = 1.0 / len(fit_idx)
-            self.validation[member, val_idx] = True
-
-    def losses(self, pred, active):
-        return (self.weight[active] * (pred - self.y[active]) ** 2).sum(dim=1)
-
-    def summaries(self, pred, active):
-        """Every active member's train loss and validation r (`pearson_r` of its validation
-        nodes; NaN where either side is constant), from `pred` ([active members, nodes], numpy)."""
-        pred, y = pred.astype(float), self.known[active]
-        train_loss = np.sum(self.fit_averaging[active] * (pred - y) ** 2, axis=1)
-        return train_loss, row_pearson_r(pred, y, self.validation[active])
-
-    def record(self, member, epoch, pred, stopping, seconds, train_loss, val_r):
-        """`pred`: the member's prediction of every node this epoch (numpy); `train_loss`,
-        `val_r`: its `summaries`."""
-        _, val_idx = self.nodes[member]
-        val_loss = squared_error(pred, self.observed[member], val_idx)
-        stopping.record(epoch, val_loss, pred, val_idx)
-        return {
-            "fold": self.folds[member],
-            "epoch": epoch,
-            "train_loss": float(train_loss),
-            "val_loss": val_loss,
-            "val_r": float(val_r),
-            "seconds": seconds,
-        }
 
 
 def train_step(model, features, graph, first, target, active, optimizer):
@@ -256,13 +219,19 @@ def fit_ensembles_batched(build_model, ensembles, settings, label="training"):
         for e, (problem, offsets) in enumerate(ensembles)
         for fold in settings.validation_folds(problem)
     ]
-    size = members_per_batch(ensembles[0][0], settings)
-    fitted = []
-    for start in range(0, len(members), size):
-        batch = members[start : start + size]
-        fitted += fit_members(
-            build_model(), [own for _, _, own in batch], [fold for _, fold, _ in batch], settings, label
+    # Batches of trajectories: the members that share one (`fit_members`) in the same batch.
+    shared = {}
+    for index, (_, fold, own) in enumerate(members):
+        shared.setdefault(trajectory(own, fold), []).append(index)
+    groups, size, fitted = list(shared.values()), members_per_batch(ensembles[0][0], settings), [None] * len(members)
+    log.info("%s: %d members on %d trajectories, up to %d a batch", label, len(members), len(groups), size)
+    for start in range(0, len(groups), size):
+        batch = [index for group in groups[start : start + size] for index in group]
+        own = fit_members(
+            build_model(), [members[i][2] for i in batch], [members[i][1] for i in batch], settings, label
         )
+        for index, fit in zip(batch, own):
+            fitted[index] = fit
     results = []
     for e, (problem, offsets) in enumerate(ensembles):
         own = [(fold, problem_, *fit) for (m, fold, problem_), fit in zip(members, fitted) if m == e]

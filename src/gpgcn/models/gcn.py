@@ -215,7 +215,8 @@ def average(fold, trained):
         extra={
             "gcn_candidates_averaged": len(kept),
             # Every candidate's members' epochs summed: what the fold's GCN cost, in the unit its
-            # time grows with (docs/benchmarks/batched_job.md's cost model).
+            # time grows with (docs/benchmarks/batched_job.md's cost model); a trajectory two
+            # members share (`gcn.batched`) counts for each.
             "gcn_member_epochs": sum(len(result.epochs) for _, (_, result), _ in trained),
         },
         trained=averaged,
