@@ -49,10 +49,13 @@ def cohort_problem(n, p, kind, rng, n_snps=1279):
 
 
 def members_of(problem, n_members):
-    """`n_members` members of one ensemble over the problem's five CV folds in turn: each one's
-    validation fold and its own problem."""
-    folds = [1 + member % 5 for member in range(n_members)]
-    return folds, [member_problem(problem, fold, None) for fold in folds]
+    """`n_members` members over the problem's CV folds in turn: each one's validation fold and its
+    own problem, whose target is the trait less a fixed part of its own, as the members of a trait's
+    outer CV folds differ (members that learn one target from the same accessions would train as
+    one, `batched.fit_members`, and a batch of them would time one member)."""
+    rng = np.random.default_rng(0)
+    folds = [problem.folds[member % len(problem.folds)] for member in range(n_members)]
+    return folds, [member_problem(problem, fold, {fold: 0.1 * rng.standard_normal(len(problem.ids))}) for fold in folds]
 
 
 def member_epochs_per_second(problem, n_members, settings, batched):

@@ -23,6 +23,7 @@ import real_genotypes
 import torch
 import yaml
 from batched_job import member_epochs
+from batched_members import members_of
 from model_tables import GRAPH_MODEL, RECOMMENDED, REPO, metrics
 
 from gpgcn.data.genotypes import load_features  # model_tables puts the package on the path
@@ -31,7 +32,6 @@ from gpgcn.gcn.batched import fit_members
 from gpgcn.gcn.first_layer import directions, factor_cost, factored
 from gpgcn.gcn.problem import kinship_features
 from gpgcn.gcn.strategies import Serial
-from gpgcn.gcn.training import member_problem
 from gpgcn.models.gcn_candidates import CandidateProblems, candidates
 from gpgcn.models.inputs import TraitInputs
 from gpgcn.records import cpu_model
@@ -95,8 +95,7 @@ def epoch_seconds(problem, settings):
     """Seconds of one epoch of MEMBERS batched members (every inner fold's, repeated), one thread."""
     settings = type(settings)(**{**vars(settings), "max_epochs": EPOCHS, "patience": 10**6, "patience_accessions": 0})
     build = Serial(1, settings)
-    folds = [fold for _ in range(MEMBERS // len(problem.folds)) for fold in problem.folds]
-    members = [member_problem(problem, fold, None) for fold in folds]
+    folds, members = members_of(problem, MEMBERS // len(problem.folds) * len(problem.folds))
     start = time.perf_counter()
     fit_members(build.build_model(problem, settings), members, folds, settings)
     return (time.perf_counter() - start) / EPOCHS
