@@ -54,11 +54,11 @@ class Fold:
             yield int(inner), held, trained & ~held
 
     def inner_fit(self, model, fit_mask, fit):
-        """`fit()`: `model`'s fit of this fold's y on `fit_mask`'s accessions, or the same fit as
-        another outer fold made it (let go then: no third fold makes it). Its result is shared, so
-        read, never changed."""
+        """`fit(fit_mask)`: `model`'s fit of this fold's y on `fit_mask`'s accessions, or the same
+        fit as another outer fold made it (let go then: no third fold makes it). Its result is
+        shared, so read, never changed."""
         key = (model, fit_mask.tobytes(), self.y.tobytes())
         if key in self.shared_fits:
             return self.shared_fits.pop(key)
-        self.shared_fits[key] = found = fit()
+        self.shared_fits[key] = found = fit(fit_mask)
         return found

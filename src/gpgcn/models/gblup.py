@@ -197,5 +197,5 @@ def fit_fold(fold, settings):
         reml["sigma_c2"] = {name: variance * scale for name, variance in zip(fold.kinship.random.names, random)}
     out_of_fold = np.full(len(fold.y), np.nan)
     for _, held, fit_mask in fold.inner_folds():
-        out_of_fold[held] = fold.inner_fit("gblup", fit_mask, lambda m=fit_mask: fold.kinship.predict(fold.y, m))[held]
+        out_of_fold[held] = fold.inner_fit("gblup", fit_mask, lambda mask: fold.kinship.predict(fold.y, mask))[held]
     return FoldFit(predicted, out_of_fold, details={"reml": reml})

@@ -166,7 +166,7 @@ def fit_fold(fold, settings):
     fixed = {m: {} for m in counts}
     for inner, held, fit_mask in fold.inner_folds():
         fitted = fold.inner_fit(
-            "gblup_loci", fit_mask, lambda m=fit_mask: fits_by_count(kinship, fold.y, m, fold.markers, dosage, counts)
+            "gblup_loci", fit_mask, lambda mask: fits_by_count(kinship, fold.y, mask, fold.markers, dosage, counts)
         )
         for m in counts:
             _, predicted, fixed[m][inner] = fitted[m]

@@ -45,6 +45,6 @@ def fit_fold(fold, settings):
     bandwidth, predicted = fit_rkhs(fold.kinship, fold.y, trained)
     out_of_fold = np.full(len(fold.y), np.nan)
     for _, held, fit_mask in fold.inner_folds():
-        _, predicted_without = fold.inner_fit("rkhs", fit_mask, lambda m=fit_mask: fit_rkhs(fold.kinship, fold.y, m))
+        _, predicted_without = fold.inner_fit("rkhs", fit_mask, lambda mask: fit_rkhs(fold.kinship, fold.y, mask))
         out_of_fold[held] = predicted_without[held]
     return FoldFit(predicted, out_of_fold, {"rkhs_bandwidth": bandwidth})
