@@ -47,7 +47,7 @@ class Fold:
     shared_fits: dict = field(default_factory=dict)
 
     def inner_folds(self):
-        """(its accessions, the accessions the fit without it learns from) of each inner fold, by number."""
+        """(its number, its accessions, the accessions the fit without it learns from) of each inner fold."""
         trained = self.folds > 0
         for inner in np.unique(self.folds[trained]):
             held = self.folds == inner
